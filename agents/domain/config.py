@@ -1,0 +1,328 @@
+"""Load and validate a deployment's configuration directory.
+
+Configuration is data: taxonomy, lexicon, gazetteer, OPD directory, SLA policies and calendar.
+Every problem is reported as one line naming the file and what is wrong, before any worker
+touches Kafka. Another regency deploys by pointing TANGGAP_CONFIG (or --config) at its own copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agents.domain.assign import KECAMATAN_OWNER
+from agents.domain.calendar import CalendarConfigError, RoundTheClock, WorkingCalendar
+from agents.domain.classify import FALLBACK_CATEGORY, KINDS, PRIORITIES, SCORED_KINDS, Rules
+from agents.domain.directory import Directory, Opd
+from agents.domain.matching import PhraseIndex
+from agents.domain.places import Gazetteer
+from agents.domain.sla import WHEN_KEYS, Budget, Policy, SlaPolicies
+from agents.domain.text import Normalizer
+from schemas.events import PLATFORMS
+
+FILES = ("regency.toml", "opd.toml", "taxonomy.toml", "lexicon.toml", "sla.toml")
+GAZETTEER_CSV = "gazetteer/wilayah.csv"
+GAZETTEER_ALIASES = "gazetteer/aliases.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the administrator who has to fix it."""
+
+
+@dataclass(frozen=True)
+class TanggapConfig:
+    directory_path: Path
+    regency_id: str
+    regency_name: str
+    timezone: ZoneInfo
+    normalizer: Normalizer
+    rules: Rules
+    gazetteer: Gazetteer
+    directory: Directory
+    category_owner: Mapping[str, str]
+    category_labels: Mapping[str, str]
+    actionable_kinds: frozenset[str]
+    sla: SlaPolicies
+
+    def summary(self) -> str:
+        kecamatan_offices = sum(1 for o in self.directory.opds.values() if o.kecamatan)
+        return "\n".join([
+            f"config {self.directory_path}: OK",
+            f"  regency      {self.regency_name} ({self.regency_id}), time zone {self.timezone.key}",
+            f"  OPDs         {len(self.directory.opds) - kecamatan_offices} offices + {kecamatan_offices} kecamatan offices,"
+            f" triage desk {self.directory.triage_desk}",
+            f"  gazetteer    {len(self.gazetteer.kecamatan)} kecamatan, {len(self.gazetteer.desa)} desa/kelurahan",
+            f"  taxonomy     {len(self.category_owner)} categories",
+            f"  SLA policies {', '.join(f'{p.id} ({p.first_response.describe()})' for p in self.sla.policies)}",
+            f"  actionable   {', '.join(sorted(self.actionable_kinds))}",
+        ])
+
+
+def _read_toml(root: Path, name: str) -> dict[str, Any]:
+    path = root / name
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file missing (a config directory needs {', '.join(FILES)})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _require(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _string_list(value: Any, where: str) -> list[str]:
+    _require(value, list, where)
+    for i, item in enumerate(value):
+        _require(item, str, f"{where}[{i}]")
+    return value
+
+
+def load_config(path: str | Path) -> TanggapConfig:
+    root = Path(path)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: config directory not found (set TANGGAP_CONFIG or pass --config)")
+    regency_doc = _read_toml(root, "regency.toml")
+    opd_doc = _read_toml(root, "opd.toml")
+    taxonomy_doc = _read_toml(root, "taxonomy.toml")
+    lexicon_doc = _read_toml(root, "lexicon.toml")
+    sla_doc = _read_toml(root, "sla.toml")
+
+    where = f"{root / 'regency.toml'}"
+    regency = _require(regency_doc.get("regency"), dict, f"{where}: [regency]")
+    for key in ("id", "name", "timezone", "triage_desk"):
+        _require(regency.get(key), str, f"{where}: regency.{key}")
+    try:
+        tz = ZoneInfo(regency["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: regency.timezone {regency['timezone']!r} is not a known time zone") from None
+    actionable = _string_list(regency.get("actionable_kinds", ["pengaduan"]), f"{where}: regency.actionable_kinds")
+    for kind in actionable:
+        if kind not in KINDS:
+            raise ConfigError(f"{where}: regency.actionable_kinds: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+
+    normalizer = _load_normalizer(root, lexicon_doc)
+    gazetteer = _load_gazetteer(root, normalizer)
+    directory = _load_directory(root, opd_doc, regency["triage_desk"], gazetteer)
+    owners, labels, category_index, order = _load_taxonomy(root, taxonomy_doc, directory, normalizer)
+    rules = _load_rules(root, lexicon_doc, normalizer, category_index, order, frozenset(actionable))
+    sla = _load_sla(root, sla_doc, directory, owners)
+    return TanggapConfig(
+        directory_path=root, regency_id=regency["id"], regency_name=regency["name"], timezone=tz,
+        normalizer=normalizer, rules=rules, gazetteer=gazetteer, directory=directory,
+        category_owner=owners, category_labels=labels, actionable_kinds=frozenset(actionable), sla=sla,
+    )
+
+
+def _load_normalizer(root: Path, doc: dict[str, Any]) -> Normalizer:
+    where = f"{root / 'lexicon.toml'}: normalize.replacements"
+    replacements = _require(doc.get("normalize", {}).get("replacements", {}), dict, where)
+    for key, value in replacements.items():
+        _require(value, str, f"{where}.{key}")
+    return Normalizer(replacements)
+
+
+def _load_gazetteer(root: Path, normalizer: Normalizer) -> Gazetteer:
+    path = root / GAZETTEER_CSV
+    kecamatan: list[str] = []
+    desa: list[tuple[str, str]] = []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"level", "nama", "kecamatan"} - set(reader.fieldnames or ())
+            if missing:
+                raise ConfigError(f"{path}: missing columns {', '.join(sorted(missing))}")
+            for line, row in enumerate(reader, start=2):
+                level, name = row["level"].strip(), row["nama"].strip()
+                if not name:
+                    raise ConfigError(f"{path}:{line}: empty nama")
+                if level == "kecamatan":
+                    kecamatan.append(name)
+                elif level in ("desa", "kelurahan"):
+                    desa.append((name, row["kecamatan"].strip()))
+                elif level not in ("kabupaten", "kota"):
+                    raise ConfigError(f"{path}:{line}: unknown level {level!r}")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: gazetteer file missing") from None
+    known = set(kecamatan)
+    for name, kec in desa:
+        if kec not in known:
+            raise ConfigError(f"{path}: desa {name!r} names unknown kecamatan {kec!r}")
+    aliases_doc: dict[str, Any] = {}
+    if (root / GAZETTEER_ALIASES).exists():
+        aliases_doc = _read_toml(root, GAZETTEER_ALIASES)
+    where = f"{root / GAZETTEER_ALIASES}"
+    kec_aliases = _require(aliases_doc.get("kecamatan", {}), dict, f"{where}: [kecamatan]")
+    for name, aliases in kec_aliases.items():
+        if name not in known:
+            raise ConfigError(f"{where}: kecamatan.{name}: not a kecamatan in {GAZETTEER_CSV}")
+        _string_list(aliases, f"{where}: kecamatan.{name}")
+    marker_only = _string_list(aliases_doc.get("desa_needs_marker", []), f"{where}: desa_needs_marker")
+    return Gazetteer(kecamatan, desa, normalizer, kec_aliases, marker_only)
+
+
+def _load_directory(root: Path, doc: dict[str, Any], triage_desk: str, gazetteer: Gazetteer) -> Directory:
+    where = f"{root / 'opd.toml'}"
+    entries = _require(doc.get("opd"), dict, f"{where}: [opd.*] tables")
+    opds: dict[str, Opd] = {}
+
+    def accounts(value: Any, at: str) -> dict[str, frozenset[str]]:
+        _require(value, dict, at)
+        result = {}
+        for platform, handles in value.items():
+            if platform not in PLATFORMS:
+                raise ConfigError(f"{at}: unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
+            result[platform] = frozenset(h.lower().lstrip("@") for h in _string_list(handles, f"{at}.{platform}"))
+        return result
+
+    for opd_id, entry in entries.items():
+        at = f"{where}: opd.{opd_id}"
+        _require(entry, dict, at)
+        name = _require(entry.get("name"), str, f"{at}.name")
+        opds[opd_id] = Opd(
+            id=opd_id, name=name, short=entry.get("short", opd_id), head=entry.get("head", f"Kepala {name}"),
+            accounts=accounts(entry.get("accounts", {}), f"{at}.accounts"),
+            categories=frozenset(_string_list(entry.get("categories", []), f"{at}.categories")),
+        )
+    kecamatan_accounts = _require(doc.get("kecamatan_accounts", {}), dict, f"{where}: [kecamatan_accounts]")
+    generated = {Directory.kecamatan_office_id(k): k for k in gazetteer.kecamatan}
+    for office_id in kecamatan_accounts:
+        if office_id not in generated:
+            raise ConfigError(f"{where}: kecamatan_accounts.{office_id}: no such kecamatan office "
+                              f"(ids look like {next(iter(generated), 'kec_name')})")
+    for office_id, kecamatan in generated.items():
+        if office_id in opds:
+            raise ConfigError(f"{where}: opd.{office_id} clashes with the generated office of kecamatan {kecamatan}")
+        opds[office_id] = Opd(
+            id=office_id, name=f"Kecamatan {kecamatan}", short=f"Kec. {kecamatan}", head=f"Camat {kecamatan}",
+            accounts=accounts(kecamatan_accounts.get(office_id, {}), f"{where}: kecamatan_accounts.{office_id}"),
+            kecamatan=kecamatan,
+        )
+    if triage_desk not in opds:
+        raise ConfigError(f"{root / 'regency.toml'}: regency.triage_desk {triage_desk!r} is not an OPD in opd.toml")
+    return Directory(opds, triage_desk)
+
+
+def _load_taxonomy(root: Path, doc: dict[str, Any], directory: Directory, normalizer: Normalizer):
+    where = f"{root / 'taxonomy.toml'}"
+    categories = _require(doc.get("category"), dict, f"{where}: [category.*] tables")
+    if FALLBACK_CATEGORY not in categories:
+        raise ConfigError(f"{where}: category.{FALLBACK_CATEGORY} is required (the fallback for unrecognized complaints)")
+    owners: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    entries: list[tuple[tuple[str, ...], str]] = []
+    for category, entry in categories.items():
+        at = f"{where}: category.{category}"
+        _require(entry, dict, at)
+        owner = _require(entry.get("opd"), str, f"{at}.opd")
+        if owner != KECAMATAN_OWNER and owner not in directory.opds:
+            raise ConfigError(f"{at}.opd: {owner!r} is not an OPD in opd.toml (or \"{KECAMATAN_OWNER}\")")
+        owners[category] = owner
+        labels[category] = entry.get("label", category)
+        for term in _string_list(entry.get("terms", []), f"{at}.terms"):
+            words = normalizer.terms(term)
+            if not words:
+                raise ConfigError(f"{at}.terms: {term!r} is empty after normalization")
+            entries.append((words, category))
+    for opd in directory.opds.values():
+        for category in opd.categories:
+            if category not in owners:
+                raise ConfigError(f"{root / 'opd.toml'}: opd.{opd.id}.categories: unknown category {category!r}")
+    order = {category: i for i, category in enumerate(categories)}
+    return owners, labels, PhraseIndex(entries), order
+
+
+def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, category_index: PhraseIndex[str],
+                order: dict[str, int], actionable: frozenset[str]) -> Rules:
+    where = f"{root / 'lexicon.toml'}"
+    kinds = _require(doc.get("kind", {}), dict, f"{where}: [kind.*]")
+    kind_entries: list[tuple[tuple[str, ...], str]] = []
+    campaign_entries: list[tuple[tuple[str, ...], str]] = []
+    for kind, entry in kinds.items():
+        if kind not in (*SCORED_KINDS, "politik", "spam"):
+            raise ConfigError(f"{where}: kind.{kind}: unknown kind (known: {', '.join((*SCORED_KINDS, 'politik', 'spam'))})")
+        for term in _string_list(entry.get("terms", []), f"{where}: kind.{kind}.terms"):
+            kind_entries.append((normalizer.terms(term), kind))
+        if "campaign_terms" in entry:
+            if kind != "politik":
+                raise ConfigError(f"{where}: kind.{kind}.campaign_terms: only kind.politik has campaign terms")
+            for term in _string_list(entry["campaign_terms"], f"{where}: kind.politik.campaign_terms"):
+                campaign_entries.append((normalizer.terms(term), "politik"))
+    priorities = _require(doc.get("priority", {}), dict, f"{where}: [priority.*]")
+    priority_entries: list[tuple[tuple[str, ...], str]] = []
+    defaults: dict[str, str] = {}
+    for level, entry in priorities.items():
+        if level == "defaults":
+            for kind, value in _require(entry, dict, f"{where}: priority.defaults").items():
+                if kind not in KINDS or value not in PRIORITIES:
+                    raise ConfigError(f"{where}: priority.defaults.{kind} = {value!r}: kind must be one of {', '.join(KINDS)}"
+                                      f" and value one of {', '.join(PRIORITIES)}")
+                defaults[kind] = value
+            continue
+        if level not in ("darurat", "tinggi"):
+            raise ConfigError(f"{where}: priority.{level}: terms exist only for darurat and tinggi")
+        for term in _string_list(entry.get("terms", []), f"{where}: priority.{level}.terms"):
+            priority_entries.append((normalizer.terms(term), level))
+    return Rules(
+        kind_terms=PhraseIndex(kind_entries), campaign_terms=PhraseIndex(campaign_entries),
+        category_terms=category_index, category_order=order, priority_terms=PhraseIndex(priority_entries),
+        priority_defaults=defaults, actionable_kinds=actionable,
+    )
+
+
+def _load_sla(root: Path, doc: dict[str, Any], directory: Directory, owners: Mapping[str, str]) -> SlaPolicies:
+    where = f"{root / 'sla.toml'}"
+    calendar_doc = dict(_require(doc.get("calendar"), dict, f"{where}: [calendar]"))
+    opd_clock = _require(calendar_doc.pop("opd_clock", {}), dict, f"{where}: calendar.opd_clock")
+    for opd, clock in opd_clock.items():
+        if opd not in directory.opds:
+            raise ConfigError(f"{where}: calendar.opd_clock.{opd}: not an OPD in opd.toml")
+        if clock != "24x7":
+            raise ConfigError(f"{where}: calendar.opd_clock.{opd}: only \"24x7\" is supported, got {clock!r}")
+    try:
+        working = WorkingCalendar.from_config(calendar_doc)
+    except CalendarConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+    known_values = {"kind": set(KINDS), "category": set(owners), "priority": set(PRIORITIES), "opd": set(directory.opds)}
+    policies: list[Policy] = []
+    for i, entry in enumerate(_require(doc.get("policy"), list, f"{where}: [[policy]]")):
+        at = f"{where}: policy[{i}]"
+        policy_id = _require(entry.get("id"), str, f"{at}.id")
+        at = f"{where}: policy {policy_id!r}"
+        when: dict[str, frozenset[str]] = {}
+        for key, values in _require(entry.get("when", {}), dict, f"{at}.when").items():
+            if key not in WHEN_KEYS:
+                raise ConfigError(f"{at}.when.{key}: unknown key (known: {', '.join(WHEN_KEYS)})")
+            for value in _string_list(values, f"{at}.when.{key}"):
+                if value not in known_values[key]:
+                    raise ConfigError(f"{at}.when.{key}: unknown {key} {value!r}")
+            when[key] = frozenset(values)
+        policies.append(Policy(policy_id, when, _budget(entry.get("first_response"), f"{at}.first_response")))
+    if not policies:
+        raise ConfigError(f"{where}: at least one [[policy]] is required")
+    return SlaPolicies(tuple(policies), working, RoundTheClock(), frozenset(opd_clock))
+
+
+def _budget(value: Any, at: str) -> Budget:
+    _require(value, dict, at)
+    if "working_days" in value:
+        days = _require(value["working_days"], int, f"{at}.working_days")
+        if days <= 0 or set(value) - {"working_days"}:
+            raise ConfigError(f"{at}: working_days must be a positive integer and stand alone")
+        return Budget(None, days, False)
+    hours = _require(value.get("hours"), (int, float), f"{at}.hours")
+    clock = value.get("clock", "working")
+    if hours <= 0 or clock not in ("24x7", "working"):
+        raise ConfigError(f"{at}: hours must be positive and clock \"24x7\" or \"working\", got {value!r}")
+    return Budget(float(hours), None, clock == "24x7")

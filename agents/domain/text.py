@@ -1,0 +1,105 @@
+"""Text normalization shared by classification, place matching and (later) fingerprinting.
+
+Citizens write "jln dpn SD 2 rusakkk parahhh @dpuprklaten #klaten": the same words must match
+the lexicon however they are spelled. Normalization is a pure function of the text and the
+lexicon's replacement table, so the stream and the batch CLI agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<!\w)@[\w.]+")
+_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+# "#JalanRusak" carries two words; split the camel case before case folding loses it.
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# A letter repeated three or more times is an elongation ("tolonggg", "parahhh"); two stay
+# because Indonesian and Javanese spell real words with doubled letters ("saat", "tanggal").
+_ELONGATION = re.compile(r"([a-z])\1{2,}")
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# "2x", "jl.2": a digit glued to letters is split so both halves can match.
+_DIGIT_LETTER = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+
+_PREFIXES = ("di", "ter")
+_SUFFIXES = ("nya", "kan", "lah", "e")
+_MIN_STEM = 4
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """A post's text as the rules see it."""
+
+    words: tuple[str, ...]
+    """Words after replacements (slang, abbreviations, Javanese) and affix stripping."""
+    mentions: tuple[str, ...]
+    """@handles named in the text, lowercased, without the "@"."""
+    has_links: bool
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def strip_affixes(word: str) -> str:
+    """Strip one Indonesian/Javanese prefix and suffix where the rest stays a plausible stem.
+
+    Deliberately light: "diperbaiki" -> "perbaiki", "jalannya" -> "jalan", "dalane" -> "dalan".
+    No dictionary is consulted, so the minimum stem length keeps short words intact.
+    """
+    if "-" in word or word.isdigit():
+        return word
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
+            word = word[len(prefix):]
+            break
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
+class Normalizer:
+    """Turns raw text into :class:`NormalizedText` with a fixed replacement table."""
+
+    __slots__ = ("_replacements", "_cache")
+
+    def __init__(self, replacements: Mapping[str, str]) -> None:
+        # Replacement values are normalized once here, so a value may itself use slang.
+        self._replacements: dict[str, tuple[str, ...]] = {
+            key.lower(): tuple(_WORD.findall(value.lower())) for key, value in replacements.items()
+        }
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    def _word(self, raw: str) -> tuple[str, ...]:
+        cached = self._cache.get(raw)
+        if cached is not None:
+            return cached
+        replaced = self._replacements.get(raw)
+        if replaced is None:
+            stem = strip_affixes(raw)
+            replaced = self._replacements.get(stem, (stem,))
+        if len(self._cache) < 200_000:
+            self._cache[raw] = replaced
+        return replaced
+
+    def normalize(self, text: str) -> NormalizedText:
+        folded = unicodedata.normalize("NFKC", text)
+        folded = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m[1]) + " ", folded).casefold()
+        has_links = bool(_URL.search(folded))
+        folded = _URL.sub(" ", folded)
+        mentions = tuple(m[1:].rstrip(".") for m in _MENTION.findall(folded))
+        folded = _MENTION.sub(" ", folded)
+        folded = _ELONGATION.sub(r"\1", folded)
+        folded = _DIGIT_LETTER.sub(" ", folded)
+        words: list[str] = []
+        for raw in _WORD.findall(folded):
+            words.extend(self._word(raw))
+        return NormalizedText(tuple(words), mentions, has_links)
+
+    def terms(self, phrase: str) -> tuple[str, ...]:
+        """Normalize a lexicon term the same way as post text."""
+        return self.normalize(phrase).words

@@ -1,0 +1,45 @@
+"""Responses logged by the desk (a phone call, a field visit) become complaint events.
+
+A response naming the complaint id goes straight to `complaints`. One naming the complaint's
+first post is routed to that post's thread partition, where triage knows the complaint id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from agents.domain.triage import desk_response_event
+from schemas.events import DeskResponse, InvalidInput, decode_json_object
+
+if TYPE_CHECKING:
+    from streams.app import Pipeline
+
+STAGE = "responses"
+DESK_RESPONSE_ENVELOPE = "desk_response"
+"""Key of the envelope that carries a desk response on the threads topic."""
+
+
+def register(pipeline: Pipeline) -> None:
+    directory = pipeline.config.directory
+
+    async def handle(event) -> None:
+        value = decode_json_object(event.value)
+        response = DeskResponse.parse(value)
+        if response.by not in directory.opds:
+            raise InvalidInput("unknown_reference", f"`by` is not an OPD in the directory: {response.by!r}")
+        if response.complaint_id:
+            complaint = desk_response_event(response, {"complaint_id": response.complaint_id},
+                                            pipeline.config.timezone)
+            await pipeline.send_json("complaints", response.complaint_id, complaint)
+        else:
+            await pipeline.topic("threads").send(
+                key=(response.post_key or "").encode(),
+                value=orjson.dumps({DESK_RESPONSE_ENVELOPE: value}),
+            )
+
+    @pipeline.app.agent(pipeline.topic("responses"), name="responses")
+    async def responses(stream):
+        async for event in stream.events():
+            await pipeline.guarded(event, STAGE, handle)

@@ -1,0 +1,214 @@
+"""The events Tanggap reads and writes, with stable ids.
+
+Every emitted event id is a hash of what caused it (never a random uuid), so reprocessing the
+same input after a crash emits byte-for-byte the same id and downstream consumers can dedupe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from schemas import JsonSchemaError, validator
+
+PLATFORMS = ("twitter", "instagram", "facebook", "tiktok", "youtube", "whatsapp", "web", "other")
+
+COMPLAINT_EVENT_TYPES = ("opened", "duplicate_attached", "assigned", "responded", "resolved")
+BREACH_EVENT_TYPE_PREFIX = "id.tanggap.sla."
+"""CloudEvents `type` of breach events is this prefix plus the outcome, e.g. `id.tanggap.sla.breached`."""
+
+
+def stable_id(prefix: str, *parts: object) -> str:
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=10).hexdigest()
+    return f"{prefix}-{digest}"
+
+
+def post_key(platform: str, post_id: str) -> str:
+    return f"{platform}:{post_id}"
+
+
+def parse_time(value: str) -> float:
+    """RFC 3339 to epoch seconds; naive timestamps are rejected because their zone is a guess."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset")
+    return parsed.timestamp()
+
+
+def format_time(epoch: float, tz: Any = timezone.utc) -> str:
+    return datetime.fromtimestamp(epoch, tz).isoformat(timespec="seconds")
+
+
+class InvalidInput(ValueError):
+    """Input that can never be processed: goes to the dead-letter topic with `reason`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+DEAD_LETTER_REASONS = ("invalid_json", "not_an_object", "schema_violation", "bad_timestamp", "processing_error")
+
+
+def decode_json_object(raw: bytes | str | None) -> dict[str, Any]:
+    if raw is None:
+        raise InvalidInput("invalid_json", "empty message value")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("invalid_json", str(exc)) from None
+    if not isinstance(value, dict):
+        raise InvalidInput("not_an_object", f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _validate(schema: str, value: dict[str, Any]) -> None:
+    try:
+        validator(schema)(value)
+    except JsonSchemaError as exc:
+        raise InvalidInput("schema_violation", exc.message) from None
+
+
+@dataclass(frozen=True, slots=True)
+class RawPost:
+    platform: str
+    post_id: str
+    text: str
+    created_at: float
+    author_id: str
+    author_handle: str | None
+    author_name: str | None
+    url: str | None
+    reply_to: str | None
+    repost_of: str | None
+    addressed_to: tuple[str, ...]
+    lang: str | None
+
+    @property
+    def key(self) -> str:
+        return post_key(self.platform, self.post_id)
+
+    @property
+    def parent_key(self) -> str | None:
+        parent = self.repost_of or self.reply_to
+        return post_key(self.platform, parent) if parent else None
+
+    @classmethod
+    def parse(cls, raw: bytes | str | dict[str, Any]) -> RawPost:
+        value = raw if isinstance(raw, dict) else decode_json_object(raw)
+        _validate("raw_post", value)
+        try:
+            created_at = parse_time(value["created_at"])
+        except ValueError as exc:
+            raise InvalidInput("bad_timestamp", str(exc)) from None
+        author = value["author"]
+        return cls(
+            platform=value["platform"],
+            post_id=value["post_id"],
+            text=value["text"],
+            created_at=created_at,
+            author_id=author["id"],
+            author_handle=author.get("handle"),
+            author_name=author.get("name"),
+            url=value.get("url"),
+            reply_to=value.get("reply_to"),
+            repost_of=value.get("repost_of"),
+            addressed_to=tuple(value.get("addressed_to") or ()),
+            lang=value.get("lang"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "post_id": self.post_id,
+            "text": self.text,
+            "created_at": format_time(self.created_at),
+            "author": {"id": self.author_id, "handle": self.author_handle, "name": self.author_name},
+            "url": self.url,
+            "reply_to": self.reply_to,
+            "repost_of": self.repost_of,
+            "addressed_to": list(self.addressed_to),
+            "lang": self.lang,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeskResponse:
+    """A response logged by the desk on the `responses` topic."""
+
+    by: str
+    kind: str
+    at: float
+    complaint_id: str | None
+    post_key: str | None
+    channel: str | None
+    event_id: str
+
+    @classmethod
+    def parse(cls, raw: bytes | str | dict[str, Any]) -> DeskResponse:
+        value = raw if isinstance(raw, dict) else decode_json_object(raw)
+        _validate("response", value)
+        try:
+            at = parse_time(value["at"])
+        except ValueError as exc:
+            raise InvalidInput("bad_timestamp", str(exc)) from None
+        post = value.get("post")
+        key = post_key(post["platform"], post["post_id"]) if post else None
+        cause = value.get("response_id") or f"{value.get('complaint_id') or key}|{value['by']}|{value['kind']}|{value['at']}"
+        return cls(
+            by=value["by"],
+            kind=value["kind"],
+            at=at,
+            complaint_id=value.get("complaint_id"),
+            post_key=key,
+            channel=value.get("channel"),
+            event_id=stable_id("rsp", cause),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be processed, with its original bytes and the reason."""
+
+    reason: str
+    detail: str
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes | None
+    stage: str
+    at: float = field(default=0.0)
+
+    @property
+    def event_id(self) -> str:
+        if self.offset is not None:
+            return stable_id("dlq", self.topic, self.partition, self.offset)
+        return stable_id("dlq", self.topic, self.key, self.value)
+
+    def to_json(self) -> dict[str, Any]:
+        def text(data: bytes | None) -> str | None:
+            if data is None:
+                return None
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+
+        return {
+            "event_id": self.event_id,
+            "reason": self.reason,
+            "detail": self.detail[:2000],
+            "stage": self.stage,
+            "source": {"topic": self.topic, "partition": self.partition, "offset": self.offset},
+            "key_text": text(self.key),
+            "value_base64": base64.b64encode(self.value).decode() if self.value is not None else None,
+            "value_text": text(self.value),
+            "at": format_time(self.at),
+        }

@@ -1,0 +1,131 @@
+"""The faust application: settings applied, topics declared, agents registered.
+
+Topology (every arrow a Kafka topic; a hop exists only where the key must change):
+
+    posts.raw --intake--> posts.threads --triage--> posts.triaged
+                                             \\-----> complaints --sla--> breaches
+    responses --responses--> complaints (or posts.threads for a post reference)
+    any stage --on bad input--> deadletter
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import orjson
+
+from agents.domain.config import TanggapConfig
+from schemas.events import DeadLetter, InvalidInput
+from streams import metrics
+from streams.clock import SimulatedClock, WallClock, make_clock
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger("tanggap")
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Pipeline:
+    """What every agent module needs: the app, its settings and configuration, topics, clock."""
+
+    app: faust.App
+    settings: Settings
+    config: TanggapConfig
+    names: TopicNames
+    topics: dict[str, faust.TopicT]
+    clock: WallClock | SimulatedClock
+
+    def topic(self, name: str) -> faust.TopicT:
+        return self.topics[name]
+
+    async def send_json(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        await self.topics[topic].send(key=key.encode(), value=orjson.dumps(value))
+
+    async def dead_letter(self, event: faust.EventT, stage: str, reason: str, detail: str) -> None:
+        message = event.message
+        letter = DeadLetter(
+            reason=reason, detail=detail, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=message.key, value=message.value, stage=stage,
+            at=self.clock.now() if self.clock.started() else 0.0,
+        )
+        metrics.dead_letters.labels(stage, reason).inc()
+        # Offsets, not contents: the message may hold personal data.
+        log.warning("dead letter: stage=%s reason=%s topic=%s partition=%s offset=%s",
+                    stage, reason, message.topic, message.partition, message.offset)
+        await self.topics["deadletter"].send(key=message.key, value=orjson.dumps(letter.to_json()))
+
+    async def guarded(self, event: faust.EventT, stage: str, handler) -> None:
+        """Run one message's handler; bad input and bugs go to the dead-letter topic, never
+        crash the worker or vanish."""
+        with metrics.stage_seconds.labels(stage).time():
+            try:
+                await handler(event)
+            except InvalidInput as exc:
+                await self.dead_letter(event, stage, exc.reason, exc.detail)
+            except Exception as exc:  # a bug must not stop the partition: park the message
+                log.exception("processing error in %s", stage)
+                await self.dead_letter(event, stage, "processing_error", f"{type(exc).__name__}: {exc}")
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    brokers = ";".join(f"kafka://{server.strip()}" for server in settings.broker.split(",") if server.strip())
+    options: dict[str, Any] = {
+        "broker": brokers,
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication,
+        "web_enabled": True,
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+        "consumer_auto_offset_reset": "earliest",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "autodiscover": False,
+        "producer_acks": -1,
+    }
+    if settings.producer_max_batch_bytes:
+        options["producer_max_batch_size"] = settings.producer_max_batch_bytes
+    if settings.rebalance_timeout:
+        options["broker_rebalance_timeout"] = settings.rebalance_timeout
+    if settings.session_timeout:
+        options["broker_session_timeout"] = settings.session_timeout
+    if settings.heartbeat_interval:
+        options["broker_heartbeat_interval"] = settings.heartbeat_interval
+    return options
+
+
+def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
+    from agents import intake, responses, timing, triage
+
+    app = faust.App(settings.app_id, **faust_settings(settings))
+    names = TopicNames.from_settings(settings)
+    topics = {
+        field: app.topic(getattr(names, field), partitions=settings.partitions, key_type=bytes,
+                         value_type=bytes, internal=False)
+        for field in ("posts_raw", "responses", "threads", "triaged", "complaints", "sla_ticks", "breaches",
+                      "deadletter")
+    }
+    pipeline = Pipeline(app, settings, config, names, topics, make_clock(settings.clock_speed))
+    metrics.build_info.info({"version": VERSION, "regency": config.regency_id})
+
+    @app.page("/metrics")
+    async def metrics_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        body, content_type = metrics.exposition()
+        return view.bytes(body, headers={"Content-Type": content_type})
+
+    @app.page("/health")
+    async def health_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return view.json({"status": "ok", "app": settings.app_id, "regency": config.regency_id,
+                          "clock_started": pipeline.clock.started()})
+
+    intake.register(pipeline)
+    responses.register(pipeline)
+    triage.register(pipeline)
+    timing.register(pipeline)
+    return pipeline

@@ -1,0 +1,278 @@
+"""The `tanggap` command line.
+
+    tanggap demo                  the whole pipeline on the embedded broker, with sample posts
+    tanggap run                   broker (when TANGGAP_BROKER is empty) + worker
+    tanggap worker                a worker against TANGGAP_BROKER
+    tanggap broker                the embedded broker on 127.0.0.1:9092
+    tanggap topics                create the topics
+    tanggap replay FILE.jsonl     publish posts (or --topic responses)
+    tanggap tail TOPIC            print a topic's events
+    tanggap triage FILE.jsonl     dedupe + classify + assign a file, no Kafka
+    tanggap config check [DIR]    validate a configuration directory
+    tanggap settings              the environment variables and their effective values
+
+Errors a user can fix (configuration, settings, an unreachable broker) end with one line on
+stderr and a non-zero exit status, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from agents.domain.config import ConfigError, TanggapConfig, load_config
+from agents.domain.triage import Triage
+from schemas.events import InvalidInput, RawPost, post_key
+from streams.broker import BrokerError, EmbeddedBroker
+from streams.kafka import BrokerUnavailable, consume, create_topics, produce
+from streams.settings import EMBEDDED_TUNING, SETTINGS, Settings, SettingsError, describe
+from streams.topics import TopicNames
+
+EXIT_USAGE = 2
+EXPECTATION_FIELD = "expect"
+"""Sample files carry each post's expected decision under this key; it is never published."""
+
+
+class CliError(Exception):
+    pass
+
+
+def _settings(args: argparse.Namespace, extra_env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ)
+    if extra_env:
+        env.update(extra_env)
+    if getattr(args, "config", None):
+        env["TANGGAP_CONFIG"] = args.config
+    if getattr(args, "broker", None):
+        env["TANGGAP_BROKER"] = args.broker
+    return Settings.from_env(env)
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """Lines of a JSON-lines file as (line number, bytes); blank lines are skipped."""
+    source = sys.stdin.buffer if str(path) == "-" else open(path, "rb")
+    with source:
+        for number, line in enumerate(source, start=1):
+            line = line.strip()
+            if line:
+                yield number, line
+
+
+def strip_expectation(line: bytes) -> tuple[bytes | None, bytes]:
+    """A sample line as it is published: key `platform:post_id`, value without `expect`."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None, line
+    if not isinstance(value, dict):
+        return None, line
+    if EXPECTATION_FIELD in value:
+        value.pop(EXPECTATION_FIELD)
+        line = orjson.dumps(value)
+    platform, post_id = value.get("platform"), value.get("post_id")
+    key = post_key(platform, post_id).encode() if isinstance(platform, str) and isinstance(post_id, str) else None
+    return key, line
+
+
+def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]]) -> Iterator[dict]:
+    """Batch triage with exactly the functions the stream runs; invalid lines are reported."""
+    triage = Triage(config)
+    state: dict[str, dict] = {}
+    for number, line in lines:
+        try:
+            value = orjson.loads(line)
+            if isinstance(value, dict):
+                value.pop(EXPECTATION_FIELD, None)
+            post = RawPost.parse(value if isinstance(value, dict) else line)
+        except (InvalidInput, orjson.JSONDecodeError) as exc:
+            reason = exc.reason if isinstance(exc, InvalidInput) else "invalid_json"
+            yield {"line": number, "outcome": "invalid", "reason": reason, "detail": str(exc)}
+            continue
+        result = triage.process(post, state)
+        state.update(result.state_updates)
+        yield result.record
+        yield from result.late_records
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    config = load_config(_settings(args).config_dir)
+    out = sys.stdout.buffer
+    for record in triage_lines(config, read_jsonl(args.file)):
+        out.write(orjson.dumps(record) + b"\n")
+    out.flush()
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    directory = args.dir or _settings(args).config_dir
+    print(load_config(directory).summary())
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(describe())
+    print("\neffective:")
+    for setting in SETTINGS:
+        print(f"  {setting.env}={os.environ.get(setting.env, setting.default)}")
+    print(f"  (config directory: {settings.config_dir})")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    created = asyncio.run(create_topics(settings))
+    print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all existed)"))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    topic = TopicNames.from_settings(settings).resolve(args.topic)
+    messages = [strip_expectation(line) for _, line in read_jsonl(args.file)]
+    sent = asyncio.run(produce(settings, topic, messages))
+    print(f"published {sent} messages to {topic}", file=sys.stderr)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    topic = TopicNames.from_settings(settings).resolve(args.topic)
+
+    async def tail() -> None:
+        idle = None if args.follow else args.idle
+        async for record in consume(settings, [topic], idle_timeout=idle, limit=args.limit):
+            sys.stdout.write(record.value.decode("utf-8", "replace") + "\n")
+            sys.stdout.flush()
+
+    asyncio.run(tail())
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    # Block the signals before waiting for them: otherwise SIGTERM kills this process before
+    # the `finally` can stop the broker, which runs in its own session and would live on.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    broker = EmbeddedBroker(args.port or settings.embedded_port).start()
+    print(f"embedded broker (Tansu) listening on {broker.bootstrap}; Ctrl-C stops it", file=sys.stderr)
+    print("clients must send one record per batch to it: TANGGAP_PRODUCER_MAX_BATCH_BYTES=64", file=sys.stderr)
+    try:
+        signal.sigwait(stop_signals)
+    finally:
+        broker.stop()
+    return 0
+
+
+def run_worker(settings: Settings) -> int:
+    from faust import Worker
+
+    from streams.app import build_app
+
+    config = load_config(settings.config_dir)
+    created = asyncio.run(create_topics(settings))
+    if created:
+        print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    pipeline = build_app(settings, config)
+    worker = Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True)
+    print(f"worker {settings.app_id}: broker {settings.broker}, metrics on "
+          f"http://{settings.web_host}:{settings.web_port}/metrics", file=sys.stderr)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return run_worker(_settings(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings.broker:
+        return run_worker(settings)
+    tuning = {k: v for k, v in EMBEDDED_TUNING.items() if not os.environ.get(k)}
+    with EmbeddedBroker(settings.embedded_port) as broker:
+        print(f"started the embedded broker on {broker.bootstrap}", file=sys.stderr)
+        return run_worker(_settings(args, {**tuning, "TANGGAP_BROKER": broker.bootstrap}))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(_settings(args), sample=args.sample, speed=args.speed, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tanggap", description="Complaint-response pipeline on Kafka.")
+    parser.add_argument("--config", help="configuration directory (default: TANGGAP_CONFIG or the bundled Klaten one)")
+    parser.add_argument("--broker", help="Kafka bootstrap servers (default: TANGGAP_BROKER)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded broker with sample posts")
+    p.add_argument("--sample", help="JSON-lines posts (default: the bundled sample)")
+    p.add_argument("--speed", type=float, default=60000.0, help="simulated clock speed (default 60000x)")
+    p.add_argument("--timeout", type=float, default=90.0, help="give up after this many seconds")
+    p.set_defaults(func=cmd_demo)
+
+    sub.add_parser("run", help="embedded broker (if TANGGAP_BROKER is empty) + worker").set_defaults(func=cmd_run)
+    sub.add_parser("worker", help="run a worker against TANGGAP_BROKER").set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("broker", help="run the embedded broker in the foreground")
+    p.add_argument("--port", type=int, help="port (default TANGGAP_EMBEDDED_PORT, 9092)")
+    p.set_defaults(func=cmd_broker)
+
+    sub.add_parser("topics", help="create Tanggap's topics").set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("replay", help="publish a JSON-lines file (posts by default)")
+    p.add_argument("file", help="JSON-lines file, or - for stdin")
+    p.add_argument("--topic", default="posts.raw", help="posts.raw (default) or responses")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("tail", help="print a topic's events from the beginning")
+    p.add_argument("topic", help="complaints, breaches, deadletter, posts.triaged, ... (prefix optional)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new events")
+    p.add_argument("--idle", type=float, default=2.0, help="stop after this many idle seconds (default 2)")
+    p.add_argument("--limit", type=int, help="stop after this many events")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("triage", help="dedupe + classify + assign a JSON-lines file, without Kafka")
+    p.add_argument("file", help="JSON-lines posts, or - for stdin")
+    p.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a configuration directory and print a summary")
+    check.add_argument("dir", nargs="?", help="directory (default: the active configuration)")
+    check.set_defaults(func=cmd_config)
+
+    sub.add_parser("settings", help="print the settings table and effective values").set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, SettingsError, BrokerUnavailable, BrokerError, CliError) as exc:
+        print(f"tanggap: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"tanggap: {exc.filename}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (`| head`) went away: not an error, but Python must not print on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

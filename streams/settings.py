@@ -1,0 +1,168 @@
+"""Process settings, from environment variables (12-factor), with documented defaults.
+
+Settings say how a process runs (broker, ports, tuning); the deployment's configuration
+directory (TANGGAP_CONFIG) says what the pipeline decides. `tanggap settings` prints both the
+effective values and this table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+import sys
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    pass
+
+
+def _repo_config_dir() -> Path | None:
+    candidates = [
+        Path(__file__).resolve().parent.parent / "deploy" / "config" / "klaten",
+        Path(sys.prefix) / "share" / "tanggap" / "config" / "klaten",
+    ]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("TANGGAP_BROKER", "", "Kafka bootstrap servers, e.g. kafka-1:9092,kafka-2:9092. Empty: `tanggap run` starts the embedded broker."),
+    Setting("TANGGAP_CONFIG", "", "Configuration directory (taxonomy, lexicon, gazetteer, OPDs, SLA). Empty: the bundled Klaten configuration."),
+    Setting("TANGGAP_APP_ID", "tanggap", "Faust application id: the consumer group and the prefix of internal topics."),
+    Setting("TANGGAP_TOPIC_PREFIX", "tanggap.", "Prefix of every topic name."),
+    Setting("TANGGAP_PARTITIONS", "4", "Partitions of the topics Tanggap creates. Fixed once created: it bounds the worker count."),
+    Setting("TANGGAP_REPLICATION", "1", "Replication factor of the topics Tanggap creates (3 on a production cluster)."),
+    Setting("TANGGAP_DATA_DIR", "var/tanggap", "Where RocksDB table state lives; keep it on a persistent volume."),
+    Setting("TANGGAP_STORE", "rocksdb://", "Faust table store: rocksdb:// (durable, default) or memory:// (tests of stateless parts only)."),
+    Setting("TANGGAP_WEB_HOST", "127.0.0.1", "Interface of the worker's web server (/metrics, /health). Use 0.0.0.0 in containers."),
+    Setting("TANGGAP_WEB_PORT", "6066", "Port of the worker's web server: Prometheus scrapes /metrics here."),
+    Setting("TANGGAP_LOG_LEVEL", "info", "Log level: debug, info, warning, error."),
+    Setting("TANGGAP_SLA_TICK_SECONDS", "1.0", "How often each worker looks for clocks past their deadline."),
+    Setting("TANGGAP_SLA_GRACE_SECONDS", "5.0", "Wall-clock seconds a deadline check waits for responses still in flight."),
+    Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
+    Setting("TANGGAP_PRODUCER_MAX_BATCH_BYTES", "", "Producer batch size cap in bytes. The embedded broker needs 64 (one record per batch, see README); never set it against real Kafka."),
+    Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
+    Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
+    Setting("TANGGAP_HEARTBEAT_INTERVAL", "", "Consumer group heartbeat interval in seconds (faust default when empty)."),
+    Setting("TANGGAP_EMBEDDED_PORT", "9092", "Port of the embedded broker started by `tanggap broker` and `tanggap run`."),
+)
+
+# Group-membership timings that make the embedded broker join in seconds, not half a minute.
+EMBEDDED_TUNING = {
+    "TANGGAP_PRODUCER_MAX_BATCH_BYTES": "64",
+    "TANGGAP_REBALANCE_TIMEOUT": "5",
+    "TANGGAP_SESSION_TIMEOUT": "10",
+    "TANGGAP_HEARTBEAT_INTERVAL": "1",
+}
+
+
+def _float(env: str, value: str) -> float | None:
+    if value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{env}={value!r} is not a number") from None
+    if number <= 0:
+        raise SettingsError(f"{env}={value!r} must be positive")
+    return number
+
+
+def _int(env: str, value: str) -> int | None:
+    number = _float(env, value)
+    if number is None:
+        return None
+    if number != int(number):
+        raise SettingsError(f"{env}={value!r} must be a whole number")
+    return int(number)
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str
+    config_dir: Path
+    app_id: str
+    topic_prefix: str
+    partitions: int
+    replication: int
+    data_dir: Path
+    store: str
+    web_host: str
+    web_port: int
+    log_level: str
+    sla_tick_seconds: float
+    sla_grace_seconds: float
+    clock_speed: float | None
+    producer_max_batch_bytes: int | None
+    rebalance_timeout: float | None
+    session_timeout: float | None
+    heartbeat_interval: float | None
+    embedded_port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        raw = {s.env: env.get(s.env, s.default).strip() for s in SETTINGS}
+        config = raw["TANGGAP_CONFIG"]
+        if config:
+            config_dir = Path(config)
+        else:
+            bundled = _repo_config_dir()
+            if bundled is None:
+                raise SettingsError("TANGGAP_CONFIG is not set and no bundled configuration was found")
+            config_dir = bundled
+        log_level = raw["TANGGAP_LOG_LEVEL"].lower()
+        if log_level not in ("debug", "info", "warning", "error"):
+            raise SettingsError(f"TANGGAP_LOG_LEVEL={log_level!r}: use debug, info, warning or error")
+        store = raw["TANGGAP_STORE"]
+        if store not in ("rocksdb://", "memory://"):
+            raise SettingsError(f"TANGGAP_STORE={store!r}: use rocksdb:// or memory://")
+        return cls(
+            broker=raw["TANGGAP_BROKER"],
+            config_dir=config_dir,
+            app_id=raw["TANGGAP_APP_ID"] or "tanggap",
+            topic_prefix=raw["TANGGAP_TOPIC_PREFIX"],
+            partitions=_int("TANGGAP_PARTITIONS", raw["TANGGAP_PARTITIONS"]) or 4,
+            replication=_int("TANGGAP_REPLICATION", raw["TANGGAP_REPLICATION"]) or 1,
+            data_dir=Path(raw["TANGGAP_DATA_DIR"]),
+            store=store,
+            web_host=raw["TANGGAP_WEB_HOST"],
+            web_port=_int("TANGGAP_WEB_PORT", raw["TANGGAP_WEB_PORT"]) or 6066,
+            log_level=log_level,
+            sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 1.0,
+            sla_grace_seconds=_non_negative("TANGGAP_SLA_GRACE_SECONDS", raw["TANGGAP_SLA_GRACE_SECONDS"]),
+            clock_speed=_float("TANGGAP_CLOCK_SPEED", raw["TANGGAP_CLOCK_SPEED"]),
+            producer_max_batch_bytes=_int("TANGGAP_PRODUCER_MAX_BATCH_BYTES", raw["TANGGAP_PRODUCER_MAX_BATCH_BYTES"]),
+            rebalance_timeout=_float("TANGGAP_REBALANCE_TIMEOUT", raw["TANGGAP_REBALANCE_TIMEOUT"]),
+            session_timeout=_float("TANGGAP_SESSION_TIMEOUT", raw["TANGGAP_SESSION_TIMEOUT"]),
+            heartbeat_interval=_float("TANGGAP_HEARTBEAT_INTERVAL", raw["TANGGAP_HEARTBEAT_INTERVAL"]),
+            embedded_port=_int("TANGGAP_EMBEDDED_PORT", raw["TANGGAP_EMBEDDED_PORT"]) or 9092,
+        )
+
+    def with_changes(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+def _non_negative(env: str, value: str) -> float:
+    """Like _float, but zero is allowed and empty means zero."""
+    if value in ("", "0", "0.0"):
+        return 0.0
+    return _float(env, value) or 0.0
+
+
+def describe() -> str:
+    width = max(len(s.env) for s in SETTINGS)
+    return "\n".join(f"{s.env:<{width}}  default {s.default or '(empty)'!s:<12} {s.help}" for s in SETTINGS)
+
+

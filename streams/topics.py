@@ -1,0 +1,43 @@
+"""Topic names. Every name carries the configurable prefix (TANGGAP_TOPIC_PREFIX)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    posts_raw: str
+    responses: str
+    threads: str
+    triaged: str
+    complaints: str
+    sla_ticks: str
+    breaches: str
+    deadletter: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        return cls(
+            posts_raw=settings.topic("posts.raw"),
+            responses=settings.topic("responses"),
+            threads=settings.topic("posts.threads"),
+            triaged=settings.topic("posts.triaged"),
+            complaints=settings.topic("complaints"),
+            sla_ticks=settings.topic("sla.ticks"),
+            breaches=settings.topic("breaches"),
+            deadletter=settings.topic("deadletter"),
+        )
+
+    def all(self) -> tuple[str, ...]:
+        return (self.posts_raw, self.responses, self.threads, self.triaged, self.complaints, self.sla_ticks,
+                self.breaches, self.deadletter)
+
+    def resolve(self, short_or_full: str) -> str:
+        """Accept "complaints" or "tanggap.complaints" on the command line."""
+        for name in self.all():
+            if short_or_full in (name, name.split(".", 1)[-1]) or name.endswith("." + short_or_full):
+                return name
+        return short_or_full
