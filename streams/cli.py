@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,10 @@ from streams.broker import BrokerError, EmbeddedBroker
 from streams.kafka import BrokerUnavailable, consume, create_topics, produce
 from streams.settings import EMBEDDED_TUNING, SETTINGS, Settings, SettingsError, describe
 from streams.topics import TopicNames
+
+# aiokafka logs connection failures itself; without a handler Python's last-resort handler
+# would print them beside our one-line error. Worker processes configure real logging later.
+logging.getLogger("aiokafka").addHandler(logging.NullHandler())
 
 EXIT_USAGE = 2
 EXPECTATION_FIELD = "expect"
