@@ -7,6 +7,7 @@ of state (the thread table); a topic between them would only add a hop. The logi
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import orjson
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from streams.app import Pipeline
 
 STAGE = "triage"
+RELEASE_ENVELOPE = "release_orphans"
+"""Key of the envelope, sent by the orphan timer on the threads topic, that ends a wait."""
 
 
 def register(pipeline: Pipeline) -> None:
@@ -28,8 +31,29 @@ def register(pipeline: Pipeline) -> None:
         "threads", default=None, partitions=pipeline.settings.partitions,
         help="Per post key: its decision; per complaint's first post: the complaint summary.",
     )
+    orphans = app.Table(
+        "orphans", default=None, partitions=pipeline.settings.partitions,
+        help="Replies waiting for their parent post, by the parent's post key.",
+    )
     triage = Triage(pipeline.config)
     clock = pipeline.clock
+    wait_seconds = pipeline.settings.orphan_wait_seconds
+    releases_sent: dict[str, float] = {}
+
+    async def publish(result) -> None:
+        for key, entry in result.state_updates.items():
+            threads[key] = entry
+        for key, waiting in result.orphan_updates.items():
+            if waiting is None:
+                orphans.pop(key, None)
+                releases_sent.pop(key, None)
+            else:
+                orphans[key] = waiting
+        for record in (result.record, *result.late_records):
+            await pipeline.send_json("triaged", record["post_key"], record)
+            _count(record)
+        for complaint in result.complaint_events:
+            await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
 
     async def handle(event) -> None:
         value = decode_json_object(event.value)
@@ -40,17 +64,29 @@ def register(pipeline: Pipeline) -> None:
                 raise InvalidInput("unknown_reference", f"response names a post that opened no complaint: {response.post_key}")
             await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
             return
+        if RELEASE_ENVELOPE in value:
+            released = triage.release(value[RELEASE_ENVELOPE], orphans, threads)
+            if released is not None:
+                await publish(released)
+            return
 
         post = RawPost.parse(value)
         clock.observe_event_time(post.created_at)
-        result = triage.process(post, threads)
-        for key, entry in result.state_updates.items():
-            threads[key] = entry
-        for record in (result.record, *result.late_records):
-            await pipeline.send_json("triaged", record["post_key"], record)
-            _count(record)
-        for complaint in result.complaint_events:
-            await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
+        await publish(triage.process(post, threads, orphans, now=time.time()))
+
+    @app.timer(interval=max(1.0, wait_seconds / 4))
+    async def release_overdue_orphans() -> None:
+        """Replies whose parent never came are decided on their own after the wait; the table
+        can only be written by the agent, so the timer sends it a release message."""
+        cutoff = time.time() - wait_seconds
+        threads_topic = pipeline.topic("threads")
+        for parent_key, waiting in list(orphans.items()):
+            if not waiting or min(p["since"] for p in waiting) > cutoff:
+                continue
+            if time.time() - releases_sent.get(parent_key, 0.0) < wait_seconds:
+                continue
+            releases_sent[parent_key] = time.time()
+            await threads_topic.send(key=parent_key.encode(), value=orjson.dumps({RELEASE_ENVELOPE: parent_key}))
 
     @app.agent(pipeline.topic("threads"), name="triage")
     async def triage_agent(stream):
@@ -60,6 +96,8 @@ def register(pipeline: Pipeline) -> None:
 
 def _count(record: dict) -> None:
     outcome = record["outcome"]
+    if outcome.endswith("_pending"):
+        return  # counted when the wait ends and the decision is final
     metrics.posts.labels(record["platform"], record["kind"] or "unknown").inc()
     if outcome == "ignored":
         metrics.ignored.labels(record["ignored_reason"]).inc()

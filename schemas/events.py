@@ -53,7 +53,8 @@ class InvalidInput(ValueError):
         self.detail = detail
 
 
-DEAD_LETTER_REASONS = ("invalid_json", "not_an_object", "schema_violation", "bad_timestamp", "processing_error")
+DEAD_LETTER_REASONS = ("invalid_json", "not_an_object", "schema_violation", "bad_timestamp", "unknown_reference",
+                       "processing_error")
 
 
 def decode_json_object(raw: bytes | str | None) -> dict[str, Any]:
@@ -208,6 +209,7 @@ class DeadLetter:
             "stage": self.stage,
             "source": {"topic": self.topic, "partition": self.partition, "offset": self.offset},
             "key_text": text(self.key),
+            "key_base64": base64.b64encode(self.key).decode() if self.key is not None else None,
             "value_base64": base64.b64encode(self.value).decode() if self.value is not None else None,
             "value_text": text(self.value),
             "at": format_time(self.at),

@@ -11,6 +11,7 @@ Topology (every arrow a Kafka topic; a hop exists only where the key must change
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ class Pipeline:
         letter = DeadLetter(
             reason=reason, detail=detail, topic=message.topic, partition=message.partition,
             offset=message.offset, key=message.key, value=message.value, stage=stage,
-            at=self.clock.now() if self.clock.started() else 0.0,
+            at=time.time(),  # when it was parked, for operators: always the wall clock
         )
         metrics.dead_letters.labels(stage, reason).inc()
         # Offsets, not contents: the message may hold personal data.

@@ -90,6 +90,18 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]]) -> I
     """Batch triage with exactly the functions the stream runs; invalid lines are reported."""
     triage = Triage(config)
     state: dict[str, dict] = {}
+    orphans: dict[str, list[dict]] = {}
+
+    def apply(result) -> Iterator[dict]:
+        state.update(result.state_updates)
+        for key, waiting in result.orphan_updates.items():
+            if waiting is None:
+                orphans.pop(key, None)
+            else:
+                orphans[key] = waiting
+        yield result.record
+        yield from result.late_records
+
     for number, line in lines:
         try:
             value = orjson.loads(line)
@@ -100,10 +112,12 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]]) -> I
             reason = exc.reason if isinstance(exc, InvalidInput) else "invalid_json"
             yield {"line": number, "outcome": "invalid", "reason": reason, "detail": str(exc)}
             continue
-        result = triage.process(post, state)
-        state.update(result.state_updates)
-        yield result.record
-        yield from result.late_records
+        yield from apply(triage.process(post, state, orphans))
+    # The whole file has been read: parents still missing will not come.
+    for parent_key in sorted(orphans):
+        released = triage.release(parent_key, orphans, state)
+        if released is not None:
+            yield from apply(released)
 
 
 def cmd_triage(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from streams.settings import EMBEDDED_TUNING, Settings
 from streams.topics import TopicNames
 
 DEMO_GRACE_SECONDS = "1"
+PENDING_OUTCOMES = ("response_pending", "reply_pending")
 
 
 def bundled_sample() -> Path:
@@ -48,6 +49,7 @@ def worker_environment(settings: Settings, bootstrap: str, data_dir: Path, web_p
         "TANGGAP_CLOCK_SPEED": str(speed),
         "TANGGAP_SLA_TICK_SECONDS": "0.2",
         "TANGGAP_SLA_GRACE_SECONDS": DEMO_GRACE_SECONDS,
+        "TANGGAP_ORPHAN_WAIT_SECONDS": "3",
         "TANGGAP_LOG_LEVEL": "warning",
     })
     return env
@@ -106,6 +108,17 @@ class Outcome:
             targets[record.topic].append(orjson.loads(record.value))
         return outcome
 
+    def final_records(self) -> dict[str, dict]:
+        """The decision that stands for each post: a pending reply's record is superseded once
+        the post it waited for arrives, and a redelivery repeats an earlier decision."""
+        final: dict[str, dict] = {}
+        for record in self.triaged:
+            key = record["post_key"]
+            superseded = key in final and record["outcome"] in ("redelivery", *PENDING_OUTCOMES)
+            if not superseded:
+                final[key] = record
+        return final
+
     def opened(self) -> dict[str, dict]:
         return {e["complaint_id"]: e for e in self.complaints if e["type"] == "opened"}
 
@@ -132,8 +145,11 @@ def summary(outcome: Outcome, answered_in_histogram: int | None) -> str:
     responses = outcome.first_responses()
     breached = outcome.breached()
     lines = ["", "Tanggap demo: what the pipeline did with the sample", ""]
-    outcomes = Counter(r["outcome"] for r in outcome.triaged)
-    lines.append(f"posts triaged {len(outcome.triaged)}: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
+    final = outcome.final_records()
+    outcomes = Counter(r["outcome"] for r in final.values())
+    redeliveries = sum(r["outcome"] == "redelivery" for r in outcome.triaged)
+    lines.append(f"posts {len(final)} (+{redeliveries} redelivered): "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     lines.append(f"dead letters  {len(outcome.dead_letters)}")
     lines.append("")
     lines.append(f"{'OPD':<20}{'complaints':>11}{'answered':>10}{'in time':>9}{'breached':>10}")
@@ -147,7 +163,7 @@ def summary(outcome: Outcome, answered_in_histogram: int | None) -> str:
     lines.append(f"{'total':<20}{len(opened):>11}{len(responses):>10}"
                  f"{len([c for c in responses if c not in breached]):>9}{len(breached):>10}")
     lines.append("")
-    ignored = Counter(r["ignored_reason"] for r in outcome.triaged if r["outcome"] == "ignored")
+    ignored = Counter(r["ignored_reason"] for r in final.values() if r["outcome"] == "ignored")
     lines.append("ignored: " + ", ".join(f"{reason} {count}" for reason, count in ignored.most_common()))
     latencies = sorted(
         (parse_time(r["response"]["at"]) - parse_time(opened[cid]["occurred_at"])) / 60.0

@@ -7,6 +7,7 @@ effective values and this table.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -47,6 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_LOG_LEVEL", "info", "Log level: debug, info, warning, error."),
     Setting("TANGGAP_SLA_TICK_SECONDS", "1.0", "How often each worker looks for clocks past their deadline."),
     Setting("TANGGAP_SLA_GRACE_SECONDS", "5.0", "Wall-clock seconds a deadline check waits for responses still in flight."),
+    Setting("TANGGAP_ORPHAN_WAIT_SECONDS", "60", "How long a reply waits for the post it answers (posts of one thread can arrive out of order) before it is decided on its own."),
     Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
     Setting("TANGGAP_PRODUCER_MAX_BATCH_BYTES", "", "Producer batch size cap in bytes. The embedded broker needs 64 (one record per batch, see README); never set it against real Kafka."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
@@ -64,13 +66,20 @@ EMBEDDED_TUNING = {
 }
 
 
-def _float(env: str, value: str) -> float | None:
-    if value == "":
-        return None
+def _number(env: str, value: str) -> float:
     try:
         number = float(value)
     except ValueError:
         raise SettingsError(f"{env}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise SettingsError(f"{env}={value!r} must be a finite number")
+    return number
+
+
+def _float(env: str, value: str) -> float | None:
+    if value == "":
+        return None
+    number = _number(env, value)
     if number <= 0:
         raise SettingsError(f"{env}={value!r} must be positive")
     return number
@@ -100,6 +109,7 @@ class Settings:
     log_level: str
     sla_tick_seconds: float
     sla_grace_seconds: float
+    orphan_wait_seconds: float
     clock_speed: float | None
     producer_max_batch_bytes: int | None
     rebalance_timeout: float | None
@@ -139,6 +149,7 @@ class Settings:
             log_level=log_level,
             sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 1.0,
             sla_grace_seconds=_non_negative("TANGGAP_SLA_GRACE_SECONDS", raw["TANGGAP_SLA_GRACE_SECONDS"]),
+            orphan_wait_seconds=_float("TANGGAP_ORPHAN_WAIT_SECONDS", raw["TANGGAP_ORPHAN_WAIT_SECONDS"]) or 60.0,
             clock_speed=_float("TANGGAP_CLOCK_SPEED", raw["TANGGAP_CLOCK_SPEED"]),
             producer_max_batch_bytes=_int("TANGGAP_PRODUCER_MAX_BATCH_BYTES", raw["TANGGAP_PRODUCER_MAX_BATCH_BYTES"]),
             rebalance_timeout=_float("TANGGAP_REBALANCE_TIMEOUT", raw["TANGGAP_REBALANCE_TIMEOUT"]),
@@ -156,9 +167,12 @@ class Settings:
 
 def _non_negative(env: str, value: str) -> float:
     """Like _float, but zero is allowed and empty means zero."""
-    if value in ("", "0", "0.0"):
+    if value == "":
         return 0.0
-    return _float(env, value) or 0.0
+    number = _number(env, value)
+    if number < 0:
+        raise SettingsError(f"{env}={value!r} must not be negative")
+    return number
 
 
 def describe() -> str:

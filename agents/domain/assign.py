@@ -35,6 +35,9 @@ def assign(
         if place.kecamatan is not None:
             opd = directory.kecamatan_office(place.kecamatan)
             return Assignment(opd, (f"assign:{opd}[category {category} goes to the kecamatan office]",))
+        offices = [opd for opd in addressed if directory.opds[opd].kecamatan is not None]
+        if offices:
+            return Assignment(offices[0], (f"assign:{offices[0]}[category {category}, addressed to the kecamatan office]",))
         return Assignment(
             directory.triage_desk,
             (f"assign:{directory.triage_desk}[category {category} but no kecamatan named]",),

@@ -75,7 +75,9 @@ def _read_toml(root: Path, name: str) -> dict[str, Any]:
 
 
 def _require(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(value, kind):
+    # TOML booleans are Python ints; a `true` where a number belongs is a mistake, not 1.
+    is_bool_for_number = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    if is_bool_for_number or not isinstance(value, kind):
         expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise ConfigError(f"{where}: expected {expected}, got {type(value).__name__} {value!r}")
     return value
@@ -249,6 +251,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     kind_entries: list[tuple[tuple[str, ...], str]] = []
     campaign_entries: list[tuple[tuple[str, ...], str]] = []
     for kind, entry in kinds.items():
+        _require(entry, dict, f"{where}: kind.{kind}")
         if kind not in (*SCORED_KINDS, "politik", "spam"):
             raise ConfigError(f"{where}: kind.{kind}: unknown kind (known: {', '.join((*SCORED_KINDS, 'politik', 'spam'))})")
         for term in _string_list(entry.get("terms", []), f"{where}: kind.{kind}.terms"):
@@ -262,6 +265,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     priority_entries: list[tuple[tuple[str, ...], str]] = []
     defaults: dict[str, str] = {}
     for level, entry in priorities.items():
+        _require(entry, dict, f"{where}: priority.{level}")
         if level == "defaults":
             for kind, value in _require(entry, dict, f"{where}: priority.defaults").items():
                 if kind not in KINDS or value not in PRIORITIES:

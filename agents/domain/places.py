@@ -73,7 +73,9 @@ class Gazetteer:
             needs_marker = match.term in self._kecamatan_terms or match.term in self._marker_only
             if needs_marker and not marked:
                 continue
-            by_name.setdefault(match.term, []).append(match.payload)
+            candidates = by_name.setdefault(match.term, [])
+            if match.payload not in candidates:  # the same desa named twice is still one desa
+                candidates.append(match.payload)
 
         desa: _Desa | None = None
         for term, candidates in by_name.items():

@@ -88,9 +88,10 @@ class Normalizer:
 
     def normalize(self, text: str) -> NormalizedText:
         folded = unicodedata.normalize("NFKC", text)
-        folded = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m[1]) + " ", folded).casefold()
         has_links = bool(_URL.search(folded))
+        # URLs go first: a fragment ("site/#LaporWarga") is not a hashtag.
         folded = _URL.sub(" ", folded)
+        folded = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m[1]) + " ", folded).casefold()
         mentions = tuple(m[1:].rstrip(".") for m in _MENTION.findall(folded))
         folded = _MENTION.sub(" ", folded)
         folded = _ELONGATION.sub(r"\1", folded)

@@ -1,8 +1,8 @@
 """Dedupe, classify and assign one post: the pure core shared by the stream and `tanggap triage`.
 
-`Triage.process` reads the thread state (a mapping: a faust table in the stream, a dict in the
-batch CLI) and returns the decision record, the complaint events and the state updates; the
-caller applies the updates. Nothing here does I/O, so the same inputs give the same outputs in
+`Triage.process` reads the thread state and the waiting replies (mappings: faust tables in the
+stream, dicts in the batch CLI) and returns the decision record, the complaint events and the
+state updates; the caller applies the updates. Nothing here does I/O, so the same inputs give the same outputs in
 both places, and reprocessing after a crash gives the same event ids.
 """
 
@@ -31,9 +31,20 @@ class TriageResult:
     """The decision for this post (published on `posts.triaged`)."""
     complaint_events: list[dict[str, Any]] = field(default_factory=list)
     state_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Thread-state entries to write (the caller applies them)."""
+    orphan_updates: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+    """Replies waiting for their parent post, by parent key; None deletes the entry."""
     late_records: list[dict[str, Any]] = field(default_factory=list)
-    """Final decisions for earlier posts that were waiting on this one (official replies that
-    arrived before the complaint they answer); they supersede those posts' pending records."""
+    """Final decisions for replies that were waiting on this post; they supersede the replies'
+    pending records."""
+
+    def absorb(self, other: TriageResult) -> None:
+        """Fold in the result of settling a waiting reply."""
+        self.complaint_events.extend(other.complaint_events)
+        self.state_updates.update(other.state_updates)
+        self.orphan_updates.update(other.orphan_updates)
+        self.late_records.append(other.record)
+        self.late_records.extend(other.late_records)
 
 
 def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
@@ -51,38 +62,109 @@ _DECISION_FIELDS = ("kind", "category", "priority", "opd", "kecamatan", "desa", 
 
 
 class Triage:
-    """Thread state is a mapping from post keys to entries:
+    """Two mappings hold the state, both keyed by post key (faust tables in the stream, dicts in
+    the batch CLI):
 
-    - a post processed here: its decision (and, for a complaint's opening post, the complaint
-      summary: mentions, platforms, first post);
-    - a placeholder (``seen: False``) for a post not processed yet that others point at:
-      official replies waiting for it, or the complaint its repost opened first.
+    - ``state``: per processed post, its decision; for a complaint's opening post, the complaint
+      summary (mentions, platforms, first post). An entry with ``seen: False`` is a complaint
+      opened by a repost that arrived before its original, filed under the original's key.
+    - ``orphans``: replies whose parent post has not arrived yet, by the parent's key.
 
-    Placeholders exist because posts of one thread reach their partition out of order (they
-    are produced to `posts.raw` under their own keys, on different partitions).
+    Posts of one thread reach their partition out of order (they are produced to `posts.raw`
+    under their own keys, on different partitions), so a reply can arrive before the post it
+    answers. It waits in ``orphans`` until the parent arrives, or until the stream gives up on
+    the parent (:meth:`release`) and the reply is decided on its own: no reply is ever lost.
     """
 
     def __init__(self, config: TanggapConfig) -> None:
         self.config = config
 
-    def process(self, post: RawPost, state: Mapping[str, Mapping[str, Any]]) -> TriageResult:
+    def process(self, post: RawPost, state: Mapping[str, Mapping[str, Any]],
+                orphans: Mapping[str, list[dict[str, Any]]] | None = None, now: float = 0.0) -> TriageResult:
+        """Decide one post. `now` (wall-clock seconds) stamps replies that must wait."""
+        orphans = {} if orphans is None else orphans
         own = state.get(post.key)
         if is_processed(own):
             return self._redelivery(post, own or {})
         parent_key = post.parent_key
         parent = state.get(parent_key) if parent_key else None
-
         official_opd = self.config.directory.official_opd(post.platform, post.author_handle)
+
+        if parent_key is not None and not is_processed(parent) and (official_opd or not post.repost_of):
+            if not (parent or {}).get("complaint_id"):
+                return self._wait_for_parent(post, parent_key, official_opd, orphans, now)
         if official_opd is not None:
             return self._official(post, official_opd, parent)
         if parent is not None and parent.get("complaint_id"):
             return self._mention(post, parent_key or "", parent, via="repost_of" if post.repost_of else "reply_to")
         if own is not None and own.get("complaint_id"):
             # A repost of this post arrived first and opened the complaint under this key.
-            return self._mention(post, post.key, own, via="reposted_before_original")
-        # A repost's text is its original's: when the original is not known yet, the complaint
-        # is opened under the original's key so that the original joins it when it arrives.
-        return self._new(post, complaint_key=parent_key if post.repost_of else post.key, state=state)
+            result = self._mention(post, post.key, own, via="reposted_before_original")
+        else:
+            # A repost's text is its original's: when the original is not known yet, the
+            # complaint opens under the original's key, and the original joins it on arrival.
+            opens_under_parent = post.repost_of is not None and not is_processed(parent)
+            complaint_key = parent_key if opens_under_parent and parent_key else post.key
+            result = self._new(post, complaint_key)
+            if complaint_key != post.key:
+                return result
+        # Replies that arrived before this post were waiting for it.
+        self._settle_orphans(result, post.key, result.state_updates.get(post.key, {}), orphans)
+        return result
+
+    def release(self, parent_key: str, orphans: Mapping[str, list[dict[str, Any]]],
+                state: Mapping[str, Mapping[str, Any]]) -> TriageResult | None:
+        """Give up waiting for `parent_key`: decide its waiting replies on their own."""
+        waiting = orphans.get(parent_key)
+        if not waiting:
+            return None
+        result: TriageResult | None = None
+        for pending in waiting:
+            reply = RawPost.parse(pending["post"])
+            if is_processed(state.get(reply.key)):
+                continue
+            if pending.get("official_opd"):
+                record = self._record(reply, outcome="ignored", kind=OFFICIAL_KIND, opd=pending["official_opd"],
+                                      reasons=[f"reply_to_unknown_post[{parent_key}]"],
+                                      ignored_reason="official_reply_to_an_unknown_post")
+                decided = TriageResult(record, state_updates={reply.key: {"kind": OFFICIAL_KIND,
+                                                                          "opd": pending["official_opd"]}})
+            else:
+                decided = self._new(reply, reply.key, extra_reasons=[f"parent_never_arrived[{parent_key}]"])
+            if result is None:
+                result = decided
+            else:
+                result.absorb(decided)
+        if result is None:
+            return None
+        result.orphan_updates[parent_key] = None
+        return result
+
+    def _wait_for_parent(self, post: RawPost, parent_key: str, official_opd: str | None,
+                         orphans: Mapping[str, list[dict[str, Any]]], now: float) -> TriageResult:
+        waiting = [p for p in orphans.get(parent_key, ()) if p["key"] != post.key]
+        waiting.append({"key": post.key, "post": post.to_json(), "official_opd": official_opd, "since": now})
+        outcome = "response_pending" if official_opd else "reply_pending"
+        record = self._record(post, outcome=outcome, kind=OFFICIAL_KIND if official_opd else None,
+                              opd=official_opd, reasons=[f"waiting_for_parent[{parent_key}]"])
+        return TriageResult(record, orphan_updates={parent_key: waiting})
+
+    def _settle_orphans(self, result: TriageResult, parent_key: str, parent: Mapping[str, Any],
+                        orphans: Mapping[str, list[dict[str, Any]]]) -> None:
+        waiting = orphans.get(parent_key)
+        if not waiting:
+            return
+        for pending in waiting:
+            reply = RawPost.parse(pending["post"])
+            if pending.get("official_opd"):
+                settled = self._official(reply, pending["official_opd"], parent)
+            elif parent.get("complaint_id"):
+                settled = self._mention(reply, parent_key, parent, via="reply_to")
+                parent = settled.state_updates.get(parent_key, parent)
+            else:
+                settled = self._new(reply, reply.key)
+            result.absorb(settled)
+        result.orphan_updates[parent_key] = None
 
     def _redelivery(self, post: RawPost, entry: Mapping[str, Any]) -> TriageResult:
         record = self._record(post, outcome="redelivery", reasons=["dedupe:same_post_key_seen_before"],
@@ -115,16 +197,12 @@ class Triage:
             "reasons": reasons,
         }
 
-    def _new(self, post: RawPost, complaint_key: str, state: Mapping[str, Mapping[str, Any]]) -> TriageResult:
+    def _new(self, post: RawPost, complaint_key: str, extra_reasons: list[str] | None = None) -> TriageResult:
         config = self.config
-        placeholder = state.get(complaint_key)
-        waiting = list((placeholder or {}).get("pending_responses", ()))
         normalized = config.normalizer.normalize(post.text)
         decision = classify(normalized, config.rules)
-        reasons = list(decision.reasons)
+        reasons = [*(extra_reasons or ()), *decision.reasons]
         if decision.kind not in config.actionable_kinds:
-            if waiting:
-                reasons.append(f"official_replies_to_a_post_that_opened_no_complaint[{len(waiting)}]")
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
                                   ignored_reason=decision.kind)
             return TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
@@ -153,12 +231,6 @@ class Triage:
         result = TriageResult(record, [event], {complaint_key: summary})
         if complaint_key != post.key:
             result.state_updates[post.key] = {**decided, "mention_of": complaint_key}
-        for pending in waiting:
-            reply = RawPost.parse(pending["post"])
-            answered = self._official(reply, pending["opd"], summary)
-            result.complaint_events.extend(answered.complaint_events)
-            result.state_updates.update(answered.state_updates)
-            result.late_records.append(answered.record)
         return result
 
     def _mention(self, post: RawPost, target_key: str, target: Mapping[str, Any], via: str) -> TriageResult:
@@ -187,23 +259,16 @@ class Triage:
     def _official(self, post: RawPost, opd: str, parent: Mapping[str, Any] | None) -> TriageResult:
         account = f"official_account[{post.platform}:{post.author_handle}]"
         parent_key = post.parent_key
+        entry = {"kind": OFFICIAL_KIND, "opd": opd}
         if parent_key is None:
             record = self._record(post, outcome="ignored", kind=OFFICIAL_KIND, opd=opd, reasons=[account],
                                   ignored_reason="official_post_not_a_reply")
-            return TriageResult(record, state_updates={post.key: {"kind": OFFICIAL_KIND}})
+            return TriageResult(record, state_updates={post.key: entry})
         if parent is None or not parent.get("complaint_id"):
-            if is_processed(parent):
-                record = self._record(post, outcome="ignored", kind=OFFICIAL_KIND, opd=opd,
-                                      reasons=[account, f"reply_to[{parent_key}]"],
-                                      ignored_reason="official_reply_to_a_post_that_opened_no_complaint")
-                return TriageResult(record, state_updates={post.key: {"kind": OFFICIAL_KIND}})
-            # The post it answers has not arrived yet: the reply waits in a placeholder.
-            placeholder = dict(parent or {"seen": False})
-            placeholder["pending_responses"] = [*placeholder.get("pending_responses", ()),
-                                                {"post": post.to_json(), "opd": opd}]
-            record = self._record(post, outcome="response_pending", kind=OFFICIAL_KIND, opd=opd,
-                                  reasons=[account, f"reply_to_unseen_post[{parent_key}]"])
-            return TriageResult(record, state_updates={parent_key: placeholder, post.key: {"kind": OFFICIAL_KIND}})
+            record = self._record(post, outcome="ignored", kind=OFFICIAL_KIND, opd=opd,
+                                  reasons=[account, f"reply_to[{parent_key}]"],
+                                  ignored_reason="official_reply_to_a_post_that_opened_no_complaint")
+            return TriageResult(record, state_updates={post.key: entry})
         complaint_id = parent["complaint_id"]
         reasons = [account, f"reply_to[{parent_key}]"]
         record = self._record(post, outcome="response", kind=OFFICIAL_KIND, opd=opd,
@@ -211,7 +276,7 @@ class Triage:
         response = {"by": opd, "kind": "first_response", "at": format_time(post.created_at, self.config.timezone),
                     "channel": post.platform, "post": _post_ref(post, self.config.timezone)}
         event = self._complaint_event("responded", post, parent, reasons=reasons, response=response)
-        return TriageResult(record, [event], {post.key: {"kind": OFFICIAL_KIND, "response_to": complaint_id}})
+        return TriageResult(record, [event], {post.key: {**entry, "complaint_id": complaint_id}})
 
     def _complaint_event(self, event_type: str, post: RawPost, summary: Mapping[str, Any], *,
                          reasons: list[str], excerpt: str | None = None,

@@ -31,7 +31,8 @@ def sample_lines() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def pipeline(deployment_factory):
-    deployment = deployment_factory(TANGGAP_CLOCK_SPEED="60000", TANGGAP_SLA_GRACE_SECONDS="1")
+    deployment = deployment_factory(TANGGAP_CLOCK_SPEED="60000", TANGGAP_SLA_GRACE_SECONDS="1",
+                                    TANGGAP_ORPHAN_WAIT_SECONDS="3")
     worker = deployment.worker()
     messages = [strip_expectation(line) for _, line in read_jsonl(bundled_sample())]
     asyncio.run(produce(deployment.settings, deployment.settings.topic("posts.raw"), messages))
@@ -52,22 +53,16 @@ def records_by_post(outcome: Outcome) -> dict[str, list[dict]]:
     return by_post
 
 
-def final_record(records: list[dict]) -> dict:
-    """The decision that stands: a pending official reply is superseded once its complaint opens."""
-    decided = [r for r in records if r["outcome"] not in ("redelivery", "response_pending")]
-    return decided[-1] if decided else records[-1]
-
-
 def test_every_sample_post_gets_its_expected_kind_opd_and_complaint(pipeline):
     _, _, outcome = pipeline
-    by_post = records_by_post(outcome)
+    final = outcome.final_records()
     label_to_complaint: dict[str, str] = {}
     mismatches = []
     for line in sample_lines():
         expect = line["expect"]
         key = f"{line['platform']}:{line['post_id']}"
-        assert key in by_post, f"{key} never triaged"
-        record = final_record(by_post[key])
+        assert key in final, f"{key} never triaged"
+        record = final[key]
         got = {"kind": record["kind"], "opd": record["opd"]}
         want = {"kind": expect["kind"], "opd": expect.get("opd")}
         if expect["kind"] == "respon_resmi":
@@ -97,13 +92,13 @@ def test_redelivered_posts_are_recorded_as_redeliveries_and_open_nothing(pipelin
 
 def test_breaches_are_exactly_the_unanswered_or_late_complaints(pipeline):
     _, _, outcome = pipeline
-    by_post = records_by_post(outcome)
+    final = outcome.final_records()
     expected, unexpected = set(), set()
     for line in sample_lines():
         expect = line["expect"]
         if "breach" not in expect:
             continue
-        complaint_id = final_record(by_post[f"{line['platform']}:{line['post_id']}"])["complaint_id"]
+        complaint_id = final[f"{line['platform']}:{line['post_id']}"]["complaint_id"]
         (expected if expect["breach"] else unexpected).add(complaint_id)
     breached = outcome.breached()
     assert expected <= breached, f"missing breaches: {expected - breached}"

@@ -119,11 +119,6 @@ def test_resolvable_desa_after_an_ambiguous_one_still_counts(gazetteer):
     assert place.reasons[0] == "place:desa_ambiguous[jetis:Bayat,Jatinom,Wedi]"
 
 
-@pytest.mark.xfail(
-    reason="BUG: places.py Gazetteer.locate appends one candidate per occurrence, so a unique desa "
-    "named twice ('Pesu ... Pesu') has two identical candidates and is reported ambiguous",
-    strict=True,
-)
 def test_unique_desa_named_twice_is_still_unique(gazetteer):
     assert locate(gazetteer, "Jalan desa Pesu rusak, warga Pesu kecewa") == Place(
         "Wedi", "Pesu", ("place:desa[Pesu,Wedi]", "place:kecamatan_from_desa[Wedi]")

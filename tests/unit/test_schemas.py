@@ -11,6 +11,7 @@ notice an undocumented field).
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -92,6 +93,12 @@ POSTS: list[dict[str, Any]] = [
     {"platform": "twitter", "post_id": "5001", "created_at": "2026-11-02T19:00:00+07:00",
      "text": "Lampu jalan mati total di Jalan Pemuda Klaten Tengah, gelap gulita, rawan kecelakaan.",
      "author": {"id": "u6", "handle": "warga_tengah"}},
+    # A citizen's reply that arrives BEFORE the post it answers: it waits, then joins as a mention.
+    {"platform": "tiktok", "post_id": "6002", "created_at": "2026-11-02T14:10:00+07:00",
+     "text": "Sama di sini, gelap sekali.", "author": {"id": "u9", "handle": "tetangga_tiktok"}, "reply_to": "6001"},
+    {"platform": "tiktok", "post_id": "6001", "created_at": "2026-11-02T14:00:00+07:00",
+     "text": "Lampu jalan mati total di Kecamatan Bayat, gelap gulita, rawan kecelakaan.",
+     "author": {"id": "u10", "handle": "warga_bayat"}},
     # A WhatsApp complaint: no handle, no URL.
     {"platform": "whatsapp", "post_id": "wa-77", "created_at": "2026-11-02T13:00:00+07:00",
      "text": "Sampah menumpuk dan bau busuk di pasar, belum diangkut seminggu", "author": {"id": "9f2c1e"}},
@@ -113,6 +120,7 @@ STRUCTURAL_OUTCOMES = {
     ("twitter:1002", "mention"), ("twitter:1003", "mention"), ("twitter:1001", "redelivery"),
     ("twitter:1004", "response"), ("instagram:2002", "response_pending"), ("instagram:2002", "response"),
     ("twitter:5001", "mention"), ("twitter:1005", "ignored"), ("facebook:3002", "ignored"),
+    ("tiktok:6002", "reply_pending"), ("tiktok:6002", "mention"),
 }
 
 
@@ -186,6 +194,7 @@ def _failed_inputs() -> Iterator[tuple[str, str, InvalidInput]]:
         b"[1, 2]",
         b'{"platform": "twitter", "post_id": "1"}',
         b'{"platform": "twitter", "post_id": "1", "text": "x", "created_at": "2026-11-02T07:12:00", "author": {"id": "u"}}',
+        b'{"platform": "twitter", "post_id": "1", "text": "x", "created_at": "2026-11-02T07:12:60+07:00", "author": {"id": "u"}}',
     ]
     for raw in bad_posts:
         try:
@@ -323,7 +332,7 @@ def test_emitted_schema_documents_every_property(name: str):
 def test_enums_match_the_code():
     assert _enum("raw_post", "properties", "platform") == list(PLATFORMS)
     assert _enum("triage_record", "properties", "platform") == list(PLATFORMS)
-    assert _enum("triage_record", "properties", "kind") == [*KINDS, OFFICIAL_KIND]
+    assert _enum("triage_record", "properties", "kind") == [*KINDS, OFFICIAL_KIND, None]
     assert _enum("triage_record", "properties", "priority") == [*PRIORITIES, None]
     assert _enum("complaint_event", "properties", "type") == list(COMPLAINT_EVENT_TYPES)
     assert _enum("complaint_event", "properties", "kind") == [*KINDS, None]
@@ -386,8 +395,9 @@ def test_dead_letters_validate(dead_letters):
     _check("dead_letter", dead_letters)
     reasons = {letter["reason"] for letter in dead_letters}
     assert {"invalid_json", "not_an_object", "schema_violation", "bad_timestamp"} <= reasons
-    non_utf8 = [d for d in dead_letters if d["value_base64"] and d["value_text"] is None]
-    assert non_utf8 and all(d["key_text"] is None for d in non_utf8)
+    binary = next(d for d in dead_letters if d["source"]["topic"] == "tanggap.complaints")
+    assert binary["key_text"] is None and binary["value_text"] is None
+    assert base64.b64decode(binary["value_base64"]) == b"\xc3\x28\x00\xff"
     assert any(len(d["detail"]) == 2000 for d in dead_letters)
 
 
@@ -432,7 +442,7 @@ def test_missing_nested_required_field_is_rejected(samples, name: str, path: tup
 @pytest.mark.parametrize(("name", "changes"), [
     ("triage_record", {"outcome": "invalid"}),  # `tanggap triage` prints these for bad lines; never published
     ("triage_record", {"created_at": "2026-11-02 07:12"}),
-    ("triage_record", {"kind": None}),
+    ("triage_record", {"kind": "komplain"}),
     ("complaint_event", {"type": "reopened"}),
     ("complaint_event", {"mentions": "1"}),
     ("breach_event", {"specversion": "0.3"}),
@@ -445,3 +455,32 @@ def test_missing_nested_required_field_is_rejected(samples, name: str, path: tup
 def test_wrong_values_are_rejected(samples, name: str, changes: dict[str, Any]):
     with pytest.raises(JsonSchemaError):
         validator(name)({**samples[name], **changes})
+
+
+# --- known contract bugs in the emitters (pinned until fixed; strict, so a fix turns them red) --
+
+def test_dead_letter_reasons_constant_lists_every_reason():
+    assert set(DEAD_LETTER_REASONS) == set(_enum("dead_letter", "properties", "reason"))
+
+
+def _triage(config: TanggapConfig, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list(triage_lines(config, enumerate((orjson.dumps(p) for p in posts), start=1)))
+
+
+PRAISE = {"platform": "instagram", "post_id": "7001", "created_at": "2026-11-02T10:00:00+07:00",
+          "text": "Terima kasih PDAM, pelayanan mantap", "author": {"id": "u9", "handle": "ibu_wedi"}}
+EARLY_REPLY = {"platform": "instagram", "post_id": "7002", "created_at": "2026-11-02T10:05:00+07:00",
+               "text": "Sama-sama, terima kasih.", "author": {"id": "pdam", "handle": "pdam.tirtamerapi"},
+               "reply_to": "7001"}
+
+
+def test_pending_reply_to_a_post_that_opens_no_complaint_is_finalized(config):
+    records = _triage(config, [EARLY_REPLY, PRAISE])
+    assert [r["outcome"] for r in records if r["post_key"] == "instagram:7002"] == ["response_pending", "ignored"]
+
+
+def test_redelivered_official_reply_repeats_its_decision(config):
+    *_, again = _triage(config, [POSTS[0], POSTS[4], POSTS[4]])
+    original = next(r for r in _triage(config, [POSTS[0], POSTS[4]]) if r["post_key"] == "twitter:1004")
+    assert again["outcome"] == "redelivery"
+    assert (again["opd"], again["complaint_id"]) == (original["opd"], original["complaint_id"])

@@ -62,11 +62,6 @@ def test_text_without_urls_has_no_links(normalizer):
     assert normalizer.normalize("jalan rusak").has_links is False
 
 
-@pytest.mark.xfail(
-    reason="BUG: hashtags are expanded before URLs are removed, so a URL fragment "
-    "(https://site/#LaporWarga) leaks its words into the post text",
-    strict=True,
-)
 def test_url_fragment_does_not_leak_words(normalizer):
     assert words(normalizer, "cek https://klatenkab.go.id/#LaporWarga ya") == ("cek", "ya")
 
