@@ -16,7 +16,7 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@[\w.]+")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 # "#JalanRusak" carries two words; split the camel case before case folding loses it.
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # "JalanRusak", "PJUMati"
 # A letter repeated three or more times is an elongation ("tolonggg", "parahhh"); two stay
 # because Indonesian and Javanese spell real words with doubled letters ("saat", "tanggal").
 _ELONGATION = re.compile(r"([a-z])\1{2,}")
@@ -68,7 +68,8 @@ class Normalizer:
     __slots__ = ("_replacements", "_cache")
 
     def __init__(self, replacements: Mapping[str, str]) -> None:
-        # Replacement values are normalized once here, so a value may itself use slang.
+        # Values are split into words once here; they are not replaced again, so a value must
+        # be written in standard form.
         self._replacements: dict[str, tuple[str, ...]] = {
             key.lower(): tuple(_WORD.findall(value.lower())) for key, value in replacements.items()
         }
@@ -92,6 +93,9 @@ class Normalizer:
         # URLs go first: a fragment ("site/#LaporWarga") is not a hashtag.
         folded = _URL.sub(" ", folded)
         folded = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m[1]) + " ", folded).casefold()
+        if not folded.isascii():
+            # "désa" is "desa": drop the accents rather than the letters that carry them.
+            folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
         mentions = tuple(m[1:].rstrip(".") for m in _MENTION.findall(folded))
         folded = _MENTION.sub(" ", folded)
         folded = _ELONGATION.sub(r"\1", folded)

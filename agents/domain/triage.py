@@ -107,6 +107,8 @@ class Triage:
             complaint_key = parent_key if opens_under_parent and parent_key else post.key
             result = self._new(post, complaint_key)
             if complaint_key != post.key:
+                # Replies to the original that came even earlier can be settled now.
+                self._settle_orphans(result, complaint_key, result.state_updates[complaint_key], orphans)
                 return result
         # Replies that arrived before this post were waiting for it.
         self._settle_orphans(result, post.key, result.state_updates.get(post.key, {}), orphans)
@@ -151,20 +153,27 @@ class Triage:
 
     def _settle_orphans(self, result: TriageResult, parent_key: str, parent: Mapping[str, Any],
                         orphans: Mapping[str, list[dict[str, Any]]]) -> None:
-        waiting = orphans.get(parent_key)
-        if not waiting:
-            return
-        for pending in waiting:
-            reply = RawPost.parse(pending["post"])
-            if pending.get("official_opd"):
-                settled = self._official(reply, pending["official_opd"], parent)
-            elif parent.get("complaint_id"):
-                settled = self._mention(reply, parent_key, parent, via="reply_to")
-                parent = settled.state_updates.get(parent_key, parent)
-            else:
-                settled = self._new(reply, reply.key)
-            result.absorb(settled)
-        result.orphan_updates[parent_key] = None
+        """Settle the replies waiting on `parent_key` against the post that just arrived (its
+        entry is `parent`), then the replies waiting on those replies, exactly as if they had
+        arrived in order."""
+        queue: list[tuple[str, Mapping[str, Any]]] = [(parent_key, parent)]
+        while queue:
+            key, entry = queue.pop(0)
+            waiting = orphans.get(key)
+            if not waiting:
+                continue
+            for pending in waiting:
+                reply = RawPost.parse(pending["post"])
+                if pending.get("official_opd"):
+                    settled = self._official(reply, pending["official_opd"], entry)
+                elif entry.get("complaint_id"):
+                    settled = self._mention(reply, key, entry, via="reply_to")
+                    entry = settled.state_updates.get(key, entry)
+                    queue.append((reply.key, settled.state_updates[reply.key]))
+                else:
+                    settled = self._new(reply, reply.key)
+                result.absorb(settled)
+            result.orphan_updates[key] = None
 
     def _redelivery(self, post: RawPost, entry: Mapping[str, Any]) -> TriageResult:
         record = self._record(post, outcome="redelivery", reasons=["dedupe:same_post_key_seen_before"],

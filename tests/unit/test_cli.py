@@ -113,6 +113,12 @@ def test_triage_prints_late_records_after_the_post_that_completes_them(tmp_path,
     assert [(r["post_id"], r["outcome"]) for r in records] == [("2", "response_pending"), ("1", "opened"), ("2", "response")]
 
 
+def test_triage_decides_replies_whose_parent_is_not_in_the_file(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "posts.jsonl", [raw("5", COMPLAINT_TEXT, reply_to="4")])
+    records = run_triage(capsys, path)
+    assert [(r["post_id"], r["outcome"]) for r in records] == [("5", "reply_pending"), ("5", "opened")]
+
+
 def test_triage_of_a_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["triage", str(tmp_path / "missing.jsonl")]) == EXIT_USAGE
     err = capsys.readouterr().err

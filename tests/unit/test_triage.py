@@ -1,4 +1,5 @@
-"""Unit tests for agents/domain/triage.py: Triage.process over a plain dict state.
+"""Unit tests for agents/domain/triage.py: Triage.process and Triage.release over plain dicts
+(the thread state and the replies waiting for their parent).
 
 Uses the real bundled configuration, but only posts whose outcome does not hinge on fine
 lexicon details: a clear road complaint, a clear campaign post, clear spam. Assertions are on
@@ -69,25 +70,48 @@ def post(post_id: str, text: str, *, handle: str = "warga_wedi", at: str = "2026
 
 
 class Desk:
-    """A triage run over a dict, applying state updates the way the stream does."""
+    """A triage run over dicts, applying the updates the way the stream applies them to its
+    tables: `state_updates` to the thread state, `orphan_updates` (None deletes) to the replies
+    waiting for their parent."""
 
     def __init__(self, triage: Triage) -> None:
         self.triage = triage
         self.state: dict[str, dict[str, Any]] = {}
+        self.orphans: dict[str, list[dict[str, Any]]] = {}
         self.results: list[TriageResult] = []
 
-    def feed(self, p: RawPost) -> TriageResult:
-        result = self.triage.process(p, self.state)
+    def apply(self, result: TriageResult) -> TriageResult:
         self.state.update(result.state_updates)
+        for key, waiting in result.orphan_updates.items():
+            if waiting is None:
+                self.orphans.pop(key, None)
+            else:
+                self.orphans[key] = waiting
         self.results.append(result)
         return result
+
+    def feed(self, p: RawPost) -> TriageResult:
+        return self.apply(self.triage.process(p, self.state, self.orphans))
 
     def feed_all(self, posts: Iterable[RawPost]) -> list[TriageResult]:
         return [self.feed(p) for p in posts]
 
+    def release(self, parent_key: str) -> TriageResult | None:
+        result = self.triage.release(parent_key, self.orphans, self.state)
+        return None if result is None else self.apply(result)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every decision in publication order: each result's record, then its late records."""
+        return [record for result in self.results for record in (result.record, *result.late_records)]
+
     @property
     def events(self) -> list[dict[str, Any]]:
         return [event for result in self.results for event in result.complaint_events]
+
+    def final_records(self) -> dict[str, dict[str, Any]]:
+        """The last decision per post (late records supersede pending ones)."""
+        return {record["post_key"]: record for record in self.records}
 
 
 @pytest.fixture
@@ -320,12 +344,69 @@ def test_official_reply_before_its_complaint_waits_then_completes(triage, compla
     assert desk.state == in_order.state
 
 
-def test_pending_reply_is_recorded_once_even_if_redelivered(triage, complaint, official_reply):
+def test_pending_reply_redelivered_while_waiting_is_settled_once(triage, complaint, official_reply):
     desk = Desk(triage)
-    desk.feed(official_reply)
-    assert desk.feed(official_reply).record["outcome"] == "redelivery"
+    first = desk.feed(official_reply)
+    again = desk.feed(official_reply)
+    assert again.record["event_id"] == first.record["event_id"]
+    assert len(desk.orphans[complaint.key]) == 1
     arrived = desk.feed(complaint)
     assert len(arrived.late_records) == 1
+    assert [e["type"] for e in arrived.complaint_events] == ["opened", "responded"]
+    assert desk.orphans == {}
+
+
+def test_citizen_reply_before_its_complaint_waits_then_joins(triage, complaint, reply):
+    in_order = Desk(triage)
+    in_order.feed_all([complaint, reply])
+
+    desk = Desk(triage)
+    pending = desk.feed(reply)
+    assert pending.record["outcome"] == "reply_pending"
+    assert pending.complaint_events == []
+    arrived = desk.feed(complaint)
+    [late] = arrived.late_records
+    assert late == in_order.results[1].record
+    assert late["outcome"] == "mention"
+    assert desk.events == in_order.events
+    assert desk.state == in_order.state
+    assert desk.state[complaint.key]["mentions"] == 2
+
+
+def test_reply_to_a_waiting_reply_joins_the_complaint_when_the_thread_arrives(triage, complaint, reply):
+    nested = post("1005", "Iya betul, saya juga lewat situ.", handle="warga_lain",
+                  at="2026-11-06T15:30:00+07:00", reply_to=reply.post_id)
+    in_order = Desk(triage)
+    in_order.feed_all([complaint, reply, nested])
+
+    desk = Desk(triage)
+    desk.feed_all([nested, reply, complaint])
+    assert desk.orphans == {}
+    assert desk.final_records()[nested.key] == in_order.final_records()[nested.key]
+
+
+def test_reply_whose_parent_never_arrives_is_decided_on_its_own(triage):
+    desk = Desk(triage)
+    orphan = post("1201", COMPLAINT_TEXT, reply_to="1200")
+    assert desk.feed(orphan).record["outcome"] == "reply_pending"
+    released = desk.release("twitter:1200")
+    assert released is not None
+    assert released.record["outcome"] == "opened"
+    assert released.record["post_key"] == orphan.key
+    assert released.record["complaint_id"] == complaint_id_for(orphan.key)
+    assert any(r.startswith("parent_never_arrived[") for r in released.record["reasons"])
+    assert desk.orphans == {}
+    assert desk.release("twitter:1200") is None
+
+
+def test_official_reply_whose_parent_never_arrives_is_ignored(config, triage):
+    desk = Desk(triage)
+    handle = official_handle(config, config.category_owner["jalan"])
+    desk.feed(post("1301", "Terima kasih, segera kami cek.", handle=handle, reply_to="1300"))
+    released = desk.release("twitter:1300")
+    assert released.record["outcome"] == "ignored"
+    assert released.record["kind"] == OFFICIAL_KIND
+    assert released.complaint_events == []
 
 
 def test_official_reply_before_a_post_that_opens_no_complaint_gets_a_final_record(config, triage):
@@ -373,14 +454,29 @@ def test_original_redelivered_after_joining_its_repost_is_a_redelivery(triage, c
 
 
 def test_official_reply_and_repost_before_the_original(triage, complaint, repost, official_reply):
+    in_order = Desk(triage)
+    in_order.feed_all([complaint, repost, official_reply])
+
     desk = Desk(triage)
-    desk.feed(official_reply)
-    opened = desk.feed(repost)
-    assert [e["type"] for e in opened.complaint_events] == ["opened", "responded"]
-    assert opened.late_records[0]["outcome"] == "response"
-    joined = desk.feed(complaint)
-    assert joined.record["outcome"] == "mention"
+    desk.feed_all([official_reply, repost, complaint])
     assert len({e["complaint_id"] for e in desk.events}) == 1
+    assert sorted(e["type"] for e in desk.events) == sorted(e["type"] for e in in_order.events)
+    assert desk.final_records()[official_reply.key]["outcome"] == "response"
+    assert desk.final_records()[complaint.key]["complaint_id"] == complaint_id_for(complaint.key)
+
+
+def test_official_reply_before_a_repost_counts_even_if_the_original_never_arrives(triage, complaint, repost,
+                                                                                    official_reply):
+    # In order (repost, reply) the reply answers the complaint the repost opened under the
+    # original's key; arriving in the other order must not change that.
+    in_order = Desk(triage)
+    in_order.feed_all([repost, official_reply])
+
+    desk = Desk(triage)
+    desk.feed_all([official_reply, repost])
+    desk.release(complaint.key)
+    assert desk.final_records()[official_reply.key] == in_order.final_records()[official_reply.key]
+    assert [e["type"] for e in desk.events] == ["opened", "responded"]
 
 
 def test_quote_of_an_ignored_post_does_not_turn_its_redelivery_into_a_mention(triage):
@@ -438,35 +534,42 @@ def _scenario(complaint, repost, reply, official_reply) -> list[RawPost]:
 
 
 def test_process_does_not_mutate_the_state_it_reads(triage, complaint, repost, reply, official_reply):
-    state: dict[str, dict[str, Any]] = {}
+    desk = Desk(triage)
     for p in _scenario(complaint, repost, reply, official_reply):
-        snapshot = copy.deepcopy(state)
-        result = triage.process(p, state)
-        assert state == snapshot
-        state.update(result.state_updates)
+        snapshot = copy.deepcopy((desk.state, desk.orphans))
+        result = triage.process(p, desk.state, desk.orphans)
+        assert (desk.state, desk.orphans) == snapshot
+        desk.apply(result)
 
 
 def test_state_updates_are_all_the_next_call_needs(config, complaint, repost, reply, official_reply):
-    """Applying only state_updates to a store that keeps nothing but serialized values (like a
-    faust table) gives exactly the same results as a dict holding the live objects."""
+    """Applying only the updates to stores that keep nothing but serialized values (like faust
+    tables) gives exactly the same results as dicts holding the live objects."""
     posts = _scenario(complaint, repost, reply, official_reply)
     live = Desk(Triage(config))
     live.feed_all(posts)
 
-    stored: dict[str, bytes] = {}
+    threads: dict[str, bytes] = {}
+    orphans: dict[str, bytes] = {}
     triage = Triage(config)
     replayed: list[TriageResult] = []
     for p in posts:
-        view = {key: orjson.loads(value) for key, value in stored.items()}
-        result = triage.process(p, view)
+        result = triage.process(p, {k: orjson.loads(v) for k, v in threads.items()},
+                                {k: orjson.loads(v) for k, v in orphans.items()})
         for key, value in result.state_updates.items():
-            stored[key] = orjson.dumps(value)
+            threads[key] = orjson.dumps(value)
+        for key, waiting in result.orphan_updates.items():
+            if waiting is None:
+                orphans.pop(key, None)
+            else:
+                orphans[key] = orjson.dumps(waiting)
         replayed.append(result)
 
     assert [r.record for r in replayed] == [r.record for r in live.results]
     assert [r.complaint_events for r in replayed] == [r.complaint_events for r in live.results]
     assert [r.late_records for r in replayed] == [r.late_records for r in live.results]
-    assert {k: orjson.loads(v) for k, v in stored.items()} == orjson.loads(orjson.dumps(live.state))
+    assert {k: orjson.loads(v) for k, v in threads.items()} == orjson.loads(orjson.dumps(live.state))
+    assert orphans == {} and live.orphans == {}
 
 
 def test_results_are_json_serializable(triage, complaint, repost, reply, official_reply):
@@ -475,6 +578,7 @@ def test_results_are_json_serializable(triage, complaint, repost, reply, officia
         orjson.dumps(result.record)
         orjson.dumps(result.complaint_events)
         orjson.dumps(result.state_updates)
+        orjson.dumps(result.orphan_updates)
         orjson.dumps(result.late_records)
 
 
@@ -489,3 +593,4 @@ def test_record_event_ids_are_stable_per_post_and_outcome(config, complaint, rep
     assert len(set(ids)) == len(ids)
     event_ids = [e["event_id"] for e in a.events]
     assert len(set(event_ids)) == len(event_ids)
+
