@@ -69,11 +69,20 @@ def decode_json_object(raw: bytes | str | None) -> dict[str, Any]:
     return value
 
 
-def _validate(schema: str, value: dict[str, Any]) -> None:
+def _validated(schema: str, raw: bytes | str | dict[str, Any]) -> dict[str, Any]:
+    value = raw if isinstance(raw, dict) else decode_json_object(raw)
     try:
         validator(schema)(value)
     except JsonSchemaError as exc:
         raise InvalidInput("schema_violation", exc.message) from None
+    return value
+
+
+def _timestamp(value: str) -> float:
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise InvalidInput("bad_timestamp", str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +111,8 @@ class RawPost:
 
     @classmethod
     def parse(cls, raw: bytes | str | dict[str, Any]) -> RawPost:
-        value = raw if isinstance(raw, dict) else decode_json_object(raw)
-        _validate("raw_post", value)
-        try:
-            created_at = parse_time(value["created_at"])
-        except ValueError as exc:
-            raise InvalidInput("bad_timestamp", str(exc)) from None
+        value = _validated("raw_post", raw)
+        created_at = _timestamp(value["created_at"])
         author = value["author"]
         return cls(
             platform=value["platform"],
@@ -153,12 +158,8 @@ class DeskResponse:
 
     @classmethod
     def parse(cls, raw: bytes | str | dict[str, Any]) -> DeskResponse:
-        value = raw if isinstance(raw, dict) else decode_json_object(raw)
-        _validate("response", value)
-        try:
-            at = parse_time(value["at"])
-        except ValueError as exc:
-            raise InvalidInput("bad_timestamp", str(exc)) from None
+        value = _validated("response", raw)
+        at = _timestamp(value["at"])
         post = value.get("post")
         key = post_key(post["platform"], post["post_id"]) if post else None
         cause = value.get("response_id") or f"{value.get('complaint_id') or key}|{value['by']}|{value['kind']}|{value['at']}"

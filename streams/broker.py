@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -105,16 +103,3 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def running_broker(port: int | None = None) -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker(port)
-    with broker:
-        yield broker
-
-
-def which_tansu() -> str | None:
-    with contextlib.suppress(BrokerError):
-        return tansu_binary()
-    return shutil.which("tansu")

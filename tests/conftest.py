@@ -25,6 +25,14 @@ _namespaces = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
+def config():
+    """The bundled (Klaten) configuration, loaded once for the whole suite."""
+    from agents.domain.config import load_config
+
+    return load_config(BUNDLED_CONFIG)
+
+
+@pytest.fixture(scope="session")
 def broker(tmp_path_factory):
     log = tmp_path_factory.mktemp("broker") / "tansu.log"
     with EmbeddedBroker(log_path=log) as running:

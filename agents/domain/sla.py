@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, parse_time, stable_id
 
 if TYPE_CHECKING:
-    from agents.domain.config import TanggapConfig
+    pass
 
 STAGE_FIRST_RESPONSE = "first_response"
 WHEN_KEYS = ("kind", "category", "priority", "opd")

@@ -28,7 +28,7 @@ import agents.responses
 import agents.timing
 import agents.triage
 from agents.domain.classify import KINDS, PRIORITIES
-from agents.domain.config import TanggapConfig, load_config
+from agents.domain.config import TanggapConfig
 from agents.domain.sla import breach_event, open_clock, record_response
 from agents.domain.triage import OFFICIAL_KIND, Triage, desk_response_event
 from schemas import SCHEMA_NAMES, JsonSchemaError, load_schema, validator
@@ -44,7 +44,6 @@ from schemas.events import (
     parse_time,
 )
 from streams.cli import read_jsonl, triage_lines
-from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / "schemas" / "json"
@@ -125,11 +124,6 @@ STRUCTURAL_OUTCOMES = {
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def config() -> TanggapConfig:
-    return load_config(Settings.from_env({}).config_dir)
-
 
 @pytest.fixture(scope="module")
 def posts_file(tmp_path_factory) -> Path:

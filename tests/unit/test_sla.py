@@ -6,13 +6,11 @@ stretch without Indonesian national holidays; office hours are 07:30-16:00 WIB, 
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from agents.domain.config import ConfigError, TanggapConfig, load_config
 from agents.domain.sla import (
     STAGE_FIRST_RESPONSE,
     SlaPolicies,
@@ -22,7 +20,6 @@ from agents.domain.sla import (
     record_response,
 )
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, stable_id
-from streams.settings import Settings
 
 WIB = ZoneInfo("Asia/Jakarta")
 HOUR = 3600.0
@@ -33,21 +30,6 @@ def wib(day: int, hour: int, minute: int = 0, month: int = 11, year: int = 2026)
     return datetime(year, month, day, hour, minute, tzinfo=WIB).timestamp()
 
 
-def _load_bundled_config() -> TanggapConfig:
-    directory = Settings.from_env({}).config_dir
-    for attempt in range(10):
-        try:
-            return load_config(directory)
-        except ConfigError:
-            if attempt == 9:
-                raise
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module")
-def config() -> TanggapConfig:
-    return _load_bundled_config()
 
 
 @pytest.fixture(scope="module")

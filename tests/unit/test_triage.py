@@ -9,38 +9,20 @@ outcomes and structure (ids, counts, event types), which must hold whatever the 
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import pytest
 
-from agents.domain.config import ConfigError, TanggapConfig, load_config
+from agents.domain.config import TanggapConfig
 from agents.domain.dedupe import complaint_id_for
 from agents.domain.triage import OFFICIAL_KIND, Triage, TriageResult
 from schemas.events import RawPost
-from streams.settings import Settings
 
 COMPLAINT_TEXT = "Jalan di kecamatan Wedi rusak parah dan berlubang, mohon diperbaiki"
 
 
-def _load_bundled_config() -> TanggapConfig:
-    # taxonomy.toml / lexicon.toml may be mid-edit by someone else: retry briefly.
-    directory = Settings.from_env({}).config_dir
-    for attempt in range(10):
-        try:
-            return load_config(directory)
-        except ConfigError:
-            if attempt == 9:
-                raise
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module")
-def config() -> TanggapConfig:
-    return _load_bundled_config()
 
 
 @pytest.fixture
