@@ -8,7 +8,6 @@ README. Production runs against Apache Kafka or Redpanda, where none of this app
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
