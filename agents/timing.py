@@ -1,22 +1,43 @@
-"""Timing: one SLA clock per complaint, in a RocksDB-backed table keyed by complaint id.
+"""Timing: the SLA clocks of every complaint, in a RocksDB-backed table keyed by complaint id.
 
-The agent consumes `complaints` (opened, responded, ...) and `sla.ticks`, both keyed by complaint
-id, so a clock and every event about it meet in one partition. Faust timers cannot write
-tables, so the timer only finds clocks past their deadline and sends a tick for each; the agent
-that owns the table re-checks the clock and emits the breach. Clock state survives restarts, so
-a worker that was down when deadlines passed emits those breaches when it comes back.
+The agent consumes `complaints` (opened, responded, resolved, duplicate_attached) and
+`sla.ticks`, both keyed by complaint id, so a clock and every event about it meet in one
+partition. It emits SLA events (CloudEvents: at_risk, breached, escalations, met, answered_late)
+on `breaches`.
+
+Faust timers cannot write tables, and scanning every open clock each tick does not scale, so
+each worker keeps a `DeadlineIndex` (a heap of next due instants) of the clocks of its
+partitions: the agent updates it whenever it writes a clock, and it is rebuilt from the table
+whenever partitions are assigned (after table recovery, so a restart or a rebalance starts from
+the durable state). The timer pops only the due entries and sends a tick for each to
+`sla.ticks`; the agent that owns the table re-checks the clock and emits what is due. A worker
+that was down while deadlines passed emits those events when it comes back, with their lateness.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from agents.domain.sla import breach_event, is_due, open_clock, record_response
+from agents.domain.sla import (
+    RESPONSE_KIND_WAITING,
+    STAGE_FIRST_RESPONSE,
+    DeadlineIndex,
+    Response,
+    due_levels,
+    index_entry,
+    is_citizen_post,
+    mark_emitted,
+    open_clock,
+    pause,
+    record_resolution,
+    record_response,
+    resume,
+    sla_event,
+)
 from schemas.events import decode_json_object, parse_time
 from streams import metrics
 
@@ -27,7 +48,7 @@ log = logging.getLogger("tanggap.timing")
 
 STAGE = "sla"
 TICK_RESEND_SECONDS = 5.0
-"""A tick not yet acted on is sent again after this long (the first may still be queued)."""
+"""A tick not yet acted on is sent again after this long (wall seconds; the first may still be queued)."""
 
 
 def register(pipeline: Pipeline) -> None:
@@ -39,111 +60,155 @@ def register(pipeline: Pipeline) -> None:
     clock = pipeline.clock
     clocks = app.Table(
         "clocks", default=None, partitions=settings.partitions,
-        help="SLA clock per complaint id.",
+        help="SLA clocks per complaint id.",
     )
     ticks_topic_name = pipeline.names.sla_ticks
     sla_input = app.topic(pipeline.names.complaints, ticks_topic_name, key_type=bytes, value_type=bytes)
-    ticks_sent: dict[str, float] = {}
+    index = DeadlineIndex()
+    pipeline.sla_index = index  # for tests and the health page
 
-    async def emit_breach(state: dict[str, Any], overdue_until: float) -> None:
-        now = clock.now()
-        event = breach_event(state, emitted_at=max(now, overdue_until), overdue_until=overdue_until,
-                             policies=policies, source=source, tz=tz)
-        state["breached"] = True
-        metrics.sla_outcomes.labels(state["opd"], state["stage"], "breached").inc()
+    def store(state: dict[str, Any]) -> None:
+        due, opd, gauge = index_entry(state, policies)
+        clocks[state["complaint_id"]] = state
+        index.set(state["complaint_id"], due, opd, gauge)
+
+    async def emit(state: dict[str, Any], stage: str, level: str, *, due_at: float, emitted_at: float,
+                   response: Response | None = None) -> None:
+        event = sla_event(state, stage, level, emitted_at=emitted_at, due_at=due_at, policies=policies,
+                          source=source, tz=tz, response=response)
         await pipeline.send_json("breaches", state["complaint_id"], event)
+
+    async def emit_due(state: dict[str, Any]) -> None:
+        """Every level past due (with the grace for responses in flight), oldest first."""
+        now = clock.now()
+        for stage, level, due_at in due_levels(state, clock.lagged(settings.sla_grace_seconds), policies):
+            mark_emitted(state, stage, level.name)
+            await emit(state, stage, level.name, due_at=due_at, emitted_at=now)
+            metrics.sla_event_lateness.labels(level.name).observe(max(0.0, now - due_at))
+            if level.escalate_to:
+                metrics.sla_escalations.labels(state["opd"], stage, level.escalate_to).inc()
+            elif level.multiple == 1.0:
+                metrics.sla_outcomes.labels(state["opd"], stage, "breached").inc()
+            if now - due_at > 60.0:
+                log.info("SLA %s of %s emitted %.0f s after it fell due", level.name, state["complaint_id"],
+                         now - due_at)
+
+    async def on_responses(state: dict[str, Any], responses: list[Response], at: float) -> None:
+        emitted_at = max(clock.now(), at)
+        for response in responses:
+            stage = state["stages"][response.stage]
+            if response.backfill_breach:
+                metrics.sla_outcomes.labels(state["opd"], response.stage, "breached").inc()
+                await emit(state, response.stage, "breached", due_at=stage["deadline"], emitted_at=emitted_at)
+            metrics.sla_outcomes.labels(state["opd"], response.stage, response.outcome).inc()
+            await emit(state, response.stage, response.outcome, due_at=at, emitted_at=emitted_at, response=response)
+            if response.stage == STAGE_FIRST_RESPONSE:
+                labels = (state["opd"], state["category"], state["platform"] or "unknown", state["priority"])
+                metrics.response_latency.labels(*labels).observe(response.wall_seconds)
+                metrics.response_working_latency.labels(*labels).observe(response.working_seconds)
+
+    async def apply(state: dict[str, Any], event_type: str, at: float, by: str | None, kind: str | None,
+                    post: dict[str, Any] | None = None) -> None:
+        if event_type == "resolved":
+            await on_responses(state, record_resolution(state, at, by, policies), at)
+        elif event_type == "responded" and kind == RESPONSE_KIND_WAITING:
+            pause(state, at, policies)
+        elif event_type == "responded":
+            response = record_response(state, at, by, policies)
+            await on_responses(state, [response] if response else [], at)
+        elif event_type == "duplicate_attached" and is_citizen_post(state, post):
+            resume(state, at, policies)
 
     async def on_opened(complaint: dict[str, Any]) -> None:
         complaint_id = complaint["complaint_id"]
         existing = clocks.get(complaint_id)
-        if existing is not None and "deadline" in existing:
+        if existing is not None and "stages" in existing:
             return  # redelivered
         clock.observe_event_time(parse_time(complaint["occurred_at"]))
         state = open_clock(complaint, policies)
         if state is None:
             log.warning("no SLA policy matches complaint %s: it has no deadline", complaint_id)
             return
-        if existing is not None and existing.get("early_response"):
-            early = existing["early_response"]
-            await on_response(state, early["at"], early["by"])
-        clocks[complaint_id] = state
-
-    async def on_response(state: dict[str, Any], at: float, by: str | None) -> None:
-        response = record_response(state, at, by, policies)
-        if response is None:
-            return
-        labels = (state["opd"], state["category"], state["platform"] or "unknown", state["priority"])
-        metrics.response_latency.labels(*labels).observe(response.wall_seconds)
-        metrics.response_working_latency.labels(*labels).observe(response.working_seconds)
-        metrics.sla_outcomes.labels(state["opd"], state["stage"], response.outcome).inc()
-        if response.late and not state["breached"]:
-            await emit_breach(state, overdue_until=at)
+        for early in (existing or {}).get("early", []):
+            await apply(state, *early)
+        store(state)
 
     async def on_complaint_event(complaint: dict[str, Any]) -> None:
         complaint_id = complaint["complaint_id"]
-        kind = complaint["type"]
-        if kind == "opened":
+        event_type = complaint["type"]
+        if event_type == "opened":
             await on_opened(complaint)
             return
+        if event_type in ("responded", "resolved"):
+            response = complaint["response"]
+            args = (event_type, parse_time(response["at"]), response["by"], response.get("kind"), None)
+        elif event_type == "duplicate_attached":
+            args = (event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post"))
+        else:
+            return
         state = clocks.get(complaint_id)
-        if kind in ("responded", "resolved"):
-            at = parse_time(complaint["response"]["at"])
-            by = complaint["response"]["by"]
-            if state is None or "deadline" not in state:
-                # The response overtook its complaint (another producer): keep it for `opened`.
-                clocks[complaint_id] = {"early_response": {"at": at, "by": by}}
-                return
-            await on_response(state, at, by)
-            clocks[complaint_id] = state
-        elif kind == "duplicate_attached" and state is not None and "deadline" in state:
-            if complaint.get("mentions"):
-                state["mentions"] = complaint["mentions"]
-                clocks[complaint_id] = state
+        if state is None or "stages" not in state:
+            # The event overtook its complaint's `opened` (another producer): keep it for then.
+            pending = state or {"early": []}
+            pending["early"].append(list(args))
+            clocks[complaint_id] = pending
+            return
+        if event_type == "duplicate_attached" and complaint.get("mentions"):
+            state["mentions"] = complaint["mentions"]
+        await apply(state, *args)
+        store(state)
 
     async def on_tick(complaint_id: str) -> None:
-        ticks_sent.pop(complaint_id, None)
         state = clocks.get(complaint_id)
-        if state is None or "deadline" not in state:
+        if state is None or "stages" not in state:
+            index.discard(complaint_id)
             return
-        if is_due(state, clock.lagged(settings.sla_grace_seconds)):
-            await emit_breach(state, overdue_until=clock.now())
-            clocks[complaint_id] = state
+        await emit_due(state)
+        store(state)
 
     async def handle(event) -> None:
         value = decode_json_object(event.value)
-        if event.message.topic == ticks_topic_name:
+        # A tick is only a complaint id; recognising its shape lets tests deliver one in-process.
+        if event.message.topic == ticks_topic_name or value.keys() == {"complaint_id"}:
             await on_tick(value["complaint_id"])
         else:
             await on_complaint_event(value)
+
+    @clocks.on_recover
+    async def rebuild_index() -> None:
+        """After every assignment: the clocks of exactly the partitions this worker now owns."""
+        started = time.monotonic()
+        index.rebuild(
+            (complaint_id, state.get("next_due"), state.get("opd"), state.get("gauge", 0))
+            for complaint_id, state in clocks.items()
+            if state and "stages" in state
+        )
+        log.info("SLA deadline index rebuilt: %d clocks in %.2f s", len(index), time.monotonic() - started)
 
     @app.agent(sla_input, name="sla")
     async def sla(stream):
         async for event in stream.events():
             await pipeline.guarded(event, STAGE, handle)
 
+    ticks = pipeline.topic("sla_ticks")
+
     @app.timer(interval=settings.sla_tick_seconds)
-    async def find_due_clocks() -> None:
+    async def send_ticks_for_due_clocks() -> None:
         if not clock.started():
             return
         checked_at = clock.lagged(settings.sla_grace_seconds)
-        wall = time.monotonic()
-        open_by_opd: Counter[str] = Counter()
-        overdue_by_opd: Counter[str] = Counter()
-        for complaint_id, state in list(clocks.items()):
-            if not state or "deadline" not in state or state.get("responded_at") is not None:
-                continue
-            open_by_opd[state["opd"]] += 1
-            if checked_at > state["deadline"]:
-                overdue_by_opd[state["opd"]] += 1
-            if is_due(state, checked_at) and wall - ticks_sent.get(complaint_id, -1e9) > TICK_RESEND_SECONDS:
-                ticks_sent[complaint_id] = wall
-                await pipeline.topic("sla_ticks").send(key=complaint_id.encode(),
-                                                       value=orjson.dumps({"complaint_id": complaint_id}))
-        _set_gauge(metrics.open_clocks, open_by_opd)
-        _set_gauge(metrics.overdue_clocks, overdue_by_opd)
+        retry_at = checked_at + (clock.now() - clock.lagged(TICK_RESEND_SECONDS))
+        for complaint_id in index.pop_due(checked_at, retry_at):
+            await ticks.send(key=complaint_id.encode(), value=orjson.dumps({"complaint_id": complaint_id}))
+        if index.dirty:
+            publish_gauges(index)
 
 
-def _set_gauge(gauge, counts: Counter[str]) -> None:
-    gauge.clear()
-    for opd, count in counts.items():
-        gauge.labels(opd).set(count)
+def publish_gauges(index: DeadlineIndex) -> None:
+    waiting, at_risk, overdue = index.gauges()
+    for gauge, counts in ((metrics.open_clocks, waiting), (metrics.at_risk_clocks, at_risk),
+                          (metrics.overdue_clocks, overdue)):
+        gauge.clear()
+        for opd, count in counts.items():
+            if count:
+                gauge.labels(opd or "unknown").set(count)

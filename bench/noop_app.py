@@ -37,4 +37,6 @@ def build() -> faust.App:
 
 
 if __name__ == "__main__":
-    faust.Worker(build(), loglevel="WARNING", quiet=True).execute_from_commandline()
+    worker = faust.Worker(build(), loglevel="WARNING", quiet=True)
+    worker.spinner = None  # as in `tanggap worker`: the spinner turns on every debug record
+    worker.execute_from_commandline()

@@ -19,7 +19,7 @@ import faust
 import orjson
 
 from agents.domain.config import TanggapConfig
-from schemas.events import DeadLetter, InvalidInput
+from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput
 from streams import metrics
 from streams.clock import SimulatedClock, WallClock, make_clock
 from streams.settings import Settings
@@ -57,7 +57,9 @@ class Pipeline:
         metrics.dead_letters.labels(stage, reason).inc()
         # Offsets, not contents: the message may hold personal data.
         log.warning("dead letter: stage=%s reason=%s topic=%s partition=%s offset=%s",
-                    stage, reason, message.topic, message.partition, message.offset)
+                    stage, reason, message.topic, message.partition, message.offset,
+                    extra={"stage": stage, "reason": reason, "topic": message.topic,
+                           "partition": message.partition, "offset": message.offset})
         await self.topics["deadletter"].send(key=message.key, value=orjson.dumps(letter.to_json()))
 
     async def guarded(self, event: faust.EventT, stage: str, handler) -> None:
@@ -101,8 +103,16 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def _assignment(app: faust.App) -> set:
+    try:
+        return app.consumer.assignment()
+    except Exception:  # no consumer yet (starting) or already stopped
+        return set()
+
+
 def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     from agents import intake, responses, timing, triage
+    from streams import ingest
 
     app = faust.App(settings.app_id, **faust_settings(settings))
     names = TopicNames.from_settings(settings)
@@ -114,19 +124,59 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     }
     pipeline = Pipeline(app, settings, config, names, topics, make_clock(settings.clock_speed))
     metrics.build_info.info({"version": VERSION, "regency": config.regency_id})
+    sensor = metrics.WorkerSensor(settings.topic_prefix)
+    app.sensors.add(sensor)
+    shutting_down = False
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app: faust.App, revoked, **kwargs) -> None:
+        sensor.forget_partitions(revoked)
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(app: faust.App, **kwargs) -> None:
+        # Readiness fails at once so the orchestrator stops routing to us; faust then stops the
+        # agents, commits what was processed and flushes the producer before the process exits.
+        nonlocal shutting_down
+        shutting_down = True
+        log.info("shutting down: committing offsets and flushing the producer")
+
+    def readiness() -> tuple[bool, dict[str, Any]]:
+        ready = not shutting_down and metrics.is_ready(app, sensor)
+        return ready, {"ready": ready, "rebalancing": bool(getattr(app, "rebalancing", False)),
+                       "recovering": bool(getattr(app, "in_recovery", False)), "shutting_down": shutting_down,
+                       "assigned_partitions": len([tp for tp in _assignment(app)
+                                                   if tp.topic.startswith(settings.topic_prefix)])}
 
     @app.page("/metrics")
     async def metrics_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        sensor.refresh(app)
         body, content_type = metrics.exposition()
         return view.bytes(body, headers={"Content-Type": content_type})
 
     @app.page("/health")
     async def health_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        ready, detail = readiness()
         return view.json({"status": "ok", "app": settings.app_id, "regency": config.regency_id,
-                          "clock_started": pipeline.clock.started()})
+                          "clock_started": pipeline.clock.started(), **detail})
+
+    @app.page("/live")
+    async def live_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        # The web server answers only while the event loop runs; a wedged loop fails this probe.
+        return view.json({"live": True})
+
+    @app.page("/ready")
+    async def ready_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        ready, detail = readiness()
+        return view.json(detail, status=200 if ready else 503)
 
     intake.register(pipeline)
     responses.register(pipeline)
     triage.register(pipeline)
     timing.register(pipeline)
+    ingest.register(pipeline)
+    # A counter series born at 1 shows no increase() in Prometheus: the first dead letter of a
+    # worker's life would never alert. Every (stage, reason) series therefore starts at zero.
+    for stage in (intake.STAGE, responses.STAGE, triage.STAGE, timing.STAGE):
+        for reason in DEAD_LETTER_REASONS:
+            metrics.dead_letters.labels(stage, reason)
     return pipeline

@@ -5,9 +5,12 @@
     tanggap worker                a worker against TANGGAP_BROKER
     tanggap broker                the embedded broker on 127.0.0.1:9092
     tanggap topics                create the topics
-    tanggap replay FILE.jsonl     publish posts (or --topic responses)
+    tanggap alert-bridge          forward SLA events on `breaches` to Alertmanager as alerts
+    tanggap replay FILE.jsonl     publish posts (or --topic responses; --format x|meta|... for native payloads)
+    tanggap ingest-server         the HTTP ingest door alone (POST /ingest)
     tanggap tail TOPIC            print a topic's events
     tanggap triage FILE.jsonl     dedupe + classify + assign a file, no Kafka
+    tanggap eval FILE.jsonl       score triage against the `expect` labels of a file
     tanggap config check [DIR]    validate a configuration directory
     tanggap settings              the environment variables and their effective values
 
@@ -33,7 +36,7 @@ from agents.domain.triage import Triage
 from schemas.events import InvalidInput, RawPost, post_key
 from streams.broker import BrokerError, EmbeddedBroker
 from streams.kafka import BrokerUnavailable, consume, create_topics, produce
-from streams.settings import EMBEDDED_TUNING, SETTINGS, Settings, SettingsError, describe
+from streams.settings import EMBEDDED_TUNING, SETTINGS, Settings, SettingsError, describe, effective_value
 from streams.topics import TopicNames
 
 # aiokafka logs connection failures itself; without a handler Python's last-resort handler
@@ -129,6 +132,21 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from streams import evaluate
+
+    config = load_config(_settings(args).config_dir)
+    lines = list(read_jsonl(args.file))
+    labelled = [orjson.loads(line) for _, line in lines]
+    pairs = evaluate.pair_with_expectations(labelled, triage_lines(config, iter(lines)))
+    texts = {i: post.get("text") for i, post in enumerate(labelled)}
+    report = evaluate.evaluate(pairs, config.actionable_kinds, texts)
+    print(evaluate.render(report, show_errors=args.errors))
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2))
+    return 1 if args.strict and report.failed_floors() else 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     directory = args.dir or _settings(args).config_dir
     print(load_config(directory).summary())
@@ -140,7 +158,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
     print(describe())
     print("\neffective:")
     for setting in SETTINGS:
-        print(f"  {setting.env}={os.environ.get(setting.env, setting.default)}")
+        print(f"  {setting.env}={effective_value(setting)}")
     print(f"  (config directory: {settings.config_dir})")
     return 0
 
@@ -155,7 +173,16 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic = TopicNames.from_settings(settings).resolve(args.topic)
-    messages = [strip_expectation(line) for _, line in read_jsonl(args.file)]
+    if args.format == "raw":
+        messages = [strip_expectation(line) for _, line in read_jsonl(args.file)]
+    else:
+        from streams.ingest import adapt_lines
+
+        messages, problems, skipped = adapt_lines(read_jsonl(args.file), args.format, settings)
+        for problem in problems:
+            print(f"tanggap: {args.file}: {problem}", file=sys.stderr)
+        if skipped:
+            print("skipped: " + ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())), file=sys.stderr)
     sent = asyncio.run(produce(settings, topic, messages))
     print(f"published {sent} messages to {topic}", file=sys.stderr)
     return 0
@@ -197,11 +224,20 @@ def run_worker(settings: Settings) -> int:
     from streams.app import build_app
 
     config = load_config(settings.config_dir)
+    # faust creates only the last level of its data directory.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     created = asyncio.run(create_topics(settings))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
     pipeline = build_app(settings, config)
-    worker = Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True)
+    from streams.logs import logging_config
+
+    worker = Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True,
+                    logging_config=logging_config(settings.log_level, settings.log_format))
+    # faust's terminal spinner sets the root logger to DEBUG so that it can spin on every
+    # record: every debug call in faust and aiokafka then builds a LogRecord (~10% of a busy
+    # worker's CPU, measured with py-spy). A worker has no terminal to spin on.
+    worker.spinner = None
     print(f"worker {settings.app_id}: broker {settings.broker}, metrics on "
           f"http://{settings.web_host}:{settings.web_port}/metrics", file=sys.stderr)
     worker.execute_from_commandline()
@@ -222,10 +258,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_worker(_settings(args, {**tuning, "TANGGAP_BROKER": broker.bootstrap}))
 
 
+def cmd_alert_bridge(args: argparse.Namespace) -> int:
+    from streams import alert_bridge
+    from streams.logs import configure
+
+    settings = _settings(args)
+    configure(settings.log_level, settings.log_format)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=settings.web_host)
+    try:
+        return asyncio.run(alert_bridge.run(settings))
+    except alert_bridge.DeliveryFailed as exc:
+        # Not committed: a restart delivers the same events again.
+        print(f"tanggap: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
-    return run_demo(_settings(args), sample=args.sample, speed=args.speed, timeout=args.timeout)
+    return run_demo(_settings(args), sample=args.sample, speed=args.speed, timeout=args.timeout,
+                    via_http=args.via_http)
+
+
+def cmd_ingest_server(args: argparse.Namespace) -> int:
+    from streams.ingest import serve
+
+    settings = _settings(args)
+    serve(settings, args.host or settings.web_host, args.port or settings.ingest_port)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", help="JSON-lines posts (default: the bundled sample)")
     p.add_argument("--speed", type=float, default=60000.0, help="simulated clock speed (default 60000x)")
     p.add_argument("--timeout", type=float, default=90.0, help="give up after this many seconds")
+    p.add_argument("--via-http", action="store_true", help="feed the sample through the worker's POST /ingest")
     p.set_defaults(func=cmd_demo)
 
     sub.add_parser("run", help="embedded broker (if TANGGAP_BROKER is empty) + worker").set_defaults(func=cmd_run)
@@ -249,10 +313,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("topics", help="create Tanggap's topics").set_defaults(func=cmd_topics)
 
+    p = sub.add_parser("alert-bridge", help="forward SLA events on `breaches` to Alertmanager (TANGGAP_ALERTMANAGER_URL)")
+    p.add_argument("--metrics-port", type=int, help="serve the bridge's own /metrics on this port")
+    p.set_defaults(func=cmd_alert_bridge)
+
     p = sub.add_parser("replay", help="publish a JSON-lines file (posts by default)")
     p.add_argument("file", help="JSON-lines file, or - for stdin")
     p.add_argument("--topic", default="posts.raw", help="posts.raw (default) or responses")
+    p.add_argument("--format", default="raw", choices=("raw", "x", "meta", "whatsapp", "tiktok", "youtube"),
+                   help="one native payload per line, converted by its adapter (default raw: the raw-post contract)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("ingest-server", help="the HTTP ingest endpoint alone (POST /ingest), publishing to posts.raw")
+    p.add_argument("--host", help="interface (default TANGGAP_WEB_HOST)")
+    p.add_argument("--port", type=int, help="port (default TANGGAP_INGEST_PORT, 6067)")
+    p.set_defaults(func=cmd_ingest_server)
 
     p = sub.add_parser("tail", help="print a topic's events from the beginning")
     p.add_argument("topic", help="complaints, breaches, deadletter, posts.triaged, ... (prefix optional)")
@@ -264,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("triage", help="dedupe + classify + assign a JSON-lines file, without Kafka")
     p.add_argument("file", help="JSON-lines posts, or - for stdin")
     p.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("eval", help="score triage against the `expect` labels of a JSON-lines file")
+    p.add_argument("file", help="labelled JSON-lines posts (the format of streams/demo/sample_posts.jsonl)")
+    p.add_argument("--errors", type=int, default=0, metavar="N", help="also list the first N posts with a wrong field")
+    p.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a quality floor of issue 3 is not met")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("config", help="configuration tools")
     config_sub = p.add_subparsers(dest="config_command", required=True)

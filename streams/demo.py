@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import statistics
@@ -132,7 +133,10 @@ class Outcome:
         return first
 
     def breached(self) -> set[str]:
-        return {b["data"]["complaint_id"] for b in self.breaches}
+        """Complaints whose first-response deadline was missed (the topic also carries at_risk,
+        escalations, met/answered_late and resolution-stage events)."""
+        return {b["data"]["complaint_id"] for b in self.breaches
+                if b["type"] == "id.tanggap.sla.breached" and b["data"]["stage"] == "first_response"}
 
     def settled(self) -> bool:
         """Every complaint answered or breached."""
@@ -188,7 +192,7 @@ def histogram_count(metrics_text: bytes | None) -> int | None:
     return int(total)
 
 
-def run_demo(settings: Settings, *, sample: str | None, speed: float, timeout: float) -> int:
+def run_demo(settings: Settings, *, sample: str | None, speed: float, timeout: float, via_http: bool = False) -> int:
     sample_path = Path(sample) if sample else bundled_sample()
     from streams.cli import read_jsonl, strip_expectation
 
@@ -201,13 +205,21 @@ def run_demo(settings: Settings, *, sample: str | None, speed: float, timeout: f
             print(f"[demo] embedded broker on {broker.bootstrap}", file=sys.stderr)
             web_port = free_port()
             env = worker_environment(settings, broker.bootstrap, workdir / "data", web_port, speed)
+            ingest_token = secrets.token_urlsafe(24)
+            if via_http:
+                env["TANGGAP_INGEST_TOKENS"] = ingest_token
             run_settings = Settings.from_env(env)
             asyncio.run(create_topics(run_settings))
             worker = start_worker(env, workdir / "worker.log")
             metrics_url = f"http://127.0.0.1:{web_port}/metrics"
             if not wait_until(lambda: fetch(metrics_url) is not None, 30):
                 raise RuntimeError(f"worker did not start; see {workdir / 'worker.log'}")
-            sent = asyncio.run(produce(run_settings, run_settings.topic("posts.raw"), messages))
+            if via_http:
+                from streams.ingest import post_batches
+
+                sent = post_batches(f"http://127.0.0.1:{web_port}/ingest", ingest_token, [v for _, v in messages])
+            else:
+                sent = asyncio.run(produce(run_settings, run_settings.topic("posts.raw"), messages))
             print(f"[demo] worker up, published {sent} sample posts from {sample_path.name}; "
                   f"simulated clock runs {speed:g}x", file=sys.stderr)
             outcome = Outcome()

@@ -7,6 +7,10 @@ reason codes), never a post, user or complaint id.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from faust.sensors import Sensor
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, Info,
                                disable_created_metrics, generate_latest)
 
@@ -36,8 +40,130 @@ response_working_latency = Histogram(
 sla_outcomes = Counter("tanggap_sla_outcomes_total", "SLA outcomes by OPD and stage", ("opd", "stage", "outcome"))
 open_clocks = Gauge("tanggap_sla_open_clocks", "Complaints on this worker awaiting a first response", ("opd",))
 overdue_clocks = Gauge("tanggap_sla_overdue_clocks", "Complaints on this worker past their deadline without a response", ("opd",))
+at_risk_clocks = Gauge("tanggap_sla_at_risk_clocks",
+                       "Complaints on this worker awaiting a first response past the at-risk share of their budget",
+                       ("opd",))
+sla_escalations = Counter("tanggap_sla_escalations_total", "SLA escalations emitted, by OPD, stage and target",
+                          ("opd", "stage", "target"))
+sla_event_lateness = Histogram("tanggap_sla_event_lateness_seconds",
+                               "How long after its due instant an SLA alert (at_risk, breached, escalation) was emitted",
+                               ("level",), buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 600.0, 3600.0))
 stage_seconds = Histogram("tanggap_stage_seconds", "Processing time of one message per stage", ("stage",),
                           buckets=STAGE_BUCKETS)
+
+
+# Pipeline health, fed by WorkerSensor (faust's sensor hooks) and refreshed on each scrape.
+COMMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REBALANCE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+consumer_lag = Gauge("tanggap_consumer_lag_messages",
+                     "Messages in a partition assigned to this worker not yet committed by it",
+                     ("topic", "partition"))
+messages_consumed = Counter("tanggap_messages_consumed_total", "Messages this worker read, by topic", ("topic",))
+rebalances = Counter("tanggap_rebalances_total", "Consumer group rebalances this worker took part in")
+rebalance_seconds = Histogram("tanggap_rebalance_duration_seconds", "Time from a rebalance's start to its end",
+                              buckets=REBALANCE_BUCKETS)
+commit_seconds = Histogram("tanggap_commit_duration_seconds", "Time to commit consumer offsets",
+                           buckets=COMMIT_BUCKETS)
+assigned_partitions = Gauge("tanggap_assigned_partitions", "Partitions of Tanggap topics assigned to this worker")
+worker_ready = Gauge("tanggap_worker_ready", "1 when partitions are assigned and tables recovered, else 0")
+
+
+def logical_topic(topic: str, prefix: str) -> str | None:
+    """`tanggap.posts.raw` -> `posts.raw`: label values stay the same across deployments.
+    Topics outside the prefix (table changelogs, faust internals) are not labelled."""
+    if prefix and topic.startswith(prefix):
+        return topic[len(prefix):]
+    return None
+
+
+class WorkerSensor(Sensor):
+    """Faust's sensor hooks turned into Prometheus metrics (registered in streams.app)."""
+
+    def __init__(self, topic_prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.topic_prefix = topic_prefix
+        self.rebalancing_since: float | None = None
+        self.assigned_once = False
+        self._topics: dict[str, str | None] = {}
+
+    def _logical(self, topic: str) -> str | None:
+        if topic not in self._topics:
+            self._topics[topic] = logical_topic(topic, self.topic_prefix)
+        return self._topics[topic]
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        name = self._logical(tp.topic)
+        if name is not None:
+            messages_consumed.labels(name).inc()
+
+    def on_commit_initiated(self, consumer: Any) -> Any:
+        return time.monotonic()
+
+    def on_commit_completed(self, consumer: Any, state: Any) -> None:
+        if isinstance(state, float):
+            commit_seconds.observe(time.monotonic() - state)
+
+    def on_rebalance_start(self, app: Any) -> dict:
+        rebalances.inc()
+        self.rebalancing_since = time.monotonic()
+        return {}
+
+    def on_rebalance_end(self, app: Any, state: dict) -> None:
+        if self.rebalancing_since is not None:
+            rebalance_seconds.observe(time.monotonic() - self.rebalancing_since)
+        self.rebalancing_since = None
+        self.assigned_once = True
+
+    def forget_partitions(self, revoked: Any) -> None:
+        """After a revocation this worker no longer speaks for those partitions: its per-partition
+        series and its per-OPD clock gauges (recomputed by the SLA timer from the partitions it
+        still owns) must not double count what the new owner reports."""
+        for tp in revoked:
+            name = self._logical(tp.topic)
+            if name is not None:
+                try:
+                    consumer_lag.remove(name, str(tp.partition))
+                except KeyError:
+                    pass
+        open_clocks.clear()
+        overdue_clocks.clear()
+        at_risk_clocks.clear()
+
+    def refresh(self, app: Any) -> None:
+        """Lag per assigned partition: end offset minus committed offset (what Kafka's own
+        consumer-group tools report), computed at scrape time from the consumer's state."""
+        consumer = app.consumer
+        try:
+            assignment = consumer.assignment()
+        except Exception:  # the consumer is not started yet, or is stopping
+            assignment = set()
+        committed_offsets = getattr(consumer, "_committed_offset", {})
+        ours = 0
+        for tp in assignment:
+            name = self._logical(tp.topic)
+            if name is None:
+                continue
+            ours += 1
+            try:
+                end = consumer.highwater(tp)
+            except Exception:
+                end = None
+            if end is None:
+                continue
+            committed = committed_offsets.get(tp)
+            consumer_lag.labels(name, str(tp.partition)).set(max(end - (committed or 0), 0))
+        assigned_partitions.set(ours)
+        worker_ready.set(1 if is_ready(app, self) else 0)
+
+
+def is_ready(app: Any, sensor: WorkerSensor) -> bool:
+    """Ready = the worker joined the group, is not in a rebalance, and its tables are recovered."""
+    if not sensor.assigned_once or getattr(app, "rebalancing", False) or getattr(app, "in_recovery", False):
+        return False
+    try:
+        return app.tables.recovery.completed.is_set()
+    except AttributeError:
+        return False
 
 
 def exposition() -> tuple[bytes, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import sys
 from pathlib import Path
 
@@ -32,6 +32,8 @@ class Setting:
     env: str
     default: str
     help: str
+    secret: bool = False
+    """Never printed: `tanggap settings` shows whether it is set, not its value."""
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -46,7 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_WEB_HOST", "127.0.0.1", "Interface of the worker's web server (/metrics, /health). Use 0.0.0.0 in containers."),
     Setting("TANGGAP_WEB_PORT", "6066", "Port of the worker's web server: Prometheus scrapes /metrics here."),
     Setting("TANGGAP_LOG_LEVEL", "info", "Log level: debug, info, warning, error."),
-    Setting("TANGGAP_SLA_TICK_SECONDS", "1.0", "How often each worker looks for clocks past their deadline."),
+    Setting("TANGGAP_LOG_FORMAT", "json", "Worker and alert-bridge log lines: json (one object per line, for collectors) or text. Both redact phone numbers, NIK and e-mail."),
+    Setting("TANGGAP_ALERTMANAGER_URL", "http://127.0.0.1:9093", "Alertmanager base URL that `tanggap alert-bridge` posts breach alerts to (/api/v2/alerts)."),
+    Setting("TANGGAP_ALERT_TTL_HOURS", "168", "How long a forwarded breach alert stays firing if the bridge never sees the complaint answered (Alertmanager's endsAt)."),
+    Setting("TANGGAP_ALERT_RETRIES", "8", "Attempts of one Alertmanager POST (exponential back-off, at most 30 s apart) before the bridge exits non-zero, uncommitted, to be restarted."),
+    Setting("TANGGAP_SLA_TICK_SECONDS", "0.25", "How often each worker pops due clocks from its deadline index (a tick with nothing due costs microseconds)."),
     Setting("TANGGAP_SLA_GRACE_SECONDS", "5.0", "Wall-clock seconds a deadline check waits for responses still in flight."),
     Setting("TANGGAP_ORPHAN_WAIT_SECONDS", "60", "How long a reply waits for the post it answers (posts of one thread can arrive out of order) before it is decided on its own."),
     Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
@@ -55,6 +61,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_HEARTBEAT_INTERVAL", "", "Consumer group heartbeat interval in seconds (faust default when empty)."),
     Setting("TANGGAP_EMBEDDED_PORT", "9092", "Port of the embedded broker started by `tanggap broker` and `tanggap run`."),
+    Setting("TANGGAP_INGEST_TOKENS", "", "Bearer tokens accepted by POST /ingest (comma-separated, so a token can be rotated). Empty: ingest answers 503, except Meta webhooks signed with the app secret.", secret=True),
+    Setting("TANGGAP_INGEST_MAX_BODY_BYTES", "1048576", "Largest ingest request body; larger ones get 413."),
+    Setting("TANGGAP_INGEST_META_APP_SECRET", "", "Meta app secret: /ingest/meta and /ingest/whatsapp accept bodies whose X-Hub-Signature-256 matches it.", secret=True),
+    Setting("TANGGAP_INGEST_META_VERIFY_TOKEN", "", "The verify token entered in Meta's webhook setup, echoed back by the hub.challenge handshake. Empty: verification fails.", secret=True),
+    Setting("TANGGAP_INGEST_WHATSAPP_HASH_KEY", "", "Key of the HMAC that turns a WhatsApp sender's number into author.id. Keep it stable (ids change with it). Empty: /ingest/whatsapp answers 503.", secret=True),
+    Setting("TANGGAP_INGEST_ACCOUNTS", "", "Platform account ids that webhooks name only by id (Page id, Instagram account id, WhatsApp phone_number_id, YouTube channel id) mapped to OPD directory handles: id=handle,id=handle."),
+    Setting("TANGGAP_INGEST_PORT", "6067", "Port of the standalone `tanggap ingest-server`."),
 )
 
 # Group-membership timings that make the embedded broker join in seconds, not half a minute.
@@ -107,6 +120,10 @@ class Settings:
     web_host: str
     web_port: int
     log_level: str
+    log_format: str
+    alertmanager_url: str
+    alert_ttl_hours: float
+    alert_retries: int
     sla_tick_seconds: float
     sla_grace_seconds: float
     orphan_wait_seconds: float
@@ -116,6 +133,13 @@ class Settings:
     session_timeout: float | None
     heartbeat_interval: float | None
     embedded_port: int
+    ingest_tokens: tuple[str, ...] = field(default=(), repr=False)
+    ingest_max_body_bytes: int = 1048576
+    ingest_meta_app_secret: str = field(default="", repr=False)
+    ingest_meta_verify_token: str = field(default="", repr=False)
+    ingest_whatsapp_hash_key: str = field(default="", repr=False)
+    ingest_accounts: Mapping[str, str] = field(default_factory=dict)
+    ingest_port: int = 6067
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +156,9 @@ class Settings:
         log_level = raw["TANGGAP_LOG_LEVEL"].lower()
         if log_level not in ("debug", "info", "warning", "error"):
             raise SettingsError(f"TANGGAP_LOG_LEVEL={log_level!r}: use debug, info, warning or error")
+        log_format = raw["TANGGAP_LOG_FORMAT"].lower()
+        if log_format not in ("json", "text"):
+            raise SettingsError(f"TANGGAP_LOG_FORMAT={log_format!r}: use json or text")
         store = raw["TANGGAP_STORE"]
         if store not in ("rocksdb://", "memory://"):
             raise SettingsError(f"TANGGAP_STORE={store!r}: use rocksdb:// or memory://")
@@ -147,7 +174,11 @@ class Settings:
             web_host=raw["TANGGAP_WEB_HOST"],
             web_port=_int("TANGGAP_WEB_PORT", raw["TANGGAP_WEB_PORT"]) or 6066,
             log_level=log_level,
-            sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 1.0,
+            log_format=log_format,
+            alertmanager_url=raw["TANGGAP_ALERTMANAGER_URL"].rstrip("/") or "http://127.0.0.1:9093",
+            alert_ttl_hours=_float("TANGGAP_ALERT_TTL_HOURS", raw["TANGGAP_ALERT_TTL_HOURS"]) or 168.0,
+            alert_retries=_int("TANGGAP_ALERT_RETRIES", raw["TANGGAP_ALERT_RETRIES"]) or 8,
+            sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 0.25,
             sla_grace_seconds=_non_negative("TANGGAP_SLA_GRACE_SECONDS", raw["TANGGAP_SLA_GRACE_SECONDS"]),
             orphan_wait_seconds=_float("TANGGAP_ORPHAN_WAIT_SECONDS", raw["TANGGAP_ORPHAN_WAIT_SECONDS"]) or 60.0,
             clock_speed=_float("TANGGAP_CLOCK_SPEED", raw["TANGGAP_CLOCK_SPEED"]),
@@ -156,6 +187,13 @@ class Settings:
             session_timeout=_float("TANGGAP_SESSION_TIMEOUT", raw["TANGGAP_SESSION_TIMEOUT"]),
             heartbeat_interval=_float("TANGGAP_HEARTBEAT_INTERVAL", raw["TANGGAP_HEARTBEAT_INTERVAL"]),
             embedded_port=_int("TANGGAP_EMBEDDED_PORT", raw["TANGGAP_EMBEDDED_PORT"]) or 9092,
+            ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
+            ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
+            ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
+            ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
+            ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
+            ingest_accounts=_account_map(raw["TANGGAP_INGEST_ACCOUNTS"]),
+            ingest_port=_int("TANGGAP_INGEST_PORT", raw["TANGGAP_INGEST_PORT"]) or 6067,
         )
 
     def with_changes(self, **changes) -> Settings:
@@ -173,6 +211,28 @@ def _non_negative(env: str, value: str) -> float:
     if number < 0:
         raise SettingsError(f"{env}={value!r} must not be negative")
     return number
+
+
+def _account_map(value: str) -> dict[str, str]:
+    """`id=handle,id=handle` to a mapping; handles lose a leading @."""
+    accounts: dict[str, str] = {}
+    for pair in (p.strip() for p in value.split(",")):
+        if not pair:
+            continue
+        account_id, sep, handle = (part.strip() for part in pair.partition("="))
+        if not sep or not account_id or not handle.lstrip("@"):
+            raise SettingsError(f"TANGGAP_INGEST_ACCOUNTS: {pair!r} is not id=handle")
+        accounts[account_id] = handle.lstrip("@")
+    return accounts
+
+
+def effective_value(setting: Setting, env: Mapping[str, str] | None = None) -> str:
+    """What `tanggap settings` prints: a secret shows only whether it is set."""
+    env = os.environ if env is None else env
+    value = env.get(setting.env, setting.default)
+    if setting.secret:
+        return "(set, hidden)" if value.strip() else "(empty)"
+    return value
 
 
 def describe() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from agents.domain.matching import PhraseIndex
+from agents.domain.matching import Match, PhraseIndex, longest_only
 from agents.domain.text import NormalizedText
 
 KINDS = (
@@ -26,6 +26,25 @@ KINDS = (
 SCORED_KINDS = ("pengaduan", "permintaan_informasi", "aspirasi", "apresiasi")
 PRIORITIES = ("darurat", "tinggi", "normal", "rendah")
 FALLBACK_CATEGORY = "lainnya"
+NEAR_WEIGHT = 2
+"""A proximity rule hit ("jalan ... rusak") weighs as much as a two-word category phrase."""
+QUESTION_WEIGHT = 1
+"""What a question mark adds to permintaan_informasi: it breaks a tie with one other term's
+worth of evidence, never more (complaints end with "kapan diperbaiki?" too)."""
+MIN_WEAK_KIND_SCORE = 2
+"""A non-complaint kind with no category needs this much evidence, so "apa kabar? semoga sehat"
+is small talk (lainnya), not an information request or a suggestion."""
+DEFAULT_NEAR_WINDOW = 4
+
+
+@dataclass(frozen=True, slots=True)
+class NearRule:
+    """A category decided by an object and a state close together: "jalan di depan SD rusak"
+    is a road complaint though no single term says "jalan rusak"."""
+
+    category: str
+    window: int
+    """At most this many words between the object and the state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +66,12 @@ class Rules:
     priority_terms: PhraseIndex[str]
     priority_defaults: Mapping[str, str]
     actionable_kinds: frozenset[str]
+    near_rules: tuple[NearRule, ...] = ()
+    near_terms: PhraseIndex[tuple[int, str]] | None = None
+    """Objects and states of the near rules: payload (rule index, "object" or "state")."""
+    priority_kinds: frozenset[str] = frozenset({"pengaduan"})
+    """Kinds whose priority terms count; the others keep their default (a question about the
+    flood evacuation post is not itself an emergency)."""
 
 
 def _terms(matches: Sequence, payload: str) -> list[str]:
@@ -58,7 +83,7 @@ def classify(text: NormalizedText, rules: Rules) -> Classification:
     if not words:
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
 
-    kind_matches = rules.kind_terms.find(words)
+    kind_matches = longest_only(rules.kind_terms.find(words))
     spam = _terms(kind_matches, "spam")
     if spam:
         return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",))
@@ -67,27 +92,40 @@ def classify(text: NormalizedText, rules: Rules) -> Classification:
     if campaign:
         return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",))
 
-    category, category_reason = _best_category(words, rules)
+    category, category_reason, strong_category = _best_category(words, rules)
     scores = {kind: 0 for kind in SCORED_KINDS}
     for match in kind_matches:
         if match.payload in scores:
             scores[match.payload] += len(match.term)
+    asks = text.asks and scores["permintaan_informasi"] + scores["pengaduan"] + scores["aspirasi"] > 0
+    if asks:
+        scores["permintaan_informasi"] += QUESTION_WEIGHT
 
     politics = _terms(kind_matches, "politik")
-    if politics and (category is None or scores["pengaduan"] == 0):
+    # Politics is about the post's purpose: a complaint or a question about a public service
+    # that mentions an election or a politician is still that complaint or question.
+    serves = scores["pengaduan"] > 0 or (asks and scores["permintaan_informasi"] > QUESTION_WEIGHT)
+    if politics and (category is None or not serves):
         return Classification("politik", None, None, (f"politik:terms[{','.join(politics)}]",))
 
     reasons: list[str] = []
     if politics:
         reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
     best = max(SCORED_KINDS, key=lambda kind: scores[kind])  # max keeps the first on ties
-    if scores[best] > 0:
+    if scores[best] > 0 and (best in ("pengaduan", "apresiasi") or category is not None or scores[best] >= MIN_WEAK_KIND_SCORE):
         kind = best
-        reasons.append(f"kind:{kind}[{','.join(_terms(kind_matches, kind))}]")
-    elif category is not None:
-        # A concrete public-service object with no other signal is read as a report of it.
+        terms = _terms(kind_matches, kind)
+        if kind == "permintaan_informasi" and asks:
+            terms.append("?")
+        reasons.append(f"kind:{kind}[{','.join(terms)}]")
+    elif category is not None and text.asks:
+        kind = "permintaan_informasi"
+        reasons.append("kind:permintaan_informasi[question_about_category]")
+    elif strong_category:
+        # A concrete public-service problem ("lampu jalan mati", "jalan ... rusak") with no
+        # other signal is read as a report of it; a bare topic word ("SD", "sawah") is not.
         kind = "pengaduan"
-        reasons.append("kind:pengaduan[category_without_other_signal]")
+        reasons.append("kind:pengaduan[category_problem_without_other_signal]")
     else:
         return Classification("lainnya", None, None, ("lainnya:no_signal",))
 
@@ -104,23 +142,74 @@ def classify(text: NormalizedText, rules: Rules) -> Classification:
     return Classification(kind, category, priority, tuple(reasons))
 
 
-def _best_category(words: Sequence[str], rules: Rules) -> tuple[str | None, str]:
-    matches = rules.category_terms.find(words)
-    if not matches:
-        return None, ""
+def _near_hits(words: Sequence[str], rules: Rules, phrases: Sequence[Match[str]]) -> list[tuple[int, str]]:
+    """(rule index, "object~state") for every near rule whose object and state are close. An
+    object inside a longer category phrase of another category is that phrase's (the "lampu"
+    of "lampu merah" is no street light)."""
+    if rules.near_terms is None:
+        return []
+    spans: dict[int, tuple[list[Match], list[Match]]] = {}
+    for match in rules.near_terms.find(words):
+        rule, role = match.payload
+        if role == "object" and _inside_other(match, rules.near_rules[rule].category, phrases):
+            continue
+        objects, states = spans.setdefault(rule, ([], []))
+        (objects if role == "object" else states).append(match)
+    hits = []
+    for rule, (objects, states) in spans.items():
+        window = rules.near_rules[rule].window
+        found = None
+        for obj in objects:
+            for state in states:
+                gap = state.start - (obj.start + len(obj.term)) if state.start >= obj.start else obj.start - (state.start + len(state.term))
+                if 0 <= gap <= window:
+                    found = f"{obj.phrase}~{state.phrase}"
+                    break
+            if found:
+                break
+        if found:
+            hits.append((rule, found))
+    return hits
+
+
+def _inside_other(match: Match, category: str, phrases: Sequence[Match[str]]) -> bool:
+    end = match.start + len(match.term)
+    return any(p.payload != category and len(p.term) > len(match.term)
+               and p.start <= match.start and end <= p.start + len(p.term) for p in phrases)
+
+
+def _best_category(words: Sequence[str], rules: Rules) -> tuple[str | None, str, bool]:
+    """The best category, its reason, and whether the evidence names a problem (a near-rule hit
+    or a phrase of two or more words) rather than a bare topic word."""
+    matches = longest_only(rules.category_terms.find(words))
+    near = _near_hits(words, rules, [m for m in matches if len(m.term) > 1])
+    if not matches and not near:
+        return None, "", False
     scores: dict[str, int] = {}
+    evidence: dict[str, list[str]] = {}
+    strong: set[str] = set()
     for match in matches:
         scores[match.payload] = scores.get(match.payload, 0) + len(match.term)
+        evidence.setdefault(match.payload, []).append(match.phrase)
+        if len(match.term) > 1:
+            strong.add(match.payload)
+    for rule, pair in near:
+        category = rules.near_rules[rule].category
+        scores[category] = scores.get(category, 0) + NEAR_WEIGHT
+        evidence.setdefault(category, []).append(f"near:{pair}")
+        strong.add(category)
     order = rules.category_order
     best = min(scores, key=lambda cat: (-scores[cat], order[cat]))
-    return best, f"category:{best}[{','.join(_terms(matches, best))}]"
+    return best, f"category:{best}[{','.join(sorted(set(evidence[best])))}]", best in strong or scores[best] >= 2
 
 
 def _priority(kind: str, words: Sequence[str], rules: Rules) -> tuple[str, str]:
-    matches = rules.priority_terms.find(words)
-    for level in ("darurat", "tinggi"):
-        found = _terms(matches, level)
-        if found:
-            return level, f"priority:{level}[{','.join(found)}]"
+    if kind in rules.priority_kinds:
+        # The longest phrase decides: "rawan banjir" (tinggi) is not also "banjir" (darurat).
+        matches = longest_only(rules.priority_terms.find(words))
+        for level in ("darurat", "tinggi"):
+            found = _terms(matches, level)
+            if found:
+                return level, f"priority:{level}[{','.join(found)}]"
     default = rules.priority_defaults.get(kind, "normal")
     return default, f"priority:{default}[default_for_{kind}]"

@@ -8,6 +8,7 @@ touches Kafka. Another regency deploys by pointing TANGGAP_CONFIG (or --config) 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agents.domain.assign import KECAMATAN_OWNER
 from agents.domain.calendar import CalendarConfigError, RoundTheClock, WorkingCalendar
-from agents.domain.classify import FALLBACK_CATEGORY, KINDS, PRIORITIES, SCORED_KINDS, Rules
+from agents.domain.classify import (DEFAULT_NEAR_WINDOW, FALLBACK_CATEGORY, KINDS, PRIORITIES, SCORED_KINDS,
+                                     NearRule, Rules)
 from agents.domain.directory import Directory, Opd
 from agents.domain.matching import PhraseIndex
 from agents.domain.places import Gazetteer
-from agents.domain.sla import WHEN_KEYS, Budget, Policy, SlaPolicies
+from agents.domain.sla import (DEFAULT_LEVELS, LEVEL_AT_RISK, LEVEL_BREACHED, LEVEL_ESCALATED_OPD_HEAD,
+                               LEVEL_ESCALATED_SEKDA, WHEN_KEYS, Budget, Level, Policy, SlaPolicies)
 from agents.domain.text import Normalizer
 from schemas.events import PLATFORMS
 
@@ -118,7 +121,8 @@ def load_config(path: str | Path) -> TanggapConfig:
     directory = _load_directory(root, opd_doc, regency["triage_desk"], gazetteer)
     owners, labels, category_index, order = _load_taxonomy(root, taxonomy_doc, directory, normalizer)
     rules = _load_rules(root, lexicon_doc, normalizer, category_index, order, frozenset(actionable))
-    sla = _load_sla(root, sla_doc, directory, owners)
+    rules = _with_near_rules(root, taxonomy_doc, lexicon_doc, normalizer, rules)
+    sla = _load_sla(root, sla_doc, directory, owners, opd_doc)
     return TanggapConfig(
         directory_path=root, regency_id=regency["id"], regency_name=regency["name"], timezone=tz,
         normalizer=normalizer, rules=rules, gazetteer=gazetteer, directory=directory,
@@ -170,7 +174,14 @@ def _load_gazetteer(root: Path, normalizer: Normalizer) -> Gazetteer:
             raise ConfigError(f"{where}: kecamatan.{name}: not a kecamatan in {GAZETTEER_CSV}")
         _string_list(aliases, f"{where}: kecamatan.{name}")
     marker_only = _string_list(aliases_doc.get("desa_needs_marker", []), f"{where}: desa_needs_marker")
-    return Gazetteer(kecamatan, desa, normalizer, kec_aliases, marker_only)
+    context_only = _string_list(aliases_doc.get("kecamatan_needs_context", []), f"{where}: kecamatan_needs_context")
+    for name in context_only:
+        if name not in known:
+            raise ConfigError(f"{where}: kecamatan_needs_context: {name!r} is not a kecamatan in {GAZETTEER_CSV}")
+    place_context = aliases_doc.get("place_context")
+    if place_context is not None:
+        place_context = _string_list(place_context, f"{where}: place_context")
+    return Gazetteer(kecamatan, desa, normalizer, kec_aliases, marker_only, context_only, place_context)
 
 
 def _load_directory(root: Path, doc: dict[str, Any], triage_desk: str, gazetteer: Gazetteer) -> Directory:
@@ -284,7 +295,44 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     )
 
 
-def _load_sla(root: Path, doc: dict[str, Any], directory: Directory, owners: Mapping[str, str]) -> SlaPolicies:
+def _with_near_rules(root: Path, taxonomy_doc: dict[str, Any], lexicon_doc: dict[str, Any],
+                     normalizer: Normalizer, rules: Rules) -> Rules:
+    """[[category.<id>.near]] proximity rules (objects, states, window) and priority_rules.apply_to."""
+    where = f"{root / 'taxonomy.toml'}"
+    near_rules: list[NearRule] = []
+    entries: list[tuple[tuple[str, ...], tuple[int, str]]] = []
+    for category, entry in taxonomy_doc.get("category", {}).items():
+        for i, near in enumerate(_require(entry.get("near", []), list, f"{where}: category.{category}.near")):
+            at = f"{where}: category.{category}.near[{i}]"
+            _require(near, dict, at)
+            unknown = set(near) - {"objects", "states", "window"}
+            if unknown:
+                raise ConfigError(f"{at}: unknown key {sorted(unknown)[0]!r} (known: objects, states, window)")
+            window = _require(near.get("window", DEFAULT_NEAR_WINDOW), int, f"{at}.window")
+            if not 0 <= window <= 12:
+                raise ConfigError(f"{at}.window: must be between 0 and 12 words, got {window}")
+            index = len(near_rules)
+            near_rules.append(NearRule(category, window))
+            for role, key in (("object", "objects"), ("state", "states")):
+                terms = _string_list(near.get(key), f"{at}.{key}")
+                if not terms:
+                    raise ConfigError(f"{at}.{key}: needs at least one term")
+                for term in terms:
+                    words = normalizer.terms(term)
+                    if not words:
+                        raise ConfigError(f"{at}.{key}: {term!r} is empty after normalization")
+                    entries.append((words, (index, role)))
+    lexicon_where = f"{root / 'lexicon.toml'}: priority_rules.apply_to"
+    apply_to = _string_list(lexicon_doc.get("priority_rules", {}).get("apply_to", ["pengaduan"]), lexicon_where)
+    for kind in apply_to:
+        if kind not in KINDS:
+            raise ConfigError(f"{lexicon_where}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    return dataclasses.replace(rules, near_rules=tuple(near_rules), near_terms=PhraseIndex(entries) if entries else None,
+                               priority_kinds=frozenset(apply_to))
+
+
+def _load_sla(root: Path, doc: dict[str, Any], directory: Directory, owners: Mapping[str, str],
+              opd_doc: Mapping[str, Any] | None = None) -> SlaPolicies:
     where = f"{root / 'sla.toml'}"
     calendar_doc = dict(_require(doc.get("calendar"), dict, f"{where}: [calendar]"))
     opd_clock = _require(calendar_doc.pop("opd_clock", {}), dict, f"{where}: calendar.opd_clock")
@@ -312,10 +360,36 @@ def _load_sla(root: Path, doc: dict[str, Any], directory: Directory, owners: Map
                 if value not in known_values[key]:
                     raise ConfigError(f"{at}.when.{key}: unknown {key} {value!r}")
             when[key] = frozenset(values)
-        policies.append(Policy(policy_id, when, _budget(entry.get("first_response"), f"{at}.first_response")))
+        resolution = entry.get("resolution")
+        policies.append(Policy(policy_id, when, _budget(entry.get("first_response"), f"{at}.first_response"),
+                               None if resolution is None else _budget(resolution, f"{at}.resolution")))
     if not policies:
         raise ConfigError(f"{where}: at least one [[policy]] is required")
-    return SlaPolicies(tuple(policies), working, RoundTheClock(), frozenset(opd_clock))
+    escalation = _require((opd_doc or {}).get("escalation", {}), dict, f"{root / 'opd.toml'}: [escalation]")
+    sekda = _require(escalation.get("sekda", "Sekretaris Daerah"), str, f"{root / 'opd.toml'}: escalation.sekda")
+    return SlaPolicies(tuple(policies), working, RoundTheClock(), frozenset(opd_clock),
+                       levels=_sla_levels(_require(doc.get("alerts", {}), dict, f"{where}: [alerts]"), f"{where}: alerts"),
+                       opd_heads={opd.id: opd.head for opd in directory.opds.values()}, sekda=sekda)
+
+
+def _sla_levels(alerts: Mapping[str, Any], at: str) -> tuple[Level, ...]:
+    """at_risk_share (0 < share < 1) and the escalation multiples (> 1, the OPD head's below the Sekda's)."""
+    defaults = {level.name: level.multiple for level in DEFAULT_LEVELS}
+    keys = {"at_risk_share": LEVEL_AT_RISK, "escalate_opd_head_at": LEVEL_ESCALATED_OPD_HEAD,
+            "escalate_sekda_at": LEVEL_ESCALATED_SEKDA}
+    for key in alerts:
+        if key not in keys:
+            raise ConfigError(f"{at}.{key}: unknown key (known: {', '.join(keys)})")
+    multiples = {name: float(_require(alerts.get(key, defaults[name]), (int, float), f"{at}.{key}"))
+                 for key, name in keys.items()}
+    if not 0 < multiples[LEVEL_AT_RISK] < 1:
+        raise ConfigError(f"{at}.at_risk_share: must be between 0 and 1 (exclusive), got {multiples[LEVEL_AT_RISK]:g}")
+    if not 1 < multiples[LEVEL_ESCALATED_OPD_HEAD] < multiples[LEVEL_ESCALATED_SEKDA]:
+        raise ConfigError(f"{at}: need 1 < escalate_opd_head_at < escalate_sekda_at, got "
+                          f"{multiples[LEVEL_ESCALATED_OPD_HEAD]:g} and {multiples[LEVEL_ESCALATED_SEKDA]:g}")
+    return (Level(LEVEL_AT_RISK, multiples[LEVEL_AT_RISK]), Level(LEVEL_BREACHED, 1.0),
+            Level(LEVEL_ESCALATED_OPD_HEAD, multiples[LEVEL_ESCALATED_OPD_HEAD], "opd_head"),
+            Level(LEVEL_ESCALATED_SEKDA, multiples[LEVEL_ESCALATED_SEKDA], "sekda"))
 
 
 def _budget(value: Any, at: str) -> Budget:

@@ -1,25 +1,46 @@
-"""SLA policies and the first-response clock of one complaint, as pure functions.
+"""SLA policies and the clocks of one complaint, as pure functions.
 
-A clock is a small dict (it lives in a faust table): opened, deadline, and the first response
-once seen. Outcomes are decided by event time: a response counts as on time when its own
-timestamp is before the deadline, however late it reaches the pipeline. A breach is emitted
-either when the clock passes the deadline (plus a grace period for in-flight responses) or when
-a response arrives that was already late, whichever comes first, and at most once.
+A clock is a small dict (it lives in a faust table) with one entry per *stage*: the first
+response, and (for every policy that has one) the resolution. Each stage has a budget in its
+calendar's time (working time, or round the clock) and raises *levels* as that budget is spent:
+`at_risk` (a configurable share, default 75%), `breached` (100%) and escalations at multiples
+of the budget (default 2x to the OPD head, 3x to the Sekda). A response stops the first-response
+stage with `met` or `answered_late`; a `resolved` event stops both stages.
+
+Outcomes are decided by event time: a response counts as on time when its own timestamp is
+not after the deadline, however late it reaches the pipeline. Each (complaint, stage, level)
+is emitted at most once (the clock remembers it) and its event id is a hash of exactly those
+three, so a re-emission after a crash carries the same id.
+
+Pausing: while the desk waits for the citizen, every running stage is paused; the working (or
+wall) time spent so far is kept and, on the citizen's next post, the remaining budget restarts
+from that instant, so thresholds and the deadline move by the paused time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+import heapq
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, parse_time, stable_id
 
-if TYPE_CHECKING:
-    pass
-
 STAGE_FIRST_RESPONSE = "first_response"
+STAGE_RESOLUTION = "resolution"
+STAGES = (STAGE_FIRST_RESPONSE, STAGE_RESOLUTION)
 WHEN_KEYS = ("kind", "category", "priority", "opd")
+
+LEVEL_AT_RISK = "at_risk"
+LEVEL_BREACHED = "breached"
+LEVEL_ESCALATED_OPD_HEAD = "escalated_opd_head"
+LEVEL_ESCALATED_SEKDA = "escalated_sekda"
+OUTCOME_MET = "met"
+OUTCOME_ANSWERED_LATE = "answered_late"
+
+EXCERPT_CHARS = 160
+RESPONSE_KIND_WAITING = "waiting_for_citizen"
 
 
 class Calendar(Protocol):
@@ -45,9 +66,34 @@ class Policy:
     id: str
     when: Mapping[str, frozenset[str]]
     first_response: Budget
+    resolution: Budget | None = None
 
     def matches(self, complaint: Mapping[str, Any]) -> bool:
         return all(complaint.get(key) in allowed for key, allowed in self.when.items())
+
+    def budgets(self) -> dict[str, Budget]:
+        stages = {STAGE_FIRST_RESPONSE: self.first_response}
+        if self.resolution is not None:
+            stages[STAGE_RESOLUTION] = self.resolution
+        return stages
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """An alert raised when `multiple` of a stage's budget is spent; `escalate_to` names who is
+    told (`opd_head` or `sekda`), None for plain alerts."""
+
+    name: str
+    multiple: float
+    escalate_to: str | None = None
+
+
+DEFAULT_LEVELS = (
+    Level(LEVEL_AT_RISK, 0.75),
+    Level(LEVEL_BREACHED, 1.0),
+    Level(LEVEL_ESCALATED_OPD_HEAD, 2.0, "opd_head"),
+    Level(LEVEL_ESCALATED_SEKDA, 3.0, "sekda"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +102,10 @@ class SlaPolicies:
     working: Calendar
     round_the_clock: Calendar
     round_the_clock_opds: frozenset[str]
+    levels: tuple[Level, ...] = DEFAULT_LEVELS
+    """Sorted by multiple; always contains `breached` at 1.0."""
+    opd_heads: Mapping[str, str] = field(default_factory=dict)
+    sekda: str = "Sekretaris Daerah"
 
     def select(self, complaint: Mapping[str, Any]) -> Policy | None:
         for policy in self.policies:
@@ -68,11 +118,50 @@ class SlaPolicies:
             return self.round_the_clock
         return self.working
 
+    def calendar_named(self, working_clock: bool) -> Calendar:
+        return self.working if working_clock else self.round_the_clock
+
     def deadline(self, budget: Budget, opd: str | None, opened_at: float) -> float:
         calendar = self.calendar_for(budget, opd)
         if budget.working_days is not None:
             return calendar.add_days(opened_at, budget.working_days)
         return calendar.add(opened_at, (budget.hours or 0.0) * 3600.0)
+
+    def level(self, name: str) -> Level:
+        return next(level for level in self.levels if level.name == name)
+
+    def escalation_target(self, level: Level, opd: str | None) -> str | None:
+        if level.escalate_to == "opd_head":
+            return self.opd_heads.get(opd or "", f"Kepala {opd}")
+        if level.escalate_to == "sekda":
+            return self.sekda
+        return None
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+_REDACTIONS = (
+    (re.compile(r"https?://\S+|www\.\S+"), "[url]"),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
+    (re.compile(r"@\w[\w.]*"), "@[akun]"),
+    (re.compile(r"\b\d{16}\b"), "[nik]"),  # NIK, the national identity number
+    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]"),
+    (re.compile(r"\b\d{9,}\b"), "[nomor]"),  # account, KK and other long numbers
+)
+
+
+def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
+    """An excerpt for alerting systems: links, e-mail addresses, handles, NIK, phone and other
+    long numbers replaced by placeholders, cut at `limit` characters."""
+    if not text:
+        return None
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --- clocks -------------------------------------------------------------------------------------
 
 
 def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> dict[str, Any] | None:
@@ -81,65 +170,223 @@ def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> dict[str, An
     if policy is None:
         return None
     opened_at = parse_time(opened["occurred_at"])
-    budget = policy.first_response
+    opd = opened.get("opd")
+    first_post = opened.get("first_post") or {}
+    stages = {}
+    for name, budget in policy.budgets().items():
+        calendar = policies.calendar_for(budget, opd)
+        deadline = policies.deadline(budget, opd, opened_at)
+        stages[name] = {
+            "working_clock": calendar is policies.working,
+            "budget": calendar.between(opened_at, deadline),
+            "deadline": deadline,
+            "anchor": opened_at,
+            "spent": 0.0,
+            "stopped_at": None,
+            "stopped_by": None,
+            "emitted": [],
+        }
     return {
         "complaint_id": opened["complaint_id"],
         "policy": policy.id,
-        "stage": STAGE_FIRST_RESPONSE,
-        "working_clock": not (budget.round_the_clock or opened.get("opd") in policies.round_the_clock_opds),
         "opened_at": opened_at,
-        "deadline": policies.deadline(budget, opened.get("opd"), opened_at),
-        "opd": opened.get("opd"),
+        "opd": opd,
         "category": opened.get("category"),
         "priority": opened.get("priority"),
         "kecamatan": opened.get("kecamatan"),
-        "platform": (opened.get("first_post") or {}).get("platform"),
-        "url": (opened.get("first_post") or {}).get("url"),
+        "platform": first_post.get("platform"),
+        "url": first_post.get("url"),
+        "author": first_post.get("author_handle"),
+        "excerpt": redact(opened.get("excerpt")),
         "mentions": opened.get("mentions") or 1,
-        "responded_at": None,
-        "responded_by": None,
-        "breached": False,
+        "paused_at": None,
+        # The first response's deadline, the one most readers want (moves when a pause ends).
+        "deadline": stages[STAGE_FIRST_RESPONSE]["deadline"],
+        "stages": stages,
     }
+
+
+def is_running(stage: Mapping[str, Any]) -> bool:
+    return stage["stopped_at"] is None and stage["anchor"] is not None
+
+
+def threshold(stage: Mapping[str, Any], level: Level, policies: SlaPolicies) -> float | None:
+    """When `level` falls due on a running stage (None while paused or stopped)."""
+    if not is_running(stage):
+        return None
+    if level.multiple == 1.0:
+        return stage["deadline"]
+    calendar = policies.calendar_named(stage["working_clock"])
+    return calendar.add(stage["anchor"], max(0.0, level.multiple * stage["budget"] - stage["spent"]))
+
+
+def due_levels(clock: Mapping[str, Any], now: float, policies: SlaPolicies) -> list[tuple[str, Level, float]]:
+    """(stage, level, due instant) of every level past due at `now` and not emitted yet, in
+    order of due instant."""
+    due = []
+    for name, stage in clock["stages"].items():
+        if not is_running(stage):
+            continue
+        for level in policies.levels:
+            if level.name in stage["emitted"]:
+                continue
+            at = threshold(stage, level, policies)
+            if at is not None and now > at:
+                due.append((name, level, at))
+    due.sort(key=lambda item: item[2])
+    return due
+
+
+def next_due(clock: Mapping[str, Any], policies: SlaPolicies) -> float | None:
+    """The earliest instant at which some level of a running stage falls due; None if none will."""
+    earliest = None
+    for stage in clock["stages"].values():
+        if not is_running(stage):
+            continue
+        for level in policies.levels:
+            if level.name not in stage["emitted"]:
+                at = threshold(stage, level, policies)
+                if at is not None and (earliest is None or at < earliest):
+                    earliest = at
+                break  # levels are sorted: the first not emitted is the stage's next one
+    return earliest
+
+
+def is_due(clock: Mapping[str, Any], now: float, policies: SlaPolicies) -> bool:
+    at = next_due(clock, policies)
+    return at is not None and now > at
+
+
+def awaiting_first_response(clock: Mapping[str, Any]) -> bool:
+    stage = clock["stages"].get(STAGE_FIRST_RESPONSE)
+    return stage is not None and stage["stopped_at"] is None
+
+
+def is_overdue(clock: Mapping[str, Any]) -> bool:
+    """Awaiting a first response and its `breached` level already emitted."""
+    stage = clock["stages"].get(STAGE_FIRST_RESPONSE)
+    return stage is not None and stage["stopped_at"] is None and LEVEL_BREACHED in stage["emitted"]
+
+
+def pause(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
+    """Stop counting: the desk is waiting for the citizen. False if already paused or nothing runs."""
+    if clock["paused_at"] is not None:
+        return False
+    paused = False
+    for stage in clock["stages"].values():
+        if not is_running(stage):
+            continue
+        calendar = policies.calendar_named(stage["working_clock"])
+        stage["spent"] += calendar.between(stage["anchor"], at)
+        stage["anchor"] = None
+        paused = True
+    if paused:
+        clock["paused_at"] = at
+    return paused
+
+
+def resume(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
+    """Count again from `at` (not before the pause): the remaining budget moves the deadline."""
+    paused_at = clock["paused_at"]
+    if paused_at is None:
+        return False
+    start = max(at, paused_at)
+    for stage in clock["stages"].values():
+        if stage["stopped_at"] is not None or stage["anchor"] is not None:
+            continue
+        calendar = policies.calendar_named(stage["working_clock"])
+        stage["anchor"] = start
+        stage["deadline"] = calendar.add(start, max(0.0, stage["budget"] - stage["spent"]))
+    clock["deadline"] = clock["stages"][STAGE_FIRST_RESPONSE]["deadline"]
+    clock["paused_at"] = None
+    return True
+
+
+def is_citizen_post(clock: Mapping[str, Any], post: Mapping[str, Any] | None) -> bool:
+    """Whether an attached post is the complaining citizen's own (same handle). Platforms without
+    handles (WhatsApp) cannot tell, so any post in the thread counts."""
+    author = clock.get("author")
+    handle = (post or {}).get("author_handle")
+    if not author or not handle:
+        return True
+    return author.lower() == handle.lower()
 
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What a first response did to a clock."""
+    """What a response did to one stage."""
 
+    stage: str
     outcome: str  # "met" or "answered_late"
     wall_seconds: float
     working_seconds: float
     late: bool
+    backfill_breach: bool
+    """The response was late and the breach had not been emitted yet: emit it now."""
+
+
+def stop_stage(clock: dict[str, Any], stage_name: str, at: float, by: str | None,
+               policies: SlaPolicies) -> Response | None:
+    """Stop a stage at a response's event time; a stopped or absent stage gives None."""
+    stage = clock["stages"].get(stage_name)
+    if stage is None or stage["stopped_at"] is not None:
+        return None
+    if stage["anchor"] is None:  # paused: late only if the budget was used up before the pause
+        late = stage["spent"] > stage["budget"]
+    else:
+        late = at > stage["deadline"]
+    stage["stopped_at"] = at
+    stage["stopped_by"] = by
+    opened_at = clock["opened_at"]
+    wall = max(0.0, at - opened_at)
+    working = policies.calendar_named(stage["working_clock"]).between(opened_at, at)
+    backfill = late and LEVEL_BREACHED not in stage["emitted"]
+    if backfill:
+        stage["emitted"].append(LEVEL_BREACHED)
+    outcome = OUTCOME_ANSWERED_LATE if late else OUTCOME_MET
+    stage["emitted"].append(outcome)
+    return Response(stage_name, outcome, wall, working, late, backfill)
 
 
 def record_response(clock: dict[str, Any], at: float, by: str | None, policies: SlaPolicies) -> Response | None:
-    """Stop the clock at the first response; later responses change nothing (returns None)."""
-    if clock.get("responded_at") is not None:
-        return None
-    clock["responded_at"] = at
-    clock["responded_by"] = by
-    opened_at = clock["opened_at"]
-    wall = max(0.0, at - opened_at)
-    working = policies.working.between(opened_at, at) if clock["working_clock"] else wall
-    late = at > clock["deadline"]
-    return Response("answered_late" if late else "met", wall, working, late)
+    """A first response stops the first-response stage; later responses change nothing (None)."""
+    return stop_stage(clock, STAGE_FIRST_RESPONSE, at, by, policies)
 
 
-def is_due(clock: Mapping[str, Any], now: float) -> bool:
-    return clock.get("responded_at") is None and not clock.get("breached") and now > clock["deadline"]
+def record_resolution(clock: dict[str, Any], at: float, by: str | None, policies: SlaPolicies) -> list[Response]:
+    """`resolved` stops every stage still running: resolving a complaint also answers it."""
+    return [r for name in STAGES if (r := stop_stage(clock, name, at, by, policies)) is not None]
 
 
-def breach_event(clock: Mapping[str, Any], *, emitted_at: float, overdue_until: float,
-                 policies: SlaPolicies, source: str, tz: Any, level: str = "breached") -> dict[str, Any]:
-    """A CloudEvents 1.0 (structured JSON) breach event; its id depends only on the complaint,
-    stage and level, so a re-emission after a crash carries the same id."""
+def mark_emitted(clock: dict[str, Any], stage: str, level: str) -> None:
+    clock["stages"][stage]["emitted"].append(level)
+
+
+def sla_event_id(complaint_id: str, stage: str, level: str) -> str:
+    return stable_id("brc", complaint_id, stage, level)
+
+
+def sla_event(clock: Mapping[str, Any], stage_name: str, level: str, *, emitted_at: float, due_at: float,
+              policies: SlaPolicies, source: str, tz: Any, response: Response | None = None) -> dict[str, Any]:
+    """A CloudEvents 1.0 (structured JSON) SLA event; its id depends only on the complaint, stage
+    and level, so a re-emission after a crash carries the same id.
+
+    `due_at` is when the level fell due (its threshold, or the response time for an outcome);
+    `lateness_seconds` is how much later than that the event was emitted (a worker that was down
+    emits late and says so)."""
     complaint_id = clock["complaint_id"]
-    deadline = clock["deadline"]
+    stage = clock["stages"][stage_name]
+    deadline = stage["deadline"]
+    calendar = policies.calendar_named(stage["working_clock"])
+    stopped_at = stage["stopped_at"]
+    overdue_until = stopped_at if stopped_at is not None else emitted_at
     overdue_wall = max(0.0, overdue_until - deadline)
-    overdue_working = policies.working.between(deadline, overdue_until) if clock["working_clock"] else overdue_wall
+    overdue_working = calendar.between(deadline, overdue_until)
+    known = next((lv for lv in policies.levels if lv.name == level), None)
+    target = policies.escalation_target(known, clock["opd"]) if known else None
     return {
         "specversion": "1.0",
-        "id": stable_id("brc", complaint_id, clock["stage"], level),
+        "id": sla_event_id(complaint_id, stage_name, level),
         "source": source,
         "type": BREACH_EVENT_TYPE_PREFIX + level,
         "subject": complaint_id,
@@ -147,7 +394,7 @@ def breach_event(clock: Mapping[str, Any], *, emitted_at: float, overdue_until: 
         "datacontenttype": "application/json",
         "data": {
             "complaint_id": complaint_id,
-            "stage": clock["stage"],
+            "stage": stage_name,
             "level": level,
             "policy": clock["policy"],
             "opd": clock["opd"],
@@ -160,8 +407,153 @@ def breach_event(clock: Mapping[str, Any], *, emitted_at: float, overdue_until: 
             "emitted": format_time(emitted_at, tz),
             "overdue_wall_seconds": round(overdue_wall, 3),
             "overdue_working_seconds": round(overdue_working, 3),
-            "responded_at": format_time(clock["responded_at"], tz) if clock.get("responded_at") else None,
+            "lateness_seconds": round(max(0.0, emitted_at - due_at), 3),
+            "escalation_target": target,
+            "responded_at": format_time(stopped_at, tz) if stopped_at is not None else None,
+            "latency_wall_seconds": round(response.wall_seconds, 3) if response else None,
+            "latency_working_seconds": round(response.working_seconds, 3) if response else None,
             "mentions": clock.get("mentions") or 1,
             "post_urls": [clock["url"]] if clock.get("url") else [],
+            "excerpt": clock.get("excerpt"),
         },
     }
+
+
+def breach_event(clock: Mapping[str, Any], *, emitted_at: float, overdue_until: float | None = None,
+                 policies: SlaPolicies, source: str, tz: Any, level: str = LEVEL_BREACHED,
+                 stage: str = STAGE_FIRST_RESPONSE) -> dict[str, Any]:
+    """The `breached` (or another level's) event of a stage, due at the stage's deadline."""
+    del overdue_until  # the stage's stop time (or emission) bounds the overdue span
+    return sla_event(clock, stage, level, emitted_at=emitted_at, due_at=clock["stages"][stage]["deadline"],
+                     policies=policies, source=source, tz=tz)
+
+
+# --- the deadline index -------------------------------------------------------------------------
+
+GAUGE_CLOSED, GAUGE_OPEN, GAUGE_AT_RISK, GAUGE_OVERDUE = 0, 1, 2, 3
+"""Where a clock stands for the per-OPD gauges: not awaiting a first response, awaiting it,
+awaiting it and at risk, awaiting it past the deadline (breach emitted)."""
+
+
+def gauge_state(clock: Mapping[str, Any]) -> int:
+    stage = clock["stages"].get(STAGE_FIRST_RESPONSE)
+    if stage is None or stage["stopped_at"] is not None:
+        return GAUGE_CLOSED
+    if LEVEL_BREACHED in stage["emitted"]:
+        return GAUGE_OVERDUE
+    if LEVEL_AT_RISK in stage["emitted"]:
+        return GAUGE_AT_RISK
+    return GAUGE_OPEN
+
+
+def index_entry(clock: dict[str, Any], policies: SlaPolicies) -> tuple[float | None, str | None, int]:
+    """(next due instant, OPD, gauge state), also stored in the clock (`next_due`, `gauge`) so an
+    index rebuild reads two fields per clock instead of doing calendar arithmetic."""
+    clock["next_due"] = next_due(clock, policies)
+    clock["gauge"] = gauge_state(clock)
+    return clock["next_due"], clock["opd"], clock["gauge"]
+
+
+class DeadlineIndex:
+    """The next due instant of every clock of this worker's partitions, in a heap.
+
+    Finding the due clocks costs O(due x log n): a tick with nothing due looks at the heap's
+    head only. Entries are replaced lazily: `set` pushes the new instant and records it in
+    `_due`, and a popped entry that no longer matches `_due` is stale and skipped. The per-OPD
+    counts behind the open/at-risk/overdue gauges are kept incrementally for the same reason.
+    """
+
+    __slots__ = ("_heap", "_due", "counts", "dirty")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str]] = []
+        self._due: dict[str, tuple[float | None, str | None, int]] = {}
+        self.counts: dict[tuple[str | None, int], int] = {}
+        self.dirty = True
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._due.clear()
+        self.counts.clear()
+        self.dirty = True
+
+    def _count(self, opd: str | None, state: int, delta: int) -> None:
+        if state != GAUGE_CLOSED:
+            key = (opd, state)
+            self.counts[key] = self.counts.get(key, 0) + delta
+            self.dirty = True
+
+    def set(self, complaint_id: str, due: float | None, opd: str | None = None, state: int = GAUGE_CLOSED) -> None:
+        old = self._due.get(complaint_id)
+        if old is not None:
+            self._count(old[1], old[2], -1)
+        if due is None and state == GAUGE_CLOSED:
+            self._due.pop(complaint_id, None)
+            return
+        self._due[complaint_id] = (due, opd, state)
+        self._count(opd, state, +1)
+        if due is not None and (old is None or old[0] != due):
+            heapq.heappush(self._heap, (due, complaint_id))
+
+    def discard(self, complaint_id: str) -> None:
+        self.set(complaint_id, None)
+
+    def rebuild(self, entries: Iterable[tuple[str, float | None, str | None, int]]) -> None:
+        """Replace everything with (complaint id, due, OPD, gauge state) entries: one heapify."""
+        self.clear()
+        due_map = self._due
+        heap = self._heap
+        counts = self.counts
+        for complaint_id, due, opd, state in entries:
+            if due is None and state == GAUGE_CLOSED:
+                continue
+            due_map[complaint_id] = (due, opd, state)
+            if state != GAUGE_CLOSED:
+                counts[(opd, state)] = counts.get((opd, state), 0) + 1
+            if due is not None:
+                heap.append((due, complaint_id))
+        heapq.heapify(heap)
+
+    def next_due(self) -> float | None:
+        heap, due_map = self._heap, self._due
+        while heap:
+            due, complaint_id = heap[0]
+            entry = due_map.get(complaint_id)
+            if entry is not None and entry[0] == due:
+                return due
+            heapq.heappop(heap)
+        return None
+
+    def pop_due(self, now: float, retry_at: float) -> list[str]:
+        """Clocks due at `now`; each is re-armed at `retry_at` in case the check it triggers is
+        lost (the owner replaces the entry with the clock's real next instant when it acts)."""
+        heap, due_map = self._heap, self._due
+        found: list[str] = []
+        while heap and heap[0][0] < now:
+            due, complaint_id = heapq.heappop(heap)
+            entry = due_map.get(complaint_id)
+            if entry is None or entry[0] != due:
+                continue
+            found.append(complaint_id)
+        for complaint_id in found:
+            _, opd, state = due_map[complaint_id]
+            due_map[complaint_id] = (retry_at, opd, state)
+            heapq.heappush(heap, (retry_at, complaint_id))
+        return found
+
+    def gauges(self) -> tuple[dict[str | None, int], dict[str | None, int], dict[str | None, int]]:
+        """Per OPD: clocks awaiting a first response, of those at risk, of those overdue."""
+        waiting: dict[str | None, int] = {}
+        at_risk: dict[str | None, int] = {}
+        overdue: dict[str | None, int] = {}
+        for (opd, state), count in self.counts.items():
+            waiting[opd] = waiting.get(opd, 0) + count
+            if state == GAUGE_AT_RISK:
+                at_risk[opd] = at_risk.get(opd, 0) + count
+            elif state == GAUGE_OVERDUE:
+                overdue[opd] = overdue.get(opd, 0) + count
+        self.dirty = False
+        return waiting, at_risk, overdue

@@ -107,8 +107,11 @@ class Triage:
             complaint_key = parent_key if opens_under_parent and parent_key else post.key
             result = self._new(post, complaint_key)
             if complaint_key != post.key:
-                # Replies to the original that came even earlier can be settled now.
-                self._settle_orphans(result, complaint_key, result.state_updates[complaint_key], orphans)
+                # Replies to the original that came even earlier can be settled now, if this
+                # repost opened a complaint for it.
+                summary = result.state_updates.get(complaint_key)
+                if summary is not None:
+                    self._settle_orphans(result, complaint_key, summary, orphans)
                 return result
         # Replies that arrived before this post were waiting for it.
         self._settle_orphans(result, post.key, result.state_updates.get(post.key, {}), orphans)

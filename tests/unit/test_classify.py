@@ -107,8 +107,8 @@ def test_politik_terms_with_category_but_no_complaint_words_are_politik():
     ("text", "kind"),
     [
         ("rusak tanya", "pengaduan"),
-        ("tanya usul", "permintaan_informasi"),
-        ("usul mantap", "aspirasi"),
+        ("tanya usul lampu", "permintaan_informasi"),
+        ("usul mantap lampu", "aspirasi"),
     ],
 )
 def test_tie_goes_to_the_kind_listed_first(text, kind):
@@ -129,11 +129,16 @@ def test_kind_reason_names_the_terms_that_decided_it():
     assert "kind:pengaduan[mati,mohon perbaiki]" in result.reasons
 
 
-def test_category_without_other_signal_is_a_pengaduan():
-    result = run("berlubang di depan sd")
+def test_category_problem_without_other_signal_is_a_pengaduan():
+    result = run("lampu jalan di depan sd")
     assert result.kind == "pengaduan"
-    assert result.category == "jalan"
-    assert result.reasons[0] == "kind:pengaduan[category_without_other_signal]"
+    assert result.category == "penerangan"
+    assert result.reasons[0] == "kind:pengaduan[category_problem_without_other_signal]"
+
+
+def test_bare_topic_word_without_other_signal_is_lainnya():
+    # "berlubang" alone, like "sd" or "sawah" in small talk, names a topic, not a problem.
+    assert run("berlubang di depan sd").kind == "lainnya"
 
 
 def test_no_signal_at_all_is_lainnya():
@@ -151,17 +156,18 @@ def test_non_actionable_kind_gets_no_category_and_no_priority():
 
 
 def test_actionable_kind_without_category_terms_falls_back_to_lainnya():
-    result = run("mau tanya")
+    result = run("bagaimana cara daftar")
     assert result.kind == "permintaan_informasi"
     assert result.category == FALLBACK_CATEGORY
     assert f"category:{FALLBACK_CATEGORY}[no_category_terms]" in result.reasons
 
 
 def test_category_with_most_matched_words_wins():
-    # penerangan: "lampu jalan" (2) + "lampu" (1) = 3 beats jalan: "jalan rusak" (2).
-    result = run("lampu jalan rusak")
+    # penerangan: "lampu jalan" (2) beats jalan: "berlubang" (1); the "lampu" inside "lampu
+    # jalan" does not count again.
+    result = run("berlubang lampu jalan mati")
     assert result.category == "penerangan"
-    assert "category:penerangan[lampu,lampu jalan]" in result.reasons
+    assert "category:penerangan[lampu jalan]" in result.reasons
 
 
 def test_category_tie_goes_to_the_category_listed_first():
@@ -199,3 +205,73 @@ def test_reasons_are_in_decision_order():
         "category:jalan[jalan rusak]",
         "priority:tinggi[parah]",
     )
+
+
+# --- proximity rules, longest match, questions, politics by purpose ----------------------------
+
+
+def near_rules(window: int = 2) -> Rules:
+    from agents.domain.classify import NearRule
+    import dataclasses
+
+    entries = [(("jalan",), (0, "object")), (("rusak",), (0, "state")), (("ambles",), (0, "state")),
+               (("lampu",), (1, "object")), (("mati",), (1, "state"))]
+    return dataclasses.replace(make_rules(), near_rules=(NearRule("jalan", window), NearRule("penerangan", window)),
+                               near_terms=PhraseIndex(entries))
+
+
+def test_object_and_state_within_the_window_decide_the_category():
+    result = run("jalan depan sd ambles", near_rules(window=2))
+    assert (result.kind, result.category) == ("pengaduan", "jalan")
+    assert "category:jalan[near:jalan~ambles]" in result.reasons
+
+
+def test_object_and_state_farther_apart_than_the_window_do_not():
+    assert run("jalan depan sd kami sudah ambles", near_rules(window=2)).category != "jalan"
+
+
+def test_state_before_object_counts_too():
+    assert run("mati lagi lampu", near_rules()).category == "penerangan"
+
+
+def test_object_inside_a_longer_phrase_of_another_category_is_not_an_object():
+    # "jalan" belongs to "lampu jalan" (penerangan) here, so "jalan ... ambles" is no road hit.
+    result = run("lampu jalan ambles", near_rules())
+    assert result.category == "penerangan"
+
+
+def test_darurat_term_inside_a_longer_tinggi_phrase_does_not_count():
+    rules = make_rules()
+    import dataclasses
+
+    rules = dataclasses.replace(rules, priority_terms=phrases({"darurat": ["banjir"], "tinggi": ["rawan banjir"]}))
+    assert run("jalan rusak rawan banjir", rules).priority == "tinggi"
+    assert run("jalan rusak banjir", rules).priority == "darurat"
+
+
+def test_priority_terms_only_raise_the_kinds_configured():
+    # A question about the evacuation of a flood is not itself an emergency.
+    result = run("bagaimana cara lapor kebakaran lampu")
+    assert (result.kind, result.priority) == ("permintaan_informasi", "rendah")
+
+
+def test_question_mark_tips_a_tie_towards_an_information_request():
+    asked = classify(NormalizedText(("tanya", "lampu", "rusak"), (), False, True), RULES)
+    stated = classify(NormalizedText(("tanya", "lampu", "rusak"), (), False, False), RULES)
+    assert (asked.kind, stated.kind) == ("permintaan_informasi", "pengaduan")
+    assert "kind:permintaan_informasi[?,tanya]" in asked.reasons or "kind:permintaan_informasi[tanya,?]" in asked.reasons
+
+
+def test_question_about_a_category_without_other_terms_is_an_information_request():
+    result = classify(NormalizedText(("lampu", "buka", "minggu"), (), False, True), RULES)
+    assert result.kind == "permintaan_informasi"
+
+
+def test_small_talk_with_one_weak_term_is_lainnya():
+    # "usul" alone and no service object: not enough for a suggestion to the regency.
+    assert run("usul makan bakso").kind == "lainnya"
+
+
+def test_service_question_mentioning_an_election_is_the_question():
+    text = NormalizedText(("tanya", "bagaimana", "cara", "lampu", "pilkada"), (), False, True)
+    assert classify(text, RULES).kind == "permintaan_informasi"

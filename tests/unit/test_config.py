@@ -285,7 +285,7 @@ def test_settings_defaults():
     assert settings.store == "rocksdb://"
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 6066)
     assert settings.log_level == "info"
-    assert settings.sla_tick_seconds == 1.0
+    assert settings.sla_tick_seconds == 0.25
     assert settings.sla_grace_seconds == 5.0
     assert settings.orphan_wait_seconds == 60.0
     assert settings.clock_speed is None
@@ -373,3 +373,41 @@ def test_describe_lists_every_setting():
     table = describe()
     for setting in SETTINGS:
         assert setting.env in table
+
+
+# --- issue 3: proximity rules, priority scope, place context, the second example regency -----
+
+
+@pytest.mark.parametrize(("block", "fragment"), [
+    ('[[category.jalan.near]]\nobjects = ["jalan"]\nstates = []', "category.jalan.near[1].states: needs at least one term"),
+    ('[[category.jalan.near]]\nobjects = ["jalan"]\nstates = ["rusak"]\nwindow = 40', "category.jalan.near[1].window: must be between 0 and 12"),
+    ('[[category.jalan.near]]\nobjects = ["jalan"]\nstates = ["rusak"]\nradius = 2', "category.jalan.near[1]: unknown key 'radius'"),
+    ('[[category.jalan.near]]\nobjects = "jalan"\nstates = ["rusak"]', "category.jalan.near[1].objects: expected list"),
+])
+def test_bad_near_rules_are_reported_with_their_place(cfg, block, fragment):
+    append(cfg / "taxonomy.toml", block)
+    message = load_error(cfg)
+    assert "taxonomy.toml" in message and fragment in message
+
+
+def test_priority_scope_names_known_kinds_only(cfg):
+    append(cfg / "lexicon.toml", '[priority_rules]\napply_to = ["pengaduan", "keluhan"]')
+    assert "lexicon.toml: priority_rules.apply_to: unknown kind 'keluhan'" in load_error(cfg)
+
+
+def test_context_only_kecamatan_must_exist(cfg):
+    replace(cfg / "gazetteer" / "aliases.toml", 'kecamatan_needs_context = ["Wedi", "Tulung"]',
+            'kecamatan_needs_context = ["Wedi", "Atlantis"]')
+    assert "aliases.toml: kecamatan_needs_context: 'Atlantis' is not a kecamatan" in load_error(cfg)
+
+
+def test_toml_syntax_errors_name_the_line(cfg):
+    append(cfg / "taxonomy.toml", "[category.jalan\nterms = [")
+    message = load_error(cfg)
+    assert "taxonomy.toml" in message and "line" in message
+
+
+def test_second_example_regency_loads():
+    config = load_config(REPO / "deploy" / "config" / "sukamaju")
+    assert config.regency_id == "sukamaju"
+    assert len(config.gazetteer.kecamatan) >= 3

@@ -86,3 +86,16 @@ def test_match_carries_term_payload_start_and_phrase():
     match = index(("lampu jalan", "pju")).find(["lampu", "jalan"])[0]
     assert match == Match(("lampu", "jalan"), "pju", 0)
     assert match.phrase == "lampu jalan"
+
+
+def test_longest_only_drops_matches_inside_longer_ones():
+    from agents.domain.matching import longest_only
+
+    index = PhraseIndex([(("rawan", "banjir"), "tinggi"), (("banjir",), "darurat"), (("lampu",), "x")])
+    kept = longest_only(index.find(("rawan", "banjir", "dan", "banjir", "lampu")))
+    assert [(m.phrase, m.start) for m in kept] == [("rawan banjir", 0), ("banjir", 3), ("lampu", 4)]
+
+
+def test_same_phrase_with_two_payloads_matches_twice():
+    index = PhraseIndex([(("macet",), "a"), (("macet",), "b")])
+    assert sorted(m.payload for m in index.find(("macet",))) == ["a", "b"]

@@ -166,3 +166,68 @@ def test_desa_lists_are_exposed(gazetteer):
 )
 def test_slug(name, expected):
     assert slug(name) == expected
+
+
+# --- common-word names, typos, desa beside its kecamatan --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def klaten_like() -> Gazetteer:
+    kecamatan = ["Wedi", "Tulung", "Jatinom", "Prambanan", "Cawas", "Karangdowo"]
+    desa = [("Sembung", "Wedi"), ("Puluhan", "Jatinom"), ("Tumpukan", "Karangdowo"), ("Sedayu", "Tulung")]
+    return Gazetteer(kecamatan, desa, NORMALIZER, {}, ["Puluhan", "Tumpukan"], ["Wedi", "Tulung"])
+
+
+@pytest.mark.parametrize("text", [
+    "wedi aku lewat kono bengi-bengi",      # Javanese: "I am afraid"
+    "tulung aku, tugas numpuk",             # Javanese: "help me"
+    "nyuwun tulung sampah durung diangkut",
+])
+def test_kecamatan_that_is_an_ordinary_word_needs_a_context(klaten_like, text):
+    assert locate(klaten_like, text).kecamatan is None
+
+
+@pytest.mark.parametrize(("text", "kecamatan"), [
+    ("jalan di kec. Wedi rusak", "Wedi"),
+    ("pasar Wedi atapnya bocor", "Wedi"),
+    ("lampu mati di Tulung", "Tulung"),
+    ("kantor desa Sembung Wedi tutup", "Wedi"),
+])
+def test_kecamatan_that_is_an_ordinary_word_counts_in_context(klaten_like, text, kecamatan):
+    assert locate(klaten_like, text).kecamatan == kecamatan
+
+
+@pytest.mark.parametrize(("text", "kecamatan"), [
+    ("PJU mati di jatinon depan pasar", "Jatinom"),     # substitution
+    ("jalan di prambnan rusak", "Prambanan"),           # deletion
+    ("jalan karangdowoo ambles", "Karangdowo"),         # insertion
+    ("lampu mati di Cawaz", "Cawas"),                   # short name, after a context word
+])
+def test_one_letter_typo_of_a_kecamatan_is_tolerated(klaten_like, text, kecamatan):
+    place = locate(klaten_like, text)
+    assert place.kecamatan == kecamatan
+    assert any(r.startswith("place:kecamatan_typo[") for r in place.reasons)
+
+
+def test_short_name_typo_without_context_is_not_a_place(klaten_like):
+    # "cawaz" is one letter from Cawas, but a five-letter word needs a context word before it.
+    assert locate(klaten_like, "cawaz cawaz").kecamatan is None
+
+
+def test_two_letter_typo_is_not_tolerated(klaten_like):
+    assert locate(klaten_like, "jalan di jatinnon rusak").kecamatan is None
+
+
+@pytest.mark.parametrize("text", ["tumpukan sampah makin tinggi", "puluhan motor jatuh"])
+def test_marker_only_desa_that_is_a_common_word_is_not_a_place(klaten_like, text):
+    assert locate(klaten_like, text) == Place(None, None, ())
+
+
+def test_marker_only_desa_beside_its_own_kecamatan_counts(klaten_like):
+    assert locate(klaten_like, "saluran di Puluhan, Jatinom mampet") == Place(
+        "Jatinom", "Puluhan", ("place:kecamatan[Jatinom]", "place:desa[Puluhan,Jatinom]"))
+
+
+def test_desa_of_a_context_only_kecamatan_names_it(klaten_like):
+    assert locate(klaten_like, "air di desa Sedayu Tulung keruh") == Place(
+        "Tulung", "Sedayu", ("place:kecamatan[Tulung]", "place:desa[Sedayu,Tulung]"))

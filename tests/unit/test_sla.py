@@ -13,6 +13,7 @@ import pytest
 
 from agents.domain.sla import (
     STAGE_FIRST_RESPONSE,
+    STAGE_RESOLUTION,
     SlaPolicies,
     breach_event,
     is_due,
@@ -96,14 +97,14 @@ def test_darurat_is_one_hour_round_the_clock(sla):
     # Saturday night: no office hours, the hour still runs.
     clock = clock_for(sla, "darurat", wib(7, 23, 30))
     assert local(clock["deadline"]) == datetime(2026, 11, 8, 0, 30, tzinfo=WIB)
-    assert clock["working_clock"] is False
+    assert clock["stages"]["first_response"]["working_clock"] is False
 
 
 def test_tinggi_is_four_working_hours_over_a_weekend(sla):
     # Friday 15:00: one working hour left on Friday, three more from Monday 07:30.
     clock = clock_for(sla, "tinggi", wib(6, 15, 0))
     assert local(clock["deadline"]) == datetime(2026, 11, 9, 10, 30, tzinfo=WIB)
-    assert clock["working_clock"] is True
+    assert clock["stages"]["first_response"]["working_clock"] is True
 
 
 def test_tinggi_inside_one_working_day(sla):
@@ -117,7 +118,7 @@ def test_tinggi_opened_at_night_starts_at_the_next_opening(sla):
 def test_normal_is_twenty_four_hours_round_the_clock(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
     assert clock["deadline"] - clock["opened_at"] == 24 * HOUR
-    assert clock["working_clock"] is False
+    assert clock["stages"]["first_response"]["working_clock"] is False
 
 
 def test_rendah_is_three_working_days_same_clock_time(sla):
@@ -132,7 +133,7 @@ def test_round_the_clock_opd_uses_elapsed_time_for_working_hour_budgets(sla):
     assert "bpbd" in sla.round_the_clock_opds
     clock = clock_for(sla, "tinggi", wib(6, 15, 0), opd="bpbd")
     assert local(clock["deadline"]) == datetime(2026, 11, 6, 19, 0, tzinfo=WIB)
-    assert clock["working_clock"] is False
+    assert clock["stages"]["first_response"]["working_clock"] is False
 
 
 def test_round_the_clock_opd_counts_working_days_as_calendar_days(sla):
@@ -155,23 +156,25 @@ def test_calendar_for_picks_round_the_clock_for_24x7_budgets_and_opds(sla):
 def test_open_clock_fields(sla):
     opened_at = wib(6, 15, 0)
     clock = open_clock(opened_event(priority="tinggi", opened_at=opened_at, complaint_id="cmp-abc"), sla)
+    first = {"working_clock": True, "budget": 4 * HOUR, "deadline": wib(9, 10, 30), "anchor": opened_at,
+             "spent": 0.0, "stopped_at": None, "stopped_by": None, "emitted": []}
+    resolution = {**first, "budget": 5 * 8.5 * HOUR, "deadline": wib(13, 15, 0), "emitted": []}
     assert clock == {
         "complaint_id": "cmp-abc",
         "policy": "tinggi",
-        "stage": STAGE_FIRST_RESPONSE,
-        "working_clock": True,
         "opened_at": opened_at,
-        "deadline": wib(9, 10, 30),
         "opd": "dpupr",
         "category": "jalan",
         "priority": "tinggi",
         "kecamatan": "Wedi",
         "platform": "twitter",
         "url": "https://x.example/warga/status/1001",
+        "author": None,
+        "excerpt": None,
         "mentions": 1,
-        "responded_at": None,
-        "responded_by": None,
-        "breached": False,
+        "paused_at": None,
+        "deadline": wib(9, 10, 30),
+        "stages": {STAGE_FIRST_RESPONSE: first, STAGE_RESOLUTION: resolution},
     }
 
 
@@ -202,8 +205,8 @@ def test_response_before_the_deadline_is_met(sla):
     assert response is not None
     assert response.outcome == "met"
     assert response.late is False
-    assert clock["responded_at"] == wib(9, 8, 30)
-    assert clock["responded_by"] == "dpupr"
+    assert clock["stages"]["first_response"]["stopped_at"] == wib(9, 8, 30)
+    assert clock["stages"]["first_response"]["stopped_by"] == "dpupr"
 
 
 def test_response_exactly_at_the_deadline_is_met(sla):
@@ -221,7 +224,7 @@ def test_response_after_the_deadline_is_answered_late(sla):
 def test_lateness_is_decided_by_event_time_not_processing_time(sla):
     # The response reaches the pipeline long after the deadline, but was posted in time.
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
-    assert is_due(clock, now=wib(6, 18, 0))
+    assert is_due(clock, wib(6, 18, 0), sla)
     assert record_response(clock, wib(6, 15, 45), "bpbd", sla).outcome == "met"
 
 
@@ -229,8 +232,8 @@ def test_only_the_first_response_counts(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
     assert record_response(clock, wib(6, 16, 0), "dpupr", sla) is not None
     assert record_response(clock, wib(8, 16, 0), "diskominfo", sla) is None
-    assert clock["responded_at"] == wib(6, 16, 0)
-    assert clock["responded_by"] == "dpupr"
+    assert clock["stages"]["first_response"]["stopped_at"] == wib(6, 16, 0)
+    assert clock["stages"]["first_response"]["stopped_by"] == "dpupr"
 
 
 def test_working_latency_counts_only_office_hours(sla):
@@ -256,23 +259,24 @@ def test_response_timestamped_before_opening_has_zero_latency(sla):
 # --- due clocks -------------------------------------------------------------------------------
 
 
-def test_clock_is_due_only_after_the_deadline(sla):
+def test_clock_is_due_only_after_its_next_level(sla):
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
-    assert not is_due(clock, clock["deadline"] - 1)
-    assert not is_due(clock, clock["deadline"])
-    assert is_due(clock, clock["deadline"] + 1)
+    at_risk = wib(6, 15, 45)
+    assert not is_due(clock, at_risk - 1, sla)
+    assert not is_due(clock, at_risk, sla)
+    assert is_due(clock, at_risk + 1, sla)
 
 
 def test_responded_clock_is_never_due(sla):
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
     record_response(clock, wib(6, 17, 0), "bpbd", sla)
-    assert not is_due(clock, wib(7, 0, 0))
+    assert not is_due(clock, wib(7, 0, 0), sla)
 
 
-def test_breached_clock_is_not_due_again(sla):
+def test_clock_with_every_level_emitted_is_not_due_again(sla):
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
-    clock["breached"] = True
-    assert not is_due(clock, wib(7, 0, 0))
+    clock["stages"]["first_response"]["emitted"] += ["at_risk", "breached", "escalated_opd_head", "escalated_sekda"]
+    assert not is_due(clock, wib(7, 0, 0), sla)
 
 
 # --- breach events ----------------------------------------------------------------------------
@@ -290,6 +294,8 @@ def test_breach_event_is_a_cloudevent(sla):
     assert event["time"] == "2026-11-09T04:00:00+00:00"
     assert event["id"] == stable_id("brc", "cmp-test", STAGE_FIRST_RESPONSE, "breached")
     data = event["data"]
+    assert data["lateness_seconds"] == 1800.0
+    assert data["escalation_target"] is None
     assert data["complaint_id"] == "cmp-test"
     assert data["stage"] == STAGE_FIRST_RESPONSE
     assert data["level"] == "breached"
@@ -338,8 +344,7 @@ def test_breach_overdue_working_time_skips_nights(sla):
 def test_answered_late_breach_reports_the_response_time(sla):
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
     record_response(clock, wib(6, 16, 30), "bpbd", sla)
-    event = breach_event(clock, emitted_at=wib(6, 16, 31), overdue_until=clock["responded_at"],
-                         policies=sla, source=SOURCE, tz=WIB, level="answered_late")
+    event = breach_event(clock, emitted_at=wib(6, 16, 31), policies=sla, source=SOURCE, tz=WIB, level="answered_late")
     assert event["type"] == "id.tanggap.sla.answered_late"
     assert event["data"]["responded_at"] == "2026-11-06T16:30:00+07:00"
     assert event["data"]["overdue_wall_seconds"] == 0.5 * HOUR
@@ -351,3 +356,207 @@ def test_breach_before_the_deadline_has_no_negative_overdue(sla):
     event = breach_event(clock, emitted_at=wib(6, 16, 0), overdue_until=wib(6, 16, 0), policies=sla, source=SOURCE, tz=WIB)
     assert event["data"]["overdue_wall_seconds"] == 0.0
     assert event["data"]["overdue_working_seconds"] == 0.0
+
+
+# --- levels: at risk, breached, escalations -----------------------------------------------------
+
+from agents.domain.sla import (  # noqa: E402
+    GAUGE_AT_RISK,
+    GAUGE_OPEN,
+    GAUGE_OVERDUE,
+    DeadlineIndex,
+    due_levels,
+    gauge_state,
+    index_entry,
+    is_citizen_post,
+    mark_emitted,
+    next_due,
+    pause,
+    record_resolution,
+    redact,
+    resume,
+    sla_event,
+    sla_event_id,
+)
+
+
+def due_names(clock, now, sla):
+    return [(stage, level.name) for stage, level, _ in due_levels(clock, now, sla)]
+
+
+def test_levels_fall_due_at_their_share_of_the_budget_in_working_time(sla):
+    # tinggi: 4 working hours from Friday 15:00. 75% = 3 h: Monday 09:30; 2x = 8 h: Monday 14:30;
+    # 3x = 12 h: Tuesday 10:00 (8.5 h a day).
+    clock = clock_for(sla, "tinggi", wib(6, 15, 0))
+    assert next_due(clock, sla) == wib(9, 9, 30)
+    assert due_names(clock, wib(9, 9, 31), sla) == [(STAGE_FIRST_RESPONSE, "at_risk")]
+    assert due_names(clock, wib(10, 10, 1), sla) == [
+        (STAGE_FIRST_RESPONSE, "at_risk"), (STAGE_FIRST_RESPONSE, "breached"),
+        (STAGE_FIRST_RESPONSE, "escalated_opd_head"), (STAGE_FIRST_RESPONSE, "escalated_sekda")]
+    thresholds = [at for _, _, at in due_levels(clock, wib(10, 10, 1), sla)]
+    assert thresholds == [wib(9, 9, 30), wib(9, 10, 30), wib(9, 14, 30), wib(10, 10, 0)]
+
+
+def test_emitted_levels_are_not_due_again_and_next_due_moves_on(sla):
+    clock = clock_for(sla, "tinggi", wib(6, 15, 0))
+    mark_emitted(clock, STAGE_FIRST_RESPONSE, "at_risk")
+    assert next_due(clock, sla) == wib(9, 10, 30)
+    assert due_names(clock, wib(9, 10, 31), sla) == [(STAGE_FIRST_RESPONSE, "breached")]
+
+
+def test_resolution_stage_runs_five_working_days_and_is_absent_for_darurat(sla):
+    clock = clock_for(sla, "normal", wib(6, 15, 0))
+    assert clock["stages"][STAGE_RESOLUTION]["deadline"] == wib(13, 15, 0)
+    assert STAGE_RESOLUTION not in clock_for(sla, "darurat", wib(6, 15, 0))["stages"]
+
+
+def test_a_first_response_does_not_stop_the_resolution_stage(sla):
+    clock = clock_for(sla, "normal", wib(6, 15, 0))
+    record_response(clock, wib(6, 16, 0), "dpupr", sla)
+    assert due_names(clock, wib(13, 15, 1), sla) == [(STAGE_RESOLUTION, "at_risk"), (STAGE_RESOLUTION, "breached")]
+
+
+def test_resolved_stops_every_running_stage(sla):
+    clock = clock_for(sla, "normal", wib(6, 15, 0))
+    responses = record_resolution(clock, wib(9, 9, 0), "dpupr", sla)
+    assert [(r.stage, r.outcome) for r in responses] == [(STAGE_FIRST_RESPONSE, "answered_late"),
+                                                         (STAGE_RESOLUTION, "met")]
+    assert responses[0].backfill_breach and not responses[1].backfill_breach
+    assert next_due(clock, sla) is None
+    assert record_resolution(clock, wib(9, 10, 0), "dpupr", sla) == []
+
+
+def test_a_late_response_after_the_breach_was_emitted_does_not_backfill_it(sla):
+    clock = clock_for(sla, "darurat", wib(6, 15, 0))
+    mark_emitted(clock, STAGE_FIRST_RESPONSE, "breached")
+    response = record_response(clock, wib(6, 17, 0), "bpbd", sla)
+    assert response.outcome == "answered_late" and not response.backfill_breach
+
+
+def test_escalation_targets_come_from_the_directory(sla):
+    clock = clock_for(sla, "tinggi", wib(6, 15, 0))
+    at = wib(10, 12, 0)
+    head = sla_event(clock, STAGE_FIRST_RESPONSE, "escalated_opd_head", emitted_at=at, due_at=wib(9, 14, 30),
+                     policies=sla, source=SOURCE, tz=WIB)
+    sekda = sla_event(clock, STAGE_FIRST_RESPONSE, "escalated_sekda", emitted_at=at, due_at=wib(10, 10, 0),
+                      policies=sla, source=SOURCE, tz=WIB)
+    assert head["data"]["escalation_target"] == "Kepala DPUPR"
+    assert sekda["data"]["escalation_target"] == "Sekretaris Daerah Kabupaten Klaten"
+    assert head["type"] == "id.tanggap.sla.escalated_opd_head"
+    assert sekda["data"]["lateness_seconds"] == 2 * HOUR
+
+
+def test_event_ids_are_a_hash_of_complaint_stage_and_level_only(sla):
+    ids = {sla_event_id("cmp-a", stage, level) for stage in (STAGE_FIRST_RESPONSE, STAGE_RESOLUTION)
+           for level in ("at_risk", "breached", "escalated_opd_head", "escalated_sekda", "met", "answered_late")}
+    assert len(ids) == 12
+    assert sla_event_id("cmp-a", "first_response", "breached") == stable_id("brc", "cmp-a", "first_response", "breached")
+
+
+def test_met_event_carries_working_and_wall_latency(sla):
+    clock = clock_for(sla, "tinggi", wib(6, 15, 0))
+    response = record_response(clock, wib(9, 8, 30), "dpupr", sla)
+    event = sla_event(clock, STAGE_FIRST_RESPONSE, "met", emitted_at=wib(9, 8, 31), due_at=wib(9, 8, 30),
+                      policies=sla, source=SOURCE, tz=WIB, response=response)
+    assert event["data"]["latency_working_seconds"] == 2 * HOUR
+    assert event["data"]["latency_wall_seconds"] == wib(9, 8, 30) - wib(6, 15, 0)
+    assert event["data"]["overdue_wall_seconds"] == 0.0
+    assert event["data"]["responded_at"] == "2026-11-09T08:30:00+07:00"
+
+
+# --- pausing ------------------------------------------------------------------------------------
+
+
+def test_pause_keeps_the_spent_budget_and_resume_moves_the_deadline(sla):
+    # tinggi from Monday 08:00 (deadline 12:00). Paused at 09:00 (1 h spent), resumed Tuesday
+    # 08:00: 3 working hours left, deadline Tuesday 11:00.
+    clock = clock_for(sla, "tinggi", wib(2, 8, 0))
+    assert pause(clock, wib(2, 9, 0), sla)
+    assert not pause(clock, wib(2, 9, 30), sla), "already paused"
+    assert next_due(clock, sla) is None
+    assert due_levels(clock, wib(20, 0, 0), sla) == []
+    assert resume(clock, wib(3, 8, 0), sla)
+    assert clock["deadline"] == clock["stages"][STAGE_FIRST_RESPONSE]["deadline"] == wib(3, 11, 0)
+    assert next_due(clock, sla) == wib(3, 10, 0)  # at risk after 3 h of 4 spent
+    assert not resume(clock, wib(3, 9, 0), sla), "not paused"
+
+
+def test_resume_before_the_pause_in_event_time_restarts_at_the_pause(sla):
+    clock = clock_for(sla, "darurat", wib(6, 15, 0))
+    pause(clock, wib(6, 15, 20), sla)
+    resume(clock, wib(6, 15, 10), sla)
+    assert clock["deadline"] == wib(6, 16, 0)
+
+
+def test_a_response_while_paused_is_late_only_if_the_budget_was_spent(sla):
+    clock = clock_for(sla, "darurat", wib(6, 15, 0))
+    pause(clock, wib(6, 15, 30), sla)
+    assert record_response(clock, wib(6, 18, 0), "bpbd", sla).outcome == "met"
+
+
+def test_only_the_citizens_own_post_resumes(sla):
+    event = opened_event(priority="normal", opened_at=wib(6, 15, 0))
+    event["first_post"]["author_handle"] = "Warga_Wedi"
+    clock = open_clock(event, sla)
+    assert is_citizen_post(clock, {"author_handle": "warga_wedi"})
+    assert not is_citizen_post(clock, {"author_handle": "tetangga"})
+    clock["author"] = None  # WhatsApp: no handle to compare
+    assert is_citizen_post(clock, {"author_handle": None})
+
+
+# --- excerpt ------------------------------------------------------------------------------------
+
+
+def test_redact_removes_personal_data():
+    text = ("Jalan rusak di depan rumah saya, hub 0812-3456-7890 atau +6281234567890, NIK 3310123456789012, "
+            "email warga@contoh.id @pakrt https://x.com/a/1 no rek 1234567890")
+    redacted = redact(text, limit=500)
+    for secret in ("0812", "6281234567890", "3310123456789012", "warga@contoh.id", "@pakrt", "https://", "1234567890"):
+        assert secret not in redacted
+    assert "[telepon]" in redacted and "[nik]" in redacted and "[email]" in redacted
+    assert redact("a " * 200).endswith("…") and len(redact("a " * 200)) == 160
+    assert redact(None) is None
+
+
+# --- the deadline index -------------------------------------------------------------------------
+
+
+def test_index_pops_only_due_clocks_and_rearms_them():
+    index = DeadlineIndex()
+    index.set("a", 10.0, "dpupr", GAUGE_OPEN)
+    index.set("b", 20.0, "dpupr", GAUGE_OPEN)
+    index.set("c", 30.0, "dlh", GAUGE_OPEN)
+    assert index.pop_due(5.0, retry_at=100.0) == []
+    assert index.pop_due(25.0, retry_at=100.0) == ["a", "b"]
+    assert index.next_due() == 30.0
+    assert index.pop_due(99.0, retry_at=200.0) == ["c"]
+    assert index.pop_due(150.0, retry_at=300.0) == ["a", "b"], "re-armed until the owner acts"
+
+
+def test_index_replaces_entries_lazily():
+    index = DeadlineIndex()
+    index.set("a", 10.0, "dpupr", GAUGE_OPEN)
+    index.set("a", 50.0, "dpupr", GAUGE_AT_RISK)
+    assert index.pop_due(20.0, retry_at=100.0) == []
+    assert index.pop_due(60.0, retry_at=100.0) == ["a"]
+    index.discard("a")
+    assert len(index) == 0 and index.next_due() is None
+
+
+def test_index_gauges_count_per_opd_and_state():
+    index = DeadlineIndex()
+    index.rebuild([("a", 1.0, "dpupr", GAUGE_OPEN), ("b", 2.0, "dpupr", GAUGE_AT_RISK),
+                   ("c", None, "dlh", GAUGE_OVERDUE), ("d", None, "dlh", 0)])
+    assert len(index) == 3
+    assert index.gauges() == ({"dpupr": 2, "dlh": 1}, {"dpupr": 1}, {"dlh": 1})
+    index.set("b", 5.0, "dpupr", GAUGE_OVERDUE)
+    waiting, at_risk, overdue = index.gauges()
+    assert (waiting["dpupr"], at_risk.get("dpupr", 0), overdue["dpupr"]) == (2, 0, 1)
+
+
+def test_index_entry_is_stored_in_the_clock_for_rebuilds(sla):
+    clock = clock_for(sla, "tinggi", wib(6, 15, 0))
+    assert index_entry(clock, sla) == (wib(9, 9, 30), "dpupr", GAUGE_OPEN)
+    assert (clock["next_due"], clock["gauge"]) == (wib(9, 9, 30), GAUGE_OPEN)
+    mark_emitted(clock, STAGE_FIRST_RESPONSE, "at_risk")
+    assert gauge_state(clock) == GAUGE_AT_RISK

@@ -216,3 +216,10 @@ def test_only_one_prefix_and_one_suffix_are_stripped():
 
 def test_affix_stripping_is_applied_to_post_words(normalizer):
     assert words(normalizer, "Jalannya belum diperbaiki") == ("jalan", "belum", "perbaiki")
+
+
+def test_question_mark_is_recorded_outside_links():
+    normalizer = Normalizer({})
+    assert normalizer.normalize("buka hari minggu ga?").asks
+    assert not normalizer.normalize("lihat https://x.com/a?b=1 ya").asks
+    assert not normalizer.normalize("jalan rusak").asks

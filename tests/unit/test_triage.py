@@ -576,3 +576,11 @@ def test_record_event_ids_are_stable_per_post_and_outcome(config, complaint, rep
     event_ids = [e["event_id"] for e in a.events]
     assert len(set(event_ids)) == len(event_ids)
 
+
+
+def test_a_repost_that_opens_nothing_before_its_original_is_simply_ignored(triage):
+    greeting = post("1301", "Selamat pagi semuanya", repost_of="1300")
+    desk = Desk(triage)
+    result = desk.feed(greeting)
+    assert result.record["outcome"] == "ignored"
+    assert "twitter:1300" not in desk.state, "no placeholder for a post that opened nothing"

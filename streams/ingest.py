@@ -1,0 +1,351 @@
+"""The ingest door: HTTP handlers that validate posts and publish them to `posts.raw`.
+
+    POST /ingest               one raw post or a JSON array of them (the raw-post contract)
+    POST /ingest/{format}      a platform's native payload: x, meta, whatsapp, tiktok, youtube
+    GET  /ingest/meta|whatsapp Meta's webhook verification (hub.mode, hub.verify_token, hub.challenge)
+
+The same handlers run on the worker's faust web server (`register`) and in the standalone
+`tanggap ingest-server` (`build_server`), so both behave identically.
+
+A request is all or nothing: when any item breaks the contract the answer is 422 with a reason
+per rejected item and nothing is published, so a client can fix and resend the batch without
+guessing what went through. Items an adapter skips on purpose (deletions, delivery receipts)
+are not errors: the 2xx answer lists them with their reason. The answer comes after the broker
+acknowledged every message: 202 means published.
+
+Authentication: a bearer token from TANGGAP_INGEST_TOKENS, or for /ingest/meta and
+/ingest/whatsapp Meta's X-Hub-Signature-256 (HMAC-SHA256 of the body with the app secret),
+since Meta cannot send a bearer token. Logs carry the format, status and counts, never a body,
+a query string or an author.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections import Counter as Counter_
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import Counter
+
+from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, PayloadError, adapter
+from schemas.events import InvalidInput, RawPost
+from streams.settings import Settings
+
+log = logging.getLogger("tanggap.ingest")
+
+Publisher = Callable[[Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+SIGNED_FORMATS = ("meta", "whatsapp")
+LINE_FORMATS = ("tiktok", "youtube")
+"""Exports that arrive as JSON lines; a JSON array or a single object works too."""
+
+ingest_requests = Counter("tanggap_ingest_requests_total", "Ingest HTTP requests by format and status code",
+                          ("format", "status"))
+ingest_items = Counter("tanggap_ingest_items_total",
+                       "Items of ingest requests: accepted (published), rejected (contract violation) or skipped "
+                       "(deletions, receipts; reason label)", ("format", "outcome", "reason"))
+
+
+class Ingest:
+    def __init__(self, settings: Settings, publish: Publisher, topic_label: str = "posts.raw") -> None:
+        self.settings = settings
+        self.publish = publish
+        self.context = AdapterContext(
+            accounts=settings.ingest_accounts,
+            whatsapp_hash_key=settings.ingest_whatsapp_hash_key.encode() if settings.ingest_whatsapp_hash_key else None,
+        )
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def _reply(self, fmt: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+        ingest_requests.labels(fmt, str(status)).inc()
+        level = logging.DEBUG if status < 400 else logging.WARNING
+        log.log(level, "ingest %s: %s accepted=%d rejected=%d skipped=%d error=%s", fmt, status,
+                len(body.get("accepted", ())), len(body.get("rejected", ())), len(body.get("skipped", ())),
+                body.get("error", "-"))
+        return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+    def _error(self, fmt: str, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> web.Response:
+        return self._reply(fmt, status, {"error": error, "detail": detail}, headers)
+
+    # -- authentication ------------------------------------------------------------------------
+
+    def _bearer_ok(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        token = token.strip().encode()
+        # compare_digest against every configured token: rotation keeps two valid at once.
+        return any(hmac.compare_digest(token, known.encode()) for known in self.settings.ingest_tokens)
+
+    def _signature_ok(self, request: web.Request, body: bytes) -> bool:
+        secret = self.settings.ingest_meta_app_secret
+        header = request.headers.get("X-Hub-Signature-256", "")
+        if not secret or not header.startswith("sha256="):
+            return False
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(header[len("sha256="):].strip().lower(), expected)
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    async def verify(self, request: web.Request, fmt: str) -> web.Response:
+        """Meta's subscription handshake: echo hub.challenge when hub.verify_token matches."""
+        if fmt not in SIGNED_FORMATS:
+            return self._error(fmt if fmt in FORMATS else "unknown", 405, "method_not_allowed", "GET is only for Meta's verification")
+        expected = self.settings.ingest_meta_verify_token
+        query = request.query
+        token = query.get("hub.verify_token", "")
+        if (query.get("hub.mode") == "subscribe" and expected
+                and hmac.compare_digest(token.encode(), expected.encode()) and "hub.challenge" in query):
+            ingest_requests.labels(fmt, "200").inc()
+            return web.Response(text=query["hub.challenge"], content_type="text/plain")
+        return self._error(fmt, 403, "verification_failed", "hub.mode must be subscribe and hub.verify_token must match")
+
+    async def handle(self, request: web.Request, fmt: str = "raw") -> web.Response:
+        if fmt not in FORMATS:
+            return self._error("unknown", 404, "unknown_format", f"use /ingest or /ingest/{{{','.join(FORMATS[1:])}}}")
+        signed = fmt in SIGNED_FORMATS and bool(self.settings.ingest_meta_app_secret)
+        if not self.settings.ingest_tokens and not signed:
+            return self._error(fmt, 503, "ingest_disabled", "no ingest token configured (TANGGAP_INGEST_TOKENS)")
+        bearer = self._bearer_ok(request)
+        if not bearer and not (signed and "X-Hub-Signature-256" in request.headers):
+            return self._error(fmt, 401, "unauthorized", "missing or invalid bearer token",
+                               {"WWW-Authenticate": 'Bearer realm="tanggap-ingest"'})
+        body = await read_limited(request, self.settings.ingest_max_body_bytes)
+        if body is None:
+            return self._error(fmt, 413, "body_too_large",
+                               f"the body exceeds {self.settings.ingest_max_body_bytes} bytes; send smaller batches")
+        if not bearer and not self._signature_ok(request, body):
+            return self._error(fmt, 401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+        try:
+            payloads = parse_body(body, fmt)
+        except InvalidInput as exc:
+            return self._error(fmt, 400, exc.reason, exc.detail)
+        try:
+            convert = adapter(fmt)
+            posts, skipped = [], []
+            for payload in payloads:
+                adapted = convert(payload, self.context)
+                posts.extend(adapted.posts)
+                skipped.extend(adapted.skipped)
+        except PayloadError as exc:
+            return self._error(fmt, 400, "unrecognized_payload", str(exc))
+        except AdapterSetupError as exc:
+            return self._error(fmt, 503, "not_configured", str(exc))
+        accepted, rejected, messages = validate(posts)
+        for item in skipped:
+            ingest_items.labels(fmt, "skipped", item.reason).inc()
+        if rejected:
+            for item in rejected:
+                ingest_items.labels(fmt, "rejected", item["reason"]).inc()
+            return self._reply(fmt, 422, {"accepted": [], "rejected": rejected,
+                                          "skipped": [s.to_json() for s in skipped]})
+        try:
+            if messages:
+                await self.publish(messages)
+        except Exception as exc:  # the broker is down or refused: the client must retry
+            log.error("ingest %s: publishing %d posts failed: %s", fmt, len(messages), type(exc).__name__)
+            return self._error(fmt, 503, "broker_unavailable", "posts were not published; retry later")
+        ingest_items.labels(fmt, "accepted", "").inc(len(accepted))
+        # Meta retries webhooks that are not answered with 200.
+        status = 200 if fmt in SIGNED_FORMATS else 202
+        return self._reply(fmt, status, {"accepted": accepted, "skipped": [s.to_json() for s in skipped]})
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit` (checked before and while reading)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_body(body: bytes, fmt: str) -> list[Any]:
+    """The payloads of a body: a JSON value, or for export formats also JSON lines. For `raw`,
+    an array is a batch of posts; for other formats an array is handed to the adapter whole."""
+    if not body.strip():
+        raise InvalidInput("invalid_json", "empty body")
+    try:
+        return [orjson.loads(body)]
+    except orjson.JSONDecodeError as exc:
+        if fmt not in LINE_FORMATS:
+            raise InvalidInput("invalid_json", str(exc)) from None
+    payloads = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if line.strip():
+            try:
+                payloads.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput("invalid_json", f"line {number}: {exc}") from None
+    return payloads
+
+
+def validate(posts: list[Any]) -> tuple[list[str], list[dict[str, Any]], list[tuple[bytes, bytes]]]:
+    """Keys of valid posts, reasons of invalid ones, and the messages to publish."""
+    accepted: list[str] = []
+    rejected: list[dict[str, Any]] = []
+    messages: list[tuple[bytes, bytes]] = []
+    for index, post in enumerate(posts):
+        if not isinstance(post, dict):
+            rejected.append({"index": index, "reason": "not_an_object",
+                             "detail": f"expected a JSON object, got {type(post).__name__}"})
+            continue
+        try:
+            parsed = RawPost.parse(post)
+        except InvalidInput as exc:
+            rejected.append({"index": index, "post_id": post.get("post_id") if isinstance(post.get("post_id"), str) else None,
+                             "reason": exc.reason, "detail": exc.detail})
+            continue
+        accepted.append(parsed.key)
+        messages.append((parsed.key.encode(), orjson.dumps(post)))
+    return accepted, rejected, messages
+
+
+# -- the worker's web server ---------------------------------------------------------------------
+
+def register(pipeline) -> Ingest:
+    """Mount the ingest routes on the worker's faust web server; publishing goes through the
+    worker's faust producer, so it follows the worker's producer settings."""
+    import faust
+
+    topic = pipeline.topics["posts_raw"]
+
+    async def publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
+        pending = [await topic.send(key=key, value=value) for key, value in messages]
+        await asyncio.gather(*pending)
+
+    ingest = Ingest(pipeline.settings, publish)
+
+    class IngestRoot(faust.web.View):
+        async def post(self, request: web.Request) -> web.Response:
+            return await ingest.handle(request, "raw")
+
+    class IngestFormat(faust.web.View):
+        async def get(self, request: web.Request, format: str) -> web.Response:  # noqa: A002 (route variable)
+            return await ingest.verify(request, format)
+
+        async def post(self, request: web.Request, format: str) -> web.Response:  # noqa: A002
+            return await ingest.handle(request, format)
+
+    pipeline.app.page("/ingest")(IngestRoot)
+    pipeline.app.page("/ingest/{format}")(IngestFormat)
+    return ingest
+
+
+# -- the standalone server -----------------------------------------------------------------------
+
+def build_server(settings: Settings) -> web.Application:
+    """An aiohttp application with the ingest routes, /health and /metrics, publishing with its
+    own aiokafka producer (the same producer settings as every Tanggap client)."""
+    from streams import kafka, metrics
+
+    topic = settings.topic("posts.raw")
+    state: dict[str, Any] = {}
+
+    async def publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
+        producer = state["producer"]
+        pending = [await producer.send(topic, value=value, key=key) for key, value in messages]
+        await asyncio.gather(*pending)
+
+    ingest = Ingest(settings, publish)
+
+    async def start_producer(app: web.Application) -> None:
+        state["producer"] = kafka.producer(settings)
+        await kafka.start(state["producer"])
+
+    async def stop_producer(app: web.Application) -> None:
+        if "producer" in state:
+            await state["producer"].stop()
+
+    async def post_root(request: web.Request) -> web.Response:
+        return await ingest.handle(request, "raw")
+
+    async def post_format(request: web.Request) -> web.Response:
+        return await ingest.handle(request, request.match_info["format"])
+
+    async def get_format(request: web.Request) -> web.Response:
+        return await ingest.verify(request, request.match_info["format"])
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "role": "ingest", "topic": topic})
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.on_startup.append(start_producer)
+    app.on_cleanup.append(stop_producer)
+    app.router.add_post("/ingest", post_root)
+    app.router.add_post("/ingest/{format}", post_format)
+    app.router.add_get("/ingest/{format}", get_format)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_page)
+    return app
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    from streams.kafka import create_topics
+
+    asyncio.run(create_topics(settings))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    print(f"ingest server on http://{host}:{port}/ingest -> {settings.topic('posts.raw')} at {settings.broker}", flush=True)
+    # access_log=None: access lines would carry query strings (hub.verify_token) and client addresses.
+    web.run_app(build_server(settings), host=host, port=port, print=None, access_log=None)
+
+
+# -- files (tanggap replay --format) -------------------------------------------------------------
+
+def adapt_lines(lines: Iterable[tuple[int, bytes]], fmt: str, settings: Settings
+                ) -> tuple[list[tuple[bytes, bytes]], list[str], Counter_[str]]:
+    """One native payload per line to messages for `posts.raw`; returns the messages, one
+    problem line per line that could not be used (never its content), and skip reasons counted."""
+    context = Ingest(settings, _no_publish).context
+    convert = adapter(fmt)
+    messages: list[tuple[bytes, bytes]] = []
+    problems: list[str] = []
+    skipped: Counter_[str] = Counter_()
+    for number, line in lines:
+        try:
+            adapted = convert(orjson.loads(line), context)
+        except orjson.JSONDecodeError as exc:
+            problems.append(f"line {number}: invalid_json: {exc}")
+            continue
+        except PayloadError as exc:
+            problems.append(f"line {number}: unrecognized_payload: {exc}")
+            continue
+        skipped.update(item.reason for item in adapted.skipped)
+        _, rejected, valid = validate(adapted.posts)
+        problems.extend(f"line {number}: {item['reason']}: {item['detail']}" for item in rejected)
+        messages.extend(valid)
+    return messages, problems, skipped
+
+
+async def _no_publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
+    raise RuntimeError("files are published by the caller")
+
+
+def post_batches(url: str, token: str, values: Sequence[bytes], batch_size: int = 500, timeout: float = 60.0) -> int:
+    """POST raw-post JSON values to an ingest URL as JSON arrays; returns how many were accepted.
+    A client for the demo and benchmarks: stops at the first answer that is not 2xx."""
+    import urllib.request
+
+    accepted = 0
+    for start in range(0, len(values), batch_size):
+        body = b"[" + b",".join(values[start:start + batch_size]) + b"]"
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            accepted += len(orjson.loads(response.read())["accepted"])
+    return accepted

@@ -1,0 +1,145 @@
+"""The `sla` agent driven in-process with faust's `test_context()`: what it emits, by id, for
+ticks, responses, pauses and redeliveries, and how it keeps its deadline index.
+
+Complaints are dated in the past, so every level of an unanswered clock is due on the first tick
+(the worker's clock is the wall clock here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from agents.domain.config import load_config
+from agents.domain.sla import sla_event_id
+from streams.app import build_app
+from streams.settings import Settings
+from tests.agents.test_agents import Recorder, agent
+from tests.conftest import BUNDLED_CONFIG
+
+CID = "cmp-timing-1"
+
+
+@pytest.fixture()
+def pipeline(tmp_path):
+    settings = Settings.from_env({"TANGGAP_STORE": "memory://", "TANGGAP_BROKER": "127.0.0.1:1",
+                                  "TANGGAP_DATA_DIR": str(tmp_path), "TANGGAP_CONFIG": str(BUNDLED_CONFIG),
+                                  "TANGGAP_WEB_PORT": "1", "TANGGAP_SLA_GRACE_SECONDS": "0"})
+    built = build_app(settings, load_config(settings.config_dir))
+    recorder = Recorder()
+    recorder.patch(built)
+    built.recorder = recorder
+    return built
+
+
+def opened(priority: str = "tinggi", at: str = "2025-11-03T08:00:00+07:00") -> dict:
+    return {"event_id": "evt-o", "type": "opened", "complaint_id": CID, "occurred_at": at, "kind": "pengaduan",
+            "category": "jalan", "priority": priority, "opd": "dpupr", "kecamatan": "Wedi", "desa": None,
+            "mentions": 1, "platforms": ["twitter"],
+            "first_post": {"key": "twitter:1", "platform": "twitter", "post_id": "1", "url": "https://x.com/w/1",
+                           "author_handle": "warga", "created_at": at},
+            "post": None, "excerpt": "Jalan rusak, hubungi 081234567890", "response": None, "reasons": []}
+
+
+def responded(at: str, kind: str = "first_response", event_type: str = "responded") -> dict:
+    return {**opened(), "event_id": f"evt-{kind}-{at}", "type": event_type,
+            "response": {"by": "dpupr", "kind": kind, "at": at, "channel": "desk", "post": None}}
+
+
+def citizen_post(at: str, handle: str = "warga") -> dict:
+    return {**opened(), "event_id": f"evt-dup-{at}", "type": "duplicate_attached", "occurred_at": at, "mentions": 2,
+            "post": {"key": "twitter:2", "platform": "twitter", "post_id": "2", "url": None,
+                     "author_handle": handle, "created_at": at}}
+
+
+TICK = {"complaint_id": CID}
+
+
+async def put_all(pipeline, *values) -> None:
+    async with agent(pipeline, "sla").test_context() as sla:
+        for value in values:
+            await sla.put(orjson.dumps(value), key=CID.encode())
+
+
+def emitted(pipeline) -> dict[str, str]:
+    """Event id -> level of everything on `breaches`; asserts no id was sent twice."""
+    events = pipeline.recorder.on("breaches")
+    by_id = {e["id"]: e["data"]["level"] for e in events}
+    assert len(by_id) == len(events), f"an event was emitted twice: {[e['id'] for e in events]}"
+    return by_id
+
+
+def expected(*pairs: tuple[str, str]) -> dict[str, str]:
+    return {sla_event_id(CID, stage, level): level for stage, level in pairs}
+
+
+FR, RES = "first_response", "resolution"
+ALL_LEVELS = ("at_risk", "breached", "escalated_opd_head", "escalated_sekda")
+
+
+def test_a_tick_emits_every_level_past_due_once_with_its_lateness(pipeline):
+    asyncio.run(put_all(pipeline, opened(), TICK, TICK))
+    assert emitted(pipeline) == expected(*[(stage, level) for stage in (FR, RES) for level in ALL_LEVELS])
+    events = pipeline.recorder.on("breaches")
+    assert all(e["data"]["lateness_seconds"] > 86400 for e in events), "a year late, and says so"
+    assert "081234567890" not in events[0]["data"]["excerpt"]
+    targets = {e["data"]["level"]: e["data"]["escalation_target"] for e in events}
+    assert targets["escalated_opd_head"] == "Kepala DPUPR"
+    assert targets["escalated_sekda"] == "Sekretaris Daerah Kabupaten Klaten"
+    assert len(pipeline.sla_index) == 1 and pipeline.sla_index.next_due() is None
+
+
+def test_a_response_in_time_is_met_even_when_delivered_late(pipeline):
+    asyncio.run(put_all(pipeline, opened(), responded("2025-11-03T09:00:00+07:00"), TICK))
+    assert emitted(pipeline) == expected((FR, "met"), *[(RES, level) for level in ALL_LEVELS])
+    met = next(e for e in pipeline.recorder.on("breaches") if e["data"]["level"] == "met")
+    assert met["data"]["latency_working_seconds"] == met["data"]["latency_wall_seconds"] == 3600.0
+
+
+def test_a_late_response_backfills_the_breach_but_no_alerts(pipeline):
+    late = responded("2025-11-03T13:00:00+07:00")  # deadline 12:00
+    asyncio.run(put_all(pipeline, opened(), late, late))
+    assert emitted(pipeline) == expected((FR, "breached"), (FR, "answered_late"))
+
+
+def test_resolved_stops_both_stages(pipeline):
+    resolved = responded("2025-11-03T10:00:00+07:00", kind="resolved", event_type="resolved")
+    asyncio.run(put_all(pipeline, opened(), resolved, TICK))
+    assert emitted(pipeline) == expected((FR, "met"), (RES, "met"))
+    assert len(pipeline.sla_index) == 0
+
+
+def test_waiting_for_citizen_pauses_until_the_citizen_posts_again(pipeline):
+    asking = responded("2025-11-03T09:00:00+07:00", kind="waiting_for_citizen")
+    asyncio.run(put_all(pipeline, opened(), asking, TICK, citizen_post("2025-11-03T10:00:00+07:00", "tetangga"),
+                        TICK))
+    assert emitted(pipeline) == {}, "paused: nothing falls due, and a neighbour's post does not resume it"
+    asyncio.run(put_all(pipeline, citizen_post("2025-11-04T08:00:00+07:00"), TICK))
+    assert set(emitted(pipeline).values()) == set(ALL_LEVELS)
+    breach = next(e for e in pipeline.recorder.on("breaches") if e["data"]["level"] == "breached"
+                  and e["data"]["stage"] == FR)
+    assert breach["data"]["deadline"] == "2025-11-04T11:00:00+07:00", "3 working hours left after the pause"
+    assert breach["data"]["mentions"] == 2
+
+
+def test_an_event_that_overtakes_its_opened_is_applied_when_the_clock_opens(pipeline):
+    asyncio.run(put_all(pipeline, responded("2025-11-03T09:00:00+07:00"), opened()))
+    assert emitted(pipeline) == expected((FR, "met"))
+
+
+def test_the_index_is_rebuilt_from_the_table_on_recovery(pipeline):
+    asyncio.run(put_all(pipeline, opened()))
+    index = pipeline.sla_index
+    due = index.next_due()
+    assert due is not None
+    index.clear()
+    clocks = pipeline.app.tables["clocks"]
+
+    async def recover():
+        for callback in clocks._recover_callbacks:
+            await callback()
+
+    asyncio.run(recover())
+    assert len(index) == 1 and index.next_due() == due

@@ -1,0 +1,172 @@
+"""POST /ingest on a real worker's web server, through the real broker: authentication, size
+limit, bad JSON, contract violations, Meta's handshake and signature, and a burst of 10,000 posts
+of which none may be lost on `posts.raw` or `posts.triaged`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "test-ingest-token"
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "platform_payloads"
+MAX_BODY = 400_000
+BURST = 10_000
+BATCH = 500
+
+
+@pytest.fixture(scope="module")
+def ingest(deployment_factory):
+    deployment = deployment_factory(
+        TANGGAP_INGEST_TOKENS=f"old-token,{TOKEN}", TANGGAP_INGEST_META_APP_SECRET=APP_SECRET,
+        TANGGAP_INGEST_META_VERIFY_TOKEN=VERIFY_TOKEN, TANGGAP_INGEST_WHATSAPP_HASH_KEY="test-hash-key",
+        TANGGAP_INGEST_ACCOUNTS="106540352242922=lapor.klaten,17841400000000001=pemkabklaten",
+        TANGGAP_INGEST_MAX_BODY_BYTES=str(MAX_BODY), TANGGAP_LOG_LEVEL="info")
+    worker = deployment.worker()
+    base = f"http://127.0.0.1:{worker.web_port}"
+
+    def healthy():
+        assert worker.alive(), worker.log()[-3000:]
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    wait_for(healthy, timeout=60, message="worker web server")
+    return deployment, worker, base
+
+
+def call(url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+         method: str = "POST") -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def post(post_id: str, text: str, minutes: int = 0) -> dict:
+    at = datetime(2026, 11, 2, 8, 0, tzinfo=timezone(timedelta(hours=7))) + timedelta(minutes=minutes)
+    return {"platform": "web", "post_id": post_id, "text": text, "created_at": at.isoformat(),
+            "author": {"id": f"u-{post_id}", "handle": None, "name": None}}
+
+
+async def read_keys(settings, topic: str, prefix: bytes, want: int, timeout: float) -> dict[bytes, bytes]:
+    """Values by key of the records on `topic` whose key starts with `prefix` (last value wins),
+    read until `want` distinct keys or `timeout` seconds."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.broker, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=5000)
+    await consumer.start()
+    found: dict[bytes, bytes] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < want and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                for record in records:
+                    if record.key and record.key.startswith(prefix):
+                        found[record.key] = record.value
+    finally:
+        await consumer.stop()
+    return found
+
+
+def test_requests_without_a_valid_token_are_refused(ingest):
+    _, _, base = ingest
+    body = orjson.dumps(post("auth-1", "jalan rusak"))
+    for headers in ({}, bearer("wrong"), {"Authorization": f"Basic {TOKEN}"}):
+        status, answer = call(base + "/ingest", body, headers)
+        assert status == 401, answer
+        assert orjson.loads(answer)["error"] == "unauthorized"
+    status, answer = call(base + "/ingest", body, bearer("old-token"))  # a second token during rotation
+    assert status == 202, answer
+
+
+def test_oversize_bad_json_and_contract_violations_are_4xx_with_reasons(ingest):
+    deployment, _, base = ingest
+    status, answer = call(base + "/ingest", b"[" + b" " * MAX_BODY + b"]", bearer())
+    assert status == 413 and orjson.loads(answer)["error"] == "body_too_large"
+    status, answer = call(base + "/ingest", b'{"platform": "web", "post_id": ', bearer())
+    assert status == 400 and orjson.loads(answer)["error"] == "invalid_json"
+    batch = [post("bad-ok", "lampu mati"), {**post("bad-platform", "x"), "platform": "friendster"},
+             {**post("bad-time", "x"), "created_at": "2026-11-02T08:00:00"}, 42]
+    status, answer = call(base + "/ingest", orjson.dumps(batch), bearer())
+    assert status == 422, answer
+    reasons = {item["index"]: item["reason"] for item in orjson.loads(answer)["rejected"]}
+    assert reasons == {1: "schema_violation", 2: "schema_violation", 3: "not_an_object"}
+    status, _ = call(base + "/ingest/friendster", b"{}", bearer())
+    assert status == 404
+    # All or nothing: the valid post of the rejected batch was not published.
+    published = asyncio.run(read_keys(deployment.settings, "posts.raw", b"web:bad-", 1, timeout=3))
+    assert published == {}
+
+
+def test_meta_handshake_and_signed_webhooks(ingest):
+    deployment, _, base = ingest
+    status, answer = call(base + f"/ingest/meta?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444",
+                          method="GET")
+    assert (status, answer) == (200, b"1158201444")
+    status, _ = call(base + "/ingest/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1", method="GET")
+    assert status == 403
+
+    body = (PAYLOADS / "meta_instagram_comments.json").read_bytes()
+    good = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    status, answer = call(base + "/ingest/meta", body, {"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert status == 401 and orjson.loads(answer)["error"] == "bad_signature"
+    status, answer = call(base + "/ingest/meta", body, {"X-Hub-Signature-256": good})
+    assert status == 200, answer
+    result = orjson.loads(answer)
+    assert result["accepted"] == ["instagram:17900000000000001", "instagram:17900000000000002"]
+    assert [s["reason"] for s in result["skipped"]] == ["needs_graph_fetch"]
+
+    body = (PAYLOADS / "whatsapp_messages.json").read_bytes()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    status, answer = call(base + "/ingest/whatsapp", body, {"X-Hub-Signature-256": signature})
+    assert status == 200, answer
+    keys = orjson.loads(answer)["accepted"]
+    assert len(keys) == 4
+    published = asyncio.run(read_keys(deployment.settings, "posts.raw", b"whatsapp:", len(keys), timeout=20))
+    assert sorted(k.decode() for k in published) == sorted(keys)
+    for value in published.values():
+        assert b"6281234567890" not in value and b"Siti" not in value
+
+
+def test_a_burst_of_ten_thousand_posts_loses_none(ingest):
+    deployment, worker, base = ingest
+    texts = ["Jalan di kecamatan Wedi rusak parah, mohon diperbaiki 🙏", "Lampu PJU di Jogosetran mati 💡❌",
+             "Sampah di pasar Delanggu belum diangkut 🤢", "Air PDAM di Ceper mati sejak pagi 😭",
+             "Terima kasih Pemkab Klaten, pelayanannya cepat 👍"]
+    posts = [post(f"burst-{i:05d}", texts[i % len(texts)], minutes=i % 600) for i in range(BURST)]
+    accepted: list[str] = []
+    for start in range(0, BURST, BATCH):
+        status, answer = call(base + "/ingest", orjson.dumps(posts[start:start + BATCH]), bearer())
+        assert status == 202, answer
+        accepted.extend(orjson.loads(answer)["accepted"])
+    assert len(set(accepted)) == BURST
+
+    raw = asyncio.run(read_keys(deployment.settings, "posts.raw", b"web:burst-", BURST, timeout=120))
+    assert len(raw) == BURST
+    triaged = asyncio.run(read_keys(deployment.settings, "posts.triaged", b"web:burst-", BURST, timeout=300))
+    assert worker.alive(), worker.log()[-3000:]
+    assert len(triaged) == BURST, f"{BURST - len(triaged)} posts never triaged"
