@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test unit integration install clean
+.PHONY: demo test unit integration install clean constraints
 
-$(BIN)/tanggap: pyproject.toml
+$(BIN)/tanggap: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(BIN)/tanggap
@@ -26,6 +26,11 @@ unit: install
 
 integration: install
 	$(BIN)/python -m pytest tests/integration
+
+# Pin what a fresh install resolved: run after changing dependencies in pyproject.toml.
+constraints: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.body
+	{ sed -n '1,2p' constraints.txt; cat constraints.body; } > constraints.new && mv constraints.new constraints.txt && rm constraints.body
 
 clean:
 	rm -rf $(VENV) var *.egg-info

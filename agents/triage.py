@@ -1,5 +1,7 @@
 """Triage: dedupe, classify and assign each post of a thread partition.
 
+Complaints then go to near-duplicate clustering (agents/cluster.py), re-keyed by place.
+
 The three stages run in one agent because they share one key (the thread key) and one piece
 of state (the thread table); a topic between them would only add a hop. The logic is
 `agents.domain.triage.Triage`, the same object `tanggap triage` runs over a file.
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from agents.domain.cluster import cluster_key, route
 from agents.domain.triage import Triage
 from agents.responses import DESK_RESPONSE_ENVELOPE
 from schemas.events import DeskResponse, InvalidInput, RawPost, decode_json_object
@@ -49,11 +52,14 @@ def register(pipeline: Pipeline) -> None:
                 releases_sent.pop(key, None)
             else:
                 orphans[key] = waiting
-        for record in (result.record, *result.late_records):
+        # Complaints go through near-duplicate clustering, which emits their final records and
+        # events; records of posts tied to no complaint are final here.
+        direct, envelopes = route(result)
+        for record in direct:
             await pipeline.send_json("triaged", record["post_key"], record)
             _count(record)
-        for complaint in result.complaint_events:
-            await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
+        for key, envelope in envelopes.items():
+            await pipeline.send_json("clusters", key, envelope)
 
     async def handle(event) -> None:
         value = decode_json_object(event.value)
@@ -62,7 +68,8 @@ def register(pipeline: Pipeline) -> None:
             complaint = triage.respond_by_post(response, threads)
             if complaint is None:
                 raise InvalidInput("unknown_reference", f"response names a post that opened no complaint: {response.post_key}")
-            await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
+            await pipeline.send_json("clusters", cluster_key(complaint.get("kecamatan")),
+                                     {"records": [], "events": [complaint]})
             return
         if RELEASE_ENVELOPE in value:
             released = triage.release(value[RELEASE_ENVELOPE], orphans, threads)

@@ -42,14 +42,16 @@ def _templates() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]
 
 
 def generate_posts(count: int, seed: int = 7, mix: Mix = Mix(),
-                   start: datetime = datetime(2026, 11, 2, 6, 0, tzinfo=WIB)) -> list[dict[str, Any]]:
+                   start: datetime = datetime(2026, 11, 2, 6, 0, tzinfo=WIB),
+                   mean_gap_seconds: float = 20.0) -> list[dict[str, Any]]:
+    """`count` posts from `start`, `mean_gap_seconds` apart on average (exponential gaps)."""
     rng = random.Random(seed)
     citizen, official = _templates()
     posts: list[dict[str, Any]] = []
     opened: list[dict[str, Any]] = []
     at = start
     for i in range(count):
-        at += timedelta(seconds=rng.expovariate(1 / 20))
+        at += timedelta(seconds=rng.expovariate(1 / mean_gap_seconds))
         roll = rng.random()
         if opened and roll < mix.redelivery:
             posts.append(rng.choice(posts))

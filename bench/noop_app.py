@@ -1,7 +1,7 @@
 """The faust no-op baseline: consume a topic and produce every message unchanged to another,
 with the same faust settings a Tanggap worker uses. Configured by environment variables:
 BENCH_BROKER, BENCH_APP_ID, BENCH_IN, BENCH_OUT, BENCH_PARTITIONS, BENCH_WEB_PORT,
-BENCH_MAX_BATCH (optional)."""
+BENCH_MAX_BATCH (optional), and any TANGGAP_ tuning variable."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from streams.settings import Settings
 
 
 def build() -> faust.App:
+    # Tuning variables (TANGGAP_PRODUCER_LINGER_MS, ...) pass through, so the no-op runs with the
+    # same faust settings as the pipeline it is compared with.
     settings = Settings.from_env({
+        **{k: v for k, v in os.environ.items() if k.startswith("TANGGAP_")},
         "TANGGAP_BROKER": os.environ["BENCH_BROKER"],
         "TANGGAP_APP_ID": os.environ["BENCH_APP_ID"],
         "TANGGAP_PARTITIONS": os.environ["BENCH_PARTITIONS"],

@@ -18,7 +18,7 @@ from schemas import JsonSchemaError, validator
 
 PLATFORMS = ("twitter", "instagram", "facebook", "tiktok", "youtube", "whatsapp", "web", "other")
 
-COMPLAINT_EVENT_TYPES = ("opened", "duplicate_attached", "assigned", "responded", "resolved")
+COMPLAINT_EVENT_TYPES = ("opened", "duplicate_attached", "assigned", "responded", "resolved", "reprioritized")
 BREACH_EVENT_TYPE_PREFIX = "id.tanggap.sla."
 """CloudEvents `type` of breach events is this prefix plus the outcome, e.g. `id.tanggap.sla.breached`."""
 
@@ -54,12 +54,31 @@ class InvalidInput(ValueError):
 
 
 DEAD_LETTER_REASONS = ("invalid_json", "not_an_object", "schema_violation", "bad_timestamp", "unknown_reference",
-                       "processing_error")
+                       "too_large", "processing_error")
+
+
+@dataclass
+class Limits:
+    """Input size limits, set once per process from settings (TANGGAP_MAX_*): one abusive
+    message must not cost a worker more than a bounded parse."""
+
+    max_message_bytes: int = 65536
+    max_text_chars: int = 20000
+
+
+LIMITS = Limits()
+
+
+def configure_limits(*, max_message_bytes: int, max_text_chars: int) -> None:
+    LIMITS.max_message_bytes = max_message_bytes
+    LIMITS.max_text_chars = max_text_chars
 
 
 def decode_json_object(raw: bytes | str | None) -> dict[str, Any]:
     if raw is None:
         raise InvalidInput("invalid_json", "empty message value")
+    if len(raw) > LIMITS.max_message_bytes:
+        raise InvalidInput("too_large", f"{len(raw)} bytes, limit {LIMITS.max_message_bytes} (TANGGAP_MAX_MESSAGE_BYTES)")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -78,11 +97,20 @@ def _validated(schema: str, raw: bytes | str | dict[str, Any]) -> dict[str, Any]
     return value
 
 
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
+LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=timezone.utc).timestamp()
+"""Event times outside these are input errors; at the calendar's edges (year 1 or 9999) date
+arithmetic in local time overflows, so they must not reach the SLA or triage code."""
+
+
 def _timestamp(value: str) -> float:
     try:
-        return parse_time(value)
-    except ValueError as exc:
+        epoch = parse_time(value)
+    except (ValueError, OverflowError) as exc:
         raise InvalidInput("bad_timestamp", str(exc)) from None
+    if not EARLIEST_EVENT_TIME <= epoch < LATEST_EVENT_TIME:
+        raise InvalidInput("bad_timestamp", f"timestamp {value!r} is outside 2000-01-01 … 2200-01-01")
+    return epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +140,9 @@ class RawPost:
     @classmethod
     def parse(cls, raw: bytes | str | dict[str, Any]) -> RawPost:
         value = _validated("raw_post", raw)
+        if len(value["text"]) > LIMITS.max_text_chars:
+            raise InvalidInput("too_large", f"text of {len(value['text'])} characters, limit {LIMITS.max_text_chars} "
+                                            "(TANGGAP_MAX_TEXT_CHARS)")
         created_at = _timestamp(value["created_at"])
         author = value["author"]
         return cls(
@@ -174,6 +205,10 @@ class DeskResponse:
         )
 
 
+DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024
+"""Original bytes kept in a dead letter; the base64 and text copies stay under Kafka's 1 MB."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A message that could not be processed, with its original bytes and the reason."""
@@ -203,6 +238,12 @@ class DeadLetter:
             except UnicodeDecodeError:
                 return None
 
+        # A dead letter holds the value twice (base64 and text): a value near the broker's
+        # message limit would make the dead letter itself unsendable and crash the agent.
+        value = self.value
+        truncated = value is not None and len(value) > DEAD_LETTER_MAX_VALUE_BYTES
+        if truncated:
+            value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
         return {
             "event_id": self.event_id,
             "reason": self.reason,
@@ -211,7 +252,9 @@ class DeadLetter:
             "source": {"topic": self.topic, "partition": self.partition, "offset": self.offset},
             "key_text": text(self.key),
             "key_base64": base64.b64encode(self.key).decode() if self.key is not None else None,
-            "value_base64": base64.b64encode(self.value).decode() if self.value is not None else None,
-            "value_text": text(self.value),
+            "value_base64": base64.b64encode(value).decode() if value is not None else None,
+            "value_text": text(value) if not truncated else value.decode("utf-8", "ignore"),
+            "value_bytes": len(self.value) if self.value is not None else None,
+            "value_truncated": truncated,
             "at": format_time(self.at),
         }

@@ -27,7 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 
-from streams.kafka import _bootstrap, start
+from streams.kafka import client_options, start
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -182,7 +182,7 @@ async def run(settings: Settings, *, idle_exit: float | None = None) -> int:
     """Consume `breaches` until cancelled (or, with idle_exit, after that many idle seconds)."""
     topic = TopicNames.from_settings(settings).breaches
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=_bootstrap(settings), group_id=f"{settings.app_id}-alert-bridge",
+        topic, **client_options(settings), group_id=f"{settings.app_id}-alert-bridge",
         enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=BATCH_RECORDS,
     )
     await start(consumer)

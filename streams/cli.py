@@ -11,6 +11,7 @@
     tanggap tail TOPIC            print a topic's events
     tanggap triage FILE.jsonl     dedupe + classify + assign a file, no Kafka
     tanggap eval FILE.jsonl       score triage against the `expect` labels of a file
+    tanggap dedupe-eval FILE.jsonl  pair precision/recall of near-duplicate clustering (expect.group)
     tanggap config check [DIR]    validate a configuration directory
     tanggap settings              the environment variables and their effective values
 
@@ -26,16 +27,19 @@ import logging
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
 from agents.domain.config import ConfigError, TanggapConfig, load_config
+from agents.domain.cluster import Clusterer, ClusterPolicy, route
 from agents.domain.triage import Triage
 from schemas.events import InvalidInput, RawPost, post_key
 from streams.broker import BrokerError, EmbeddedBroker
 from streams.kafka import BrokerUnavailable, consume, create_topics, produce
+from streams.progress import Progress
 from streams.settings import EMBEDDED_TUNING, SETTINGS, Settings, SettingsError, describe, effective_value
 from streams.topics import TopicNames
 
@@ -89,11 +93,15 @@ def strip_expectation(line: bytes) -> tuple[bytes | None, bytes]:
     return key, line
 
 
-def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]]) -> Iterator[dict]:
-    """Batch triage with exactly the functions the stream runs; invalid lines are reported."""
+def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]],
+                 policy: ClusterPolicy | None = None) -> Iterator[dict]:
+    """Batch triage with exactly the functions the stream runs (triage, then near-duplicate
+    clustering); invalid lines are reported."""
     triage = Triage(config)
+    clusterer = Clusterer(policy, config.timezone)
     state: dict[str, dict] = {}
     orphans: dict[str, list[dict]] = {}
+    clusters: dict[str, dict] = {}
 
     def apply(result) -> Iterator[dict]:
         state.update(result.state_updates)
@@ -102,8 +110,12 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]]) -> I
                 orphans.pop(key, None)
             else:
                 orphans[key] = waiting
-        yield result.record
-        yield from result.late_records
+        direct, envelopes = route(result)
+        yield from direct
+        for envelope in envelopes.values():
+            clustered = clusterer.process(envelope, clusters)
+            clusters.update(clustered.updates)
+            yield from clustered.records
 
     for number, line in lines:
         try:
@@ -126,10 +138,44 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]]) -> I
 def cmd_triage(args: argparse.Namespace) -> int:
     config = load_config(_settings(args).config_dir)
     out = sys.stdout.buffer
-    for record in triage_lines(config, read_jsonl(args.file)):
+    progress = Progress("triaged")
+    outcomes: Counter[str] = Counter()
+    from agents.cluster import policy_from
+
+    for record in triage_lines(config, read_jsonl(args.file), policy_from(_settings(args))):
         out.write(orjson.dumps(record) + b"\n")
+        outcomes[record["outcome"]] += 1
+        progress.advance()
     out.flush()
+    progress.finish(", ".join(f"{outcome} {n:,}" for outcome, n in outcomes.most_common()))
     return 0
+
+
+def cmd_dedupe_eval(args: argparse.Namespace) -> int:
+    """Pair precision and recall of `tanggap triage` against the `expect.group` labels."""
+    from agents.cluster import policy_from
+    from agents.domain.cluster import score_pairs
+
+    settings = _settings(args)
+    config = load_config(settings.config_dir)
+    lines = list(read_jsonl(args.file))
+    labels = [orjson.loads(line).get(EXPECTATION_FIELD) or {} for _, line in lines]
+    if not all("group" in label for label in labels):
+        raise CliError(f"{args.file}: every line needs expect.group")
+    keys = [post_key(p["platform"], p["post_id"]) for p in (orjson.loads(line) for _, line in lines)]
+    final = {r["post_key"]: r.get("complaint_id") for r in triage_lines(config, iter(lines), policy_from(settings))
+             if "post_key" in r}
+    scores = score_pairs(labels, [final.get(key) for key in keys])
+    print(f"posts {scores.posts:,}  duplicate groups {scores.groups:,}  unclustered posts {scores.unclustered}")
+    print(f"pairs: true {scores.true_pairs:,}  predicted {scores.predicted_pairs:,}  correct {scores.correct_pairs:,}")
+    for kind, count in scores.hard_pairs.items():
+        print(f"hard non-duplicates {kind}: {scores.hard_group_pairs[kind]:,} group pairs, "
+              f"{count:,} post pairs, merged {scores.hard_merged[kind]:,}")
+    print(f"  of which same category: {scores.hard_same_category:,} post pairs, merged {scores.hard_merged_same_category:,}")
+    floors = scores.precision >= 0.98 and scores.recall >= 0.90
+    print(f"pair precision {scores.precision:.4f} (floor 0.98)  pair recall {scores.recall:.4f} (floor 0.90)  "
+          f"{'ok' if floors else 'BELOW FLOOR'}")
+    return 0 if floors or not args.strict else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -138,7 +184,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = load_config(_settings(args).config_dir)
     lines = list(read_jsonl(args.file))
     labelled = [orjson.loads(line) for _, line in lines]
-    pairs = evaluate.pair_with_expectations(labelled, triage_lines(config, iter(lines)))
+    progress = Progress("evaluated", total=len(lines))
+
+    def counted(records):
+        for record in records:
+            progress.advance()
+            yield record
+
+    pairs = evaluate.pair_with_expectations(labelled, counted(triage_lines(config, iter(lines))))
+    progress.finish()
     texts = {i: post.get("text") for i, post in enumerate(labelled)}
     report = evaluate.evaluate(pairs, config.actionable_kinds, texts)
     print(evaluate.render(report, show_errors=args.errors))
@@ -183,8 +237,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"tanggap: {args.file}: {problem}", file=sys.stderr)
         if skipped:
             print("skipped: " + ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items())), file=sys.stderr)
-    sent = asyncio.run(produce(settings, topic, messages))
-    print(f"published {sent} messages to {topic}", file=sys.stderr)
+    progress = Progress(f"published to {topic}", total=len(messages))
+    asyncio.run(produce(settings, topic, messages, on_sent=progress.advance))
+    progress.finish()
     return 0
 
 
@@ -346,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     p.add_argument("--strict", action="store_true", help="exit 1 when a quality floor of issue 3 is not met")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("dedupe-eval", help="pair precision/recall of near-duplicate clustering against expect.group")
+    p.add_argument("file", help="labelled JSON-lines posts (the format of tests/data/dedupe_set.jsonl)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a floor of issue 4 is not met")
+    p.set_defaults(func=cmd_dedupe_eval)
 
     p = sub.add_parser("config", help="configuration tools")
     config_sub = p.add_subparsers(dest="config_command", required=True)

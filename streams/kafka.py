@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from streams import security
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -24,9 +25,14 @@ def _bootstrap(settings: Settings) -> str:
     return settings.broker
 
 
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Bootstrap servers and TLS/SASL options shared by every aiokafka client of the tools."""
+    return {"bootstrap_servers": _bootstrap(settings), **security.from_settings(settings).aiokafka_options()}
+
+
 async def create_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     """Create every Tanggap topic that does not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=_bootstrap(settings), request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except (KafkaConnectionError, KafkaError, asyncio.TimeoutError, OSError) as exc:
@@ -52,7 +58,7 @@ def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
         options.setdefault("max_batch_size", settings.producer_max_batch_bytes)
     options.setdefault("acks", "all")
     options.setdefault("enable_idempotence", False)
-    return AIOKafkaProducer(bootstrap_servers=_bootstrap(settings), **options)
+    return AIOKafkaProducer(**client_options(settings), **options)
 
 
 async def start(client) -> None:
@@ -62,7 +68,8 @@ async def start(client) -> None:
         raise BrokerUnavailable(f"cannot reach Kafka: {exc or type(exc).__name__}") from None
 
 
-async def produce(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+async def produce(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]],
+                  on_sent: Callable[[], None] | None = None) -> int:
     client = producer(settings)
     await start(client)
     sent = 0
@@ -70,6 +77,8 @@ async def produce(settings: Settings, topic: str, messages: Iterable[tuple[bytes
         for key, value in messages:
             await client.send(topic, value=value, key=key)
             sent += 1
+            if on_sent is not None:
+                on_sent()
         await client.flush()
     finally:
         await client.stop()
@@ -81,7 +90,7 @@ async def consume(settings: Settings, topics: Iterable[str], *, idle_timeout: fl
     """Yield records of `topics` (no consumer group, nothing committed) until `limit` records or
     `idle_timeout` seconds without a new one."""
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=_bootstrap(settings), group_id=None, enable_auto_commit=False,
+        *topics, **client_options(settings), group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await start(consumer)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 import sys
 from pathlib import Path
 
+from streams.security import KafkaSecurity, SecurityError
+
 
 class SettingsError(Exception):
     pass
@@ -55,8 +57,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_SLA_TICK_SECONDS", "0.25", "How often each worker pops due clocks from its deadline index (a tick with nothing due costs microseconds)."),
     Setting("TANGGAP_SLA_GRACE_SECONDS", "5.0", "Wall-clock seconds a deadline check waits for responses still in flight."),
     Setting("TANGGAP_ORPHAN_WAIT_SECONDS", "60", "How long a reply waits for the post it answers (posts of one thread can arrive out of order) before it is decided on its own."),
+    Setting("TANGGAP_DEDUPE_WINDOW_HOURS", "72", "Near-duplicate window: a copy of a complaint opened at most this long before (or after) it joins that complaint (docs/dedupe.md)."),
+    Setting("TANGGAP_DEDUPE_JACCARD", "0.5", "Near-duplicate confirmation: least exact Jaccard similarity of the character shingles of two normalized texts."),
+    Setting("TANGGAP_DEDUPE_CONTAINMENT", "0.8", "Near-duplicate confirmation for truncated copies: least share of the shorter text's shingles found in the longer."),
+    Setting("TANGGAP_VIRAL_MENTIONS", "5", "A complaint with at least this many mentions (copies, reposts, replies) is raised one priority level, once."),
+    Setting("TANGGAP_VIRAL_PLATFORMS", "2", "A complaint posted on at least this many platforms is raised one priority level, once."),
     Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
     Setting("TANGGAP_PRODUCER_MAX_BATCH_BYTES", "", "Producer batch size cap in bytes. The embedded broker needs 64 (one record per batch, see README); never set it against real Kafka."),
+    Setting("TANGGAP_PRODUCER_LINGER_MS", "5", "How long the producer waits to fill a batch before sending (ms). Fewer, larger produce requests for at most this much latency per hop; delivery guarantees are unchanged (offsets are committed after the producer flushed). Kafka 4's own default."),
+    Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_HEARTBEAT_INTERVAL", "", "Consumer group heartbeat interval in seconds (faust default when empty)."),
@@ -68,6 +77,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_INGEST_WHATSAPP_HASH_KEY", "", "Key of the HMAC that turns a WhatsApp sender's number into author.id. Keep it stable (ids change with it). Empty: /ingest/whatsapp answers 503.", secret=True),
     Setting("TANGGAP_INGEST_ACCOUNTS", "", "Platform account ids that webhooks name only by id (Page id, Instagram account id, WhatsApp phone_number_id, YouTube channel id) mapped to OPD directory handles: id=handle,id=handle."),
     Setting("TANGGAP_INGEST_PORT", "6067", "Port of the standalone `tanggap ingest-server`."),
+    Setting("TANGGAP_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "Kafka client security of workers and tools: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
+    Setting("TANGGAP_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (PLAIN only over SASL_SSL in production)."),
+    Setting("TANGGAP_KAFKA_USERNAME", "", "SASL user name."),
+    Setting("TANGGAP_KAFKA_PASSWORD", "", "SASL password.", secret=True),
+    Setting("TANGGAP_KAFKA_CA_FILE", "", "PEM file of the CA that signed the brokers' certificates (empty: the system trust store)."),
+    Setting("TANGGAP_KAFKA_CERT_FILE", "", "PEM client certificate for mutual TLS (with TANGGAP_KAFKA_KEY_FILE)."),
+    Setting("TANGGAP_KAFKA_KEY_FILE", "", "PEM private key of the client certificate."),
+    Setting("TANGGAP_KAFKA_KEY_PASSWORD", "", "Password of an encrypted client key.", secret=True),
+    Setting("TANGGAP_WEB_INTROSPECTION", "false", "true serves faust's own views (/router, /table, /graph, statistics) next to /metrics and the health endpoints: they expose table contents, so only for debugging."),
+    Setting("TANGGAP_MAX_MESSAGE_BYTES", "65536", "Largest posts.raw, responses or threads message a worker parses; larger ones go to the dead-letter topic as too_large."),
+    Setting("TANGGAP_MAX_TEXT_CHARS", "20000", "Longest post text accepted (at most the schema's 20000); longer ones go to the dead-letter topic as too_large."),
 )
 
 # Group-membership timings that make the embedded broker join in seconds, not half a minute.
@@ -76,6 +96,7 @@ EMBEDDED_TUNING = {
     "TANGGAP_REBALANCE_TIMEOUT": "5",
     "TANGGAP_SESSION_TIMEOUT": "10",
     "TANGGAP_HEARTBEAT_INTERVAL": "1",
+    "TANGGAP_FETCH_MAX_WAIT_MS": "20",
 }
 
 
@@ -140,6 +161,17 @@ class Settings:
     ingest_whatsapp_hash_key: str = field(default="", repr=False)
     ingest_accounts: Mapping[str, str] = field(default_factory=dict)
     ingest_port: int = 6067
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    web_introspection: bool = False
+    max_message_bytes: int = 65536
+    max_text_chars: int = 20000
+    dedupe_window_hours: float = 72.0
+    dedupe_jaccard: float = 0.5
+    dedupe_containment: float = 0.8
+    viral_mentions: int = 5
+    viral_platforms: int = 2
+    producer_linger_ms: int = 5
+    fetch_max_wait_ms: int = 500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +226,17 @@ class Settings:
             ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
             ingest_accounts=_account_map(raw["TANGGAP_INGEST_ACCOUNTS"]),
             ingest_port=_int("TANGGAP_INGEST_PORT", raw["TANGGAP_INGEST_PORT"]) or 6067,
+            kafka_security=_kafka_security(raw),
+            web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
+            max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
+            max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
+            dedupe_window_hours=_float("TANGGAP_DEDUPE_WINDOW_HOURS", raw["TANGGAP_DEDUPE_WINDOW_HOURS"]) or 72.0,
+            dedupe_jaccard=_float("TANGGAP_DEDUPE_JACCARD", raw["TANGGAP_DEDUPE_JACCARD"]) or 0.5,
+            dedupe_containment=_float("TANGGAP_DEDUPE_CONTAINMENT", raw["TANGGAP_DEDUPE_CONTAINMENT"]) or 0.8,
+            viral_mentions=_int("TANGGAP_VIRAL_MENTIONS", raw["TANGGAP_VIRAL_MENTIONS"]) or 5,
+            viral_platforms=_int("TANGGAP_VIRAL_PLATFORMS", raw["TANGGAP_VIRAL_PLATFORMS"]) or 2,
+            producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
+            fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
         )
 
     def with_changes(self, **changes) -> Settings:
@@ -211,6 +254,28 @@ def _non_negative(env: str, value: str) -> float:
     if number < 0:
         raise SettingsError(f"{env}={value!r} must not be negative")
     return number
+
+
+def _flag(env: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{env}={value!r}: use true or false")
+
+
+def _kafka_security(raw: Mapping[str, str]) -> KafkaSecurity:
+    security = KafkaSecurity(
+        protocol=raw["TANGGAP_KAFKA_SECURITY_PROTOCOL"].upper() or "PLAINTEXT",
+        sasl_mechanism=raw["TANGGAP_KAFKA_SASL_MECHANISM"].upper() or "SCRAM-SHA-512",
+        username=raw["TANGGAP_KAFKA_USERNAME"], password=raw["TANGGAP_KAFKA_PASSWORD"],
+        ca_file=raw["TANGGAP_KAFKA_CA_FILE"], cert_file=raw["TANGGAP_KAFKA_CERT_FILE"],
+        key_file=raw["TANGGAP_KAFKA_KEY_FILE"], key_password=raw["TANGGAP_KAFKA_KEY_PASSWORD"],
+    )
+    try:
+        return security.validate()
+    except SecurityError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _account_map(value: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ class TopicNames:
     posts_raw: str
     responses: str
     threads: str
+    clusters: str
     triaged: str
     complaints: str
     sla_ticks: str
@@ -24,6 +25,7 @@ class TopicNames:
             posts_raw=settings.topic("posts.raw"),
             responses=settings.topic("responses"),
             threads=settings.topic("posts.threads"),
+            clusters=settings.topic("posts.clusters"),
             triaged=settings.topic("posts.triaged"),
             complaints=settings.topic("complaints"),
             sla_ticks=settings.topic("sla.ticks"),
@@ -32,7 +34,7 @@ class TopicNames:
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.posts_raw, self.responses, self.threads, self.triaged, self.complaints, self.sla_ticks,
+        return (self.posts_raw, self.responses, self.threads, self.clusters, self.triaged, self.complaints, self.sla_ticks,
                 self.breaches, self.deadletter)
 
     def resolve(self, short_or_full: str) -> str:

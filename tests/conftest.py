@@ -6,6 +6,7 @@ topic prefix and consumer group, so modules never see each other's data.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from streams.broker import EmbeddedBroker, free_port
+from streams.kafka import create_topics
 from streams.settings import EMBEDDED_TUNING, Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,6 +101,10 @@ class Deployment:
         self.env.update(overrides)
         self.settings = Settings.from_env(self.env)
         self.workers: list[Worker] = []
+        # Create the topics before any test client touches them: the broker auto-creates a
+        # topic that a producer or consumer names first, with its default partition count,
+        # and a worker that starts later would find co-partitioned topics that do not match.
+        asyncio.run(create_topics(self.settings))
 
     def worker(self, **overrides: str) -> Worker:
         env = dict(self.env)

@@ -37,6 +37,9 @@ class TriageResult:
     late_records: list[dict[str, Any]] = field(default_factory=list)
     """Final decisions for replies that were waiting on this post; they supersede the replies'
     pending records."""
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """Normalized text of the posts that opened a complaint, by post key: what the clustering
+    stage compares (agents.domain.cluster)."""
 
     def absorb(self, other: TriageResult) -> None:
         """Fold in the result of settling a waiting reply."""
@@ -45,6 +48,7 @@ class TriageResult:
         self.orphan_updates.update(other.orphan_updates)
         self.late_records.append(other.record)
         self.late_records.extend(other.late_records)
+        self.fingerprints.update(other.fingerprints)
 
 
 def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
@@ -241,6 +245,7 @@ class Triage:
         event = self._complaint_event("opened", post, summary, reasons=reasons,
                                       excerpt=post.text[:EXCERPT_CHARS])
         result = TriageResult(record, [event], {complaint_key: summary})
+        result.fingerprints[post.key] = normalized.text
         if complaint_key != post.key:
             result.state_updates[post.key] = {**decided, "mention_of": complaint_key}
         return result

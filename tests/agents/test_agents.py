@@ -51,6 +51,14 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def cluster_what_triage_sent(pipeline) -> None:
+    """Complaints reach `posts.triaged` and `complaints` through the clustering stage."""
+    async with agent(pipeline, "cluster").test_context() as cluster:
+        for name, key, value in list(pipeline.recorder.sent):
+            if name == "clusters":
+                await cluster.put(orjson.dumps(value), key=key)
+
+
 POST = {"platform": "twitter", "post_id": "1", "text": "Jalan di kecamatan Wedi rusak parah dan berlubang",
         "created_at": "2026-11-02T08:00:00+07:00", "author": {"id": "u1", "handle": "warga"}}
 
@@ -75,6 +83,7 @@ def test_triage_opens_one_complaint_and_recognizes_the_redelivery(pipeline):
         async with agent(pipeline, "triage").test_context() as triage:
             await triage.put(orjson.dumps(POST), key=b"twitter:1")
             await triage.put(orjson.dumps(POST), key=b"twitter:1")
+        await cluster_what_triage_sent(pipeline)
 
     run(scenario())
     outcomes = [record["outcome"] for record in pipeline.recorder.on("triaged")]
@@ -94,6 +103,7 @@ def test_sla_agent_times_a_complaint_and_breaches_on_a_late_response(pipeline):
     async def scenario():
         async with agent(pipeline, "triage").test_context() as triage:
             await triage.put(orjson.dumps(POST), key=b"twitter:1")
+        await cluster_what_triage_sent(pipeline)
         opened = pipeline.recorder.on("complaints")[0]
         late_reply = {**opened, "event_id": "evt-x", "type": "responded",
                       "response": {"by": "dpupr", "kind": "first_response", "at": "2026-11-20T08:00:00+07:00",

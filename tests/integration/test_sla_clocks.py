@@ -40,8 +40,15 @@ id = "seconds"
 first_response = {{ hours = {BUDGET_SECONDS / 3600!r}, clock = "24x7" }}
 """
 ALERTS = ("at_risk", "breached", "escalated_opd_head", "escalated_sekda")
-TEXTS = ("Jalan di kecamatan Wedi rusak parah dan berlubang, mohon diperbaiki",
-         "Lampu jalan di kecamatan Bayat mati total, mohon diperbaiki")
+# One complaint per kecamatan: the same wording in one place at one instant would be one
+# complaint (near-duplicates), and these tests need distinct clocks.
+KECAMATAN = ("Wedi", "Bayat", "Cawas", "Trucuk", "Pedan", "Ceper", "Delanggu", "Jatinom", "Kemalang", "Tulung")
+
+
+def complaint_text(i: int) -> str:
+    if i % 2:
+        return f"Lampu jalan di kecamatan {KECAMATAN[i]} mati total, mohon diperbaiki"
+    return f"Jalan di kecamatan {KECAMATAN[i]} rusak parah dan berlubang, mohon diperbaiki"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +81,7 @@ def test_a_rebalance_moves_running_clocks_without_losing_or_doubling_events(depl
     now = datetime.now(timezone.utc)
     post_ids = {f"71{i:02d}" for i in range(8)}  # spread over the 4 partitions
     asyncio.run(produce(settings, settings.topic("posts.raw"),
-                        [post(pid, TEXTS[i % 2], now) for i, pid in enumerate(sorted(post_ids))]))
+                        [post(pid, complaint_text(i), now) for i, pid in enumerate(sorted(post_ids))]))
     opened = wait_for(lambda: opened_ids(settings, post_ids), timeout=60, message="8 complaints opened")
 
     second = deployment.worker()  # joins while every clock is running: partitions move
@@ -87,7 +94,7 @@ def test_a_response_racing_its_deadline_is_decided_by_event_time(deployment):
     settings = deployment.settings
     now = datetime.now(timezone.utc)
     deadline = now + timedelta(seconds=BUDGET_SECONDS)
-    complaints = [post("7201", TEXTS[1], now), post("7202", TEXTS[1], now)]
+    complaints = [post("7201", complaint_text(8), now), post("7202", complaint_text(9), now)]  # places the other test does not use
     asyncio.run(produce(settings, settings.topic("posts.raw"), complaints))
     opened = wait_for(lambda: opened_ids(settings, {"7201", "7202"}), timeout=60, message="2 complaints opened")
     official = {"id": "o-dishub", "handle": "dishubklaten"}

@@ -1,0 +1,232 @@
+"""Benchmark of the near-duplicate clustering stage alone (issue 4), one core, no Kafka.
+
+    .venv/bin/python bench/dedupe_bench.py                      # 1,000,000 fingerprints, 50,000 posts
+    .venv/bin/python bench/dedupe_bench.py --window 100000      # quicker
+
+What it measures, in one run:
+1. memory per fingerprint: process RSS growth while the in-memory LSH index (`LshIndex`) is
+   rebuilt from the table of N fingerprints (as after a restart), and the stored size of a
+   table entry (key + JSON value, what faust's RocksDB store keeps on disk);
+2. posts/s of `Clusterer.process` (table reads decode JSON, as from faust's RocksDB store) (exactly what the `cluster` agent runs per message, minus the
+   Kafka I/O) with N fingerprints in the window: 30% of the posts are copies of indexed complaints
+   (changed like citizens change them), 70% new complaints in the same kecamatan and categories;
+3. the same posts against an empty window, and `Triage.process` (the existing triage stage) on
+   posts of the same shape, as baselines: the figures are reported as ratios against them.
+
+Synthetic texts: words drawn from a 3,000-word vocabulary with Zipf frequencies plus the category
+and place words, so posts of one kecamatan and category share words the way real complaints do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+
+import orjson
+from itertools import accumulate
+import random
+import resource
+import string
+import time
+from pathlib import Path
+
+from agents.domain.cluster import Clusterer, ClusterPolicy
+from agents.domain.config import load_config
+from agents.domain.triage import Triage
+from schemas.events import RawPost, format_time, stable_id
+
+CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "config" / "klaten"
+CATEGORIES = ["jalan", "drainase", "penerangan_jalan", "air_bersih", "lingkungan", "kesehatan", "pendidikan",
+              "lalu_lintas", "bencana", "sosial", "ketertiban", "adminduk"]
+KECAMATAN = [f"kec{i:02d}" for i in range(26)]
+START = 1_793_000_000.0
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+VOCABULARY = 3000
+ZIPF = list(accumulate(1.0 / rank for rank in range(1, VOCABULARY + 1)))
+"""Word frequencies of natural language: a few words ("jalan", "sudah", "rusak") in most posts."""
+
+
+FUNCTION_WORDS = ("di yang dan ini itu ada tidak sudah ke dari untuk dengan juga sama bisa belum masih lagi "
+                  "karena jadi kalau saja sangat mau harus pada dalam buat kita kami saya warga banget akan "
+                  "sedang oleh kan pun aja").split()
+"""The top of the Zipf ranking is made of real function words, as in real posts (about half the
+tokens); the clustering stage drops them (agents.domain.cluster.STOP_WORDS)."""
+
+
+def vocabulary(rng: random.Random, size: int = VOCABULARY) -> list[str]:
+    content = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))
+               for _ in range(size - len(FUNCTION_WORDS))]
+    return [*FUNCTION_WORDS, *content]
+
+
+def new_text(rng: random.Random, words: list[str], category: str, kecamatan: str) -> str:
+    body = rng.choices(words, cum_weights=ZIPF, k=rng.randint(10, 22))
+    body.insert(rng.randrange(len(body)), f"kecamatan {kecamatan}")
+    body.insert(rng.randrange(len(body)), category.replace("_", " "))
+    return " ".join(body)
+
+
+def copy_of(rng: random.Random, text: str, words: list[str]) -> str:
+    tokens = text.split()
+    change = rng.random()
+    if change < 0.3:
+        tokens = tokens[:max(8, int(len(tokens) * 0.75))]  # truncated
+    elif change < 0.6:
+        tokens = ["mohon", "min", *tokens, "tolong", "segera"]  # greetings (filler words)
+    else:
+        tokens = [*tokens[:-2], *rng.choices(words, k=2)]  # another ending
+    return " ".join(tokens)
+
+
+def envelope(number: int, text: str, category: str, kecamatan: str, at: float) -> dict:
+    key = f"twitter:{number}"
+    complaint_id = stable_id("cmp", key)
+    post = {"key": key, "platform": "twitter", "post_id": str(number), "url": None, "author_handle": "warga",
+            "created_at": format_time(at)}
+    snapshot = {"complaint_id": complaint_id, "kind": "pengaduan", "category": category, "priority": "normal",
+                "opd": "dpupr", "kecamatan": kecamatan, "desa": None}
+    event = {"event_id": stable_id("evt", complaint_id, "opened", key), "type": "opened",
+             "occurred_at": format_time(at), **snapshot, "mentions": 1, "platforms": ["twitter"], "first_post": post,
+             "post": post, "excerpt": text[:280], "response": None, "reasons": []}
+    record = {"event_id": stable_id("tri", key, "opened"), "post_key": key, "platform": "twitter",
+              "post_id": str(number), "created_at": format_time(at), "outcome": "opened", **snapshot,
+              "duplicate_of": None, "duplicate_via": None, "ignored_reason": None, "reasons": []}
+    return {"records": [record], "events": [event], "fingerprints": {key: text}}
+
+
+class SerializedTable(dict):
+    """The cluster table as the worker has it: values stored as JSON bytes (faust's RocksDB
+    store keeps serialized values, not Python objects) and decoded on every read."""
+
+    def get(self, key, default=None):
+        raw = dict.get(self, key)
+        return default if raw is None else orjson.loads(raw)
+
+    def __getitem__(self, key):
+        return orjson.loads(dict.__getitem__(self, key))
+
+    def update(self, entries):
+        for key, value in entries.items():
+            dict.__setitem__(self, key, orjson.dumps(value))
+
+    def items(self):
+        return ((key, orjson.loads(raw)) for key, raw in dict.items(self))
+
+
+GC_SECONDS = [0.0]
+_GC_STARTED = [0.0]
+
+
+def _gc_timer(phase: str, info: dict) -> None:
+    if phase == "start":
+        _GC_STARTED[0] = time.perf_counter()
+    else:
+        GC_SECONDS[0] += time.perf_counter() - _GC_STARTED[0]
+
+
+def run_stage(clusterer: Clusterer, table: dict, envelopes: list[dict]) -> tuple[float, int]:
+    merged = 0
+    gc.collect()
+    GC_SECONDS[0] = 0.0
+    started = time.perf_counter()
+    for item in envelopes:
+        result = clusterer.process(item, table)
+        table.update(result.updates)
+        merged += result.records[0]["outcome"] == "mention"
+    return time.perf_counter() - started, merged
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window", type=int, default=1_000_000, help="fingerprints in the window (default 1,000,000)")
+    parser.add_argument("--posts", type=int, default=50_000, help="posts pushed through the stage (default 50,000)")
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    words = vocabulary(rng)
+    policy = ClusterPolicy()
+    span = policy.window_seconds * 0.9
+
+    # 1. the window: N complaints opened in the last 72 hours
+    print(f"generating {args.window:,} window posts ...", flush=True)
+    window = []
+    for number in range(args.window):
+        category, kecamatan = rng.choice(CATEGORIES), rng.choice(KECAMATAN)
+        window.append((number, new_text(rng, words, category, kecamatan), category, kecamatan,
+                       START + span * number / args.window))
+    now = START + span
+    posts = []
+    for i in range(args.posts):
+        number = args.window + i
+        if rng.random() < 0.3:
+            _, text, category, kecamatan, _ = window[rng.randrange(args.window)]
+            posts.append(envelope(number, copy_of(rng, text, words), category, kecamatan, now + i * 0.01))
+        else:
+            category, kecamatan = rng.choice(CATEGORIES), rng.choice(KECAMATAN)
+            posts.append(envelope(number, new_text(rng, words, category, kecamatan), category, kecamatan,
+                                  now + i * 0.01))
+
+    gc.collect()
+    gc.callbacks.append(_gc_timer)
+    loaded = Clusterer(policy)
+    table = SerializedTable()
+    started = time.perf_counter()
+    for number, text, category, kecamatan, at in window:
+        result = loaded.process(envelope(number, text, category, kecamatan, at), table)
+        table.update(result.updates)
+    load_seconds = time.perf_counter() - started
+    gc.collect()
+    table_only = Clusterer(policy)  # the index rebuilt from the table, as after a restart
+    gc.collect()
+    before_index = rss_bytes()
+    started = time.perf_counter()
+    table_only.rebuild(table.items())
+    rebuild_seconds = time.perf_counter() - started
+    gc.collect()
+    # Measured while the first index still exists, so freed memory is not reused and hidden.
+    index_bytes = rss_bytes() - before_index
+    del loaded
+    gc.collect()
+    table_bytes = sum(len(key) + len(raw) for key, raw in dict.items(table))
+    print(f"window: {len(table_only.index):,} fingerprints; loading {args.window / load_seconds:,.0f} posts/s; "
+          f"index rebuild from the table {rebuild_seconds:.1f} s")
+    print(f"memory per fingerprint: LSH index {index_bytes / args.window:,.0f} B in RAM; "
+          f"table entry {table_bytes / args.window:,.0f} B of key + JSON value (what RocksDB stores, on disk, "
+          f"before compression)")
+
+    # 2. the stage with the full window
+    seconds, merged = run_stage(table_only, table, posts)
+    full_rate = len(posts) / seconds
+    print(f"stage, {args.window:,} fingerprints in the window: {full_rate:,.0f} posts/s "
+          f"({seconds * 1e6 / len(posts):.1f} µs/post, of which {GC_SECONDS[0] * 1e6 / len(posts):.1f} in Python's "
+          f"garbage collector; {merged:,} of {len(posts):,} merged as copies)")
+
+    # 3. baselines in the same run
+    empty_seconds, _ = run_stage(Clusterer(policy), SerializedTable(), posts)
+    empty_rate = len(posts) / empty_seconds
+    config = load_config(CONFIG)
+    triage = Triage(config)
+    raw = [RawPost.parse({"platform": "twitter", "post_id": str(i), "text": f"jalan rusak di kec wedi {t}",
+                          "created_at": "2026-11-02T08:00:00+07:00", "author": {"id": "u", "handle": "w"}})
+           for i, t in enumerate(item["fingerprints"][next(iter(item["fingerprints"]))] for item in posts[:20_000])]
+    state: dict = {}
+    gc.collect()
+    started = time.perf_counter()
+    for post in raw:
+        state.update(triage.process(post, state).state_updates)
+    triage_rate = len(raw) / (time.perf_counter() - started)
+    print(f"baseline, empty window: {empty_rate:,.0f} posts/s -> full window runs at {full_rate / empty_rate:.2f}x")
+    print(f"baseline, triage stage (Triage.process): {triage_rate:,.0f} posts/s -> clustering is "
+          f"{full_rate / triage_rate:.2f}x the triage rate")
+    print(f"floor: 20,000 posts/s with 1,000,000 fingerprints: {'ok' if full_rate >= 20_000 else 'NOT MET'}"
+          + ("" if args.window >= 1_000_000 else " (window smaller than the floor's)"))
+
+
+if __name__ == "__main__":
+    main()
