@@ -104,12 +104,7 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]],
     clusters: dict[str, dict] = {}
 
     def apply(result) -> Iterator[dict]:
-        state.update(result.state_updates)
-        for key, waiting in result.orphan_updates.items():
-            if waiting is None:
-                orphans.pop(key, None)
-            else:
-                orphans[key] = waiting
+        result.apply(state, orphans)
         direct, envelopes = route(result)
         yield from direct
         for envelope in envelopes.values():

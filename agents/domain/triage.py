@@ -8,7 +8,7 @@ both places, and reprocessing after a crash gives the same event ids.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,16 @@ class TriageResult:
     fingerprints: dict[str, str] = field(default_factory=dict)
     """Normalized text of the posts that opened a complaint, by post key: what the clustering
     stage compares (agents.domain.cluster)."""
+
+    def apply(self, state: MutableMapping[str, Any], orphans: MutableMapping[str, Any]) -> None:
+        """Write this result's updates into the two state mappings (tables or dicts)."""
+        for key, entry in self.state_updates.items():
+            state[key] = entry
+        for key, waiting in self.orphan_updates.items():
+            if waiting is None:
+                orphans.pop(key, None)
+            else:
+                orphans[key] = waiting
 
     def absorb(self, other: TriageResult) -> None:
         """Fold in the result of settling a waiting reply."""

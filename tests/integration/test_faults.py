@@ -21,7 +21,6 @@ import os
 import signal
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -50,12 +49,7 @@ def expected_complaints(config, posts: list[dict]) -> set[str]:
     opened: set[str] = set()
     for value in posts:
         result = triage.process(RawPost.parse(value), threads, orphans, now=0.0)
-        threads.update(result.state_updates)
-        for key, waiting in result.orphan_updates.items():
-            if waiting is None:
-                orphans.pop(key, None)
-            else:
-                orphans[key] = waiting
+        result.apply(threads, orphans)
         opened.update(e["complaint_id"] for e in result.complaint_events if e["type"] == "opened")
     assert not orphans, "the generator only replies to posts it already produced"
     return opened
