@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from agents.domain.cluster import Clusterer, ClusterPolicy
 from schemas.events import decode_json_object
 from streams import metrics
+from streams.batches import StagedTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -34,24 +35,27 @@ def policy_from(settings: Settings) -> ClusterPolicy:
 
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
-    clusters = app.Table(
+    clusters = StagedTable(app.Table(
         "clusters", default=None, partitions=pipeline.settings.partitions,
         help="Per complaint id: the surviving complaint's snapshot and members, or the alias of a merged copy.",
-    )
+    ))
     clusterer = Clusterer(policy_from(pipeline.settings), pipeline.config.timezone)
 
     async def handle(event) -> None:
         envelope = decode_json_object(event.value)
         result = clusterer.process(envelope, clusters)
         for key, entry in result.updates.items():
-            clusters[key] = entry
+            if entry is None:  # expired with the window
+                clusters.pop(key, None)
+            else:
+                clusters[key] = entry
         for record in result.records:
             await pipeline.send_json("triaged", record["post_key"], record)
             count(record)
         for complaint in result.events:
             await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
 
-    @clusters.on_recover
+    @clusters.table.on_recover
     async def rebuild_index() -> None:
         """After every assignment: the fingerprints of exactly the partitions this worker owns."""
         started = time.monotonic()
@@ -60,8 +64,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(pipeline.topic("clusters"), name="cluster")
     async def cluster_agent(stream):
-        async for event in stream.events():
-            await pipeline.guarded(event, STAGE, handle)
+        await pipeline.run_batches(stream, STAGE, handle, (clusters,))
 
 
 def count(record: dict) -> None:

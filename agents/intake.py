@@ -1,13 +1,20 @@
-"""Intake: validate raw posts and route each to the partition that holds its thread.
+"""Intake: validate raw posts and make sure each is processed in the partition of its thread.
 
-A repost or reply must meet the state of the post it points at, so posts are re-keyed from
-their own key to their thread key (see agents.domain.dedupe). Anything that is not a valid raw
-post goes to the dead-letter topic with a reason.
+A repost or reply must meet the state of the post it points at, so posts are processed in the
+partition of their *thread key* (agents.domain.dedupe). Tanggap's own producers (`tanggap
+replay`, the ingest door, the demo) already key `posts.raw` by thread key, so their posts are
+triaged where they land, with no extra hop. A post from any other producer (keyed by its own
+post key, or not at all, or placed by a custom partitioner) is forwarded once to
+`posts.threads` under its thread key. Both topics feed the triage agent, co-partitioned.
+
+Anything that is not a valid raw post goes to the dead-letter topic with a reason.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from aiokafka.partitioner import murmur2
 
 from agents.domain.dedupe import thread_key
 from schemas.events import RawPost
@@ -18,15 +25,20 @@ if TYPE_CHECKING:
 STAGE = "intake"
 
 
-def register(pipeline: Pipeline) -> None:
-    threads = pipeline.topic("threads")
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java client, aiokafka, librdkafka's
+    murmur2_random) gives a keyed record: where the thread's state lives."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
-    async def handle(event) -> None:
-        post = RawPost.parse(event.value)
-        # The validated original bytes travel on, so nothing a producer sent is lost in re-encoding.
-        await threads.send(key=thread_key(post).encode(), value=event.value)
 
-    @pipeline.app.agent(pipeline.topic("posts_raw"), name="intake")
-    async def intake(stream):
-        async for event in stream.events():
-            await pipeline.guarded(event, STAGE, handle)
+async def accept(pipeline: Pipeline, event) -> RawPost | None:
+    """The post of a `posts.raw` message if this partition holds its thread; otherwise it is
+    forwarded to its thread's partition (None). Raises InvalidInput for bad input."""
+    post = RawPost.parse(event.value)
+    message = event.message
+    key = thread_key(post).encode()
+    if message.key == key and message.partition == partition_for(key, pipeline.settings.partitions):
+        return post
+    # The validated original bytes travel on, so nothing a producer sent is lost in re-encoding.
+    await pipeline.send_bytes("threads", key, message.value)
+    return None

@@ -34,10 +34,8 @@ def register(pipeline: Pipeline) -> None:
                                             pipeline.config.timezone)
             await pipeline.send_json("complaints", response.complaint_id, complaint)
         else:
-            await pipeline.topic("threads").send(
-                key=(response.post_key or "").encode(),
-                value=orjson.dumps({DESK_RESPONSE_ENVELOPE: value}),
-            )
+            await pipeline.send_bytes("threads", (response.post_key or "").encode(),
+                                      orjson.dumps({DESK_RESPONSE_ENVELOPE: value}))
 
     @pipeline.app.agent(pipeline.topic("responses"), name="responses")
     async def responses(stream):

@@ -40,6 +40,7 @@ from agents.domain.sla import (
 )
 from schemas.events import decode_json_object, parse_time
 from streams import metrics
+from streams.batches import StagedTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -58,10 +59,10 @@ def register(pipeline: Pipeline) -> None:
     tz = pipeline.config.timezone
     source = f"tanggap/{pipeline.config.regency_id}"
     clock = pipeline.clock
-    clocks = app.Table(
+    clocks = StagedTable(app.Table(
         "clocks", default=None, partitions=settings.partitions,
         help="SLA clocks per complaint id.",
-    )
+    ))
     ticks_topic_name = pipeline.names.sla_ticks
     sla_input = app.topic(pipeline.names.complaints, ticks_topic_name, key_type=bytes, value_type=bytes)
     index = DeadlineIndex()
@@ -174,7 +175,7 @@ def register(pipeline: Pipeline) -> None:
         else:
             await on_complaint_event(value)
 
-    @clocks.on_recover
+    @clocks.table.on_recover
     async def rebuild_index() -> None:
         """After every assignment: the clocks of exactly the partitions this worker now owns."""
         started = time.monotonic()
@@ -187,10 +188,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(sla_input, name="sla")
     async def sla(stream):
-        async for event in stream.events():
-            await pipeline.guarded(event, STAGE, handle)
-
-    ticks = pipeline.topic("sla_ticks")
+        await pipeline.run_batches(stream, STAGE, handle, (clocks,))
 
     @app.timer(interval=settings.sla_tick_seconds)
     async def send_ticks_for_due_clocks() -> None:
@@ -199,7 +197,7 @@ def register(pipeline: Pipeline) -> None:
         checked_at = clock.lagged(settings.sla_grace_seconds)
         retry_at = checked_at + (clock.now() - clock.lagged(TICK_RESEND_SECONDS))
         for complaint_id in index.pop_due(checked_at, retry_at):
-            await ticks.send(key=complaint_id.encode(), value=orjson.dumps({"complaint_id": complaint_id}))
+            await pipeline.send_bytes("sla_ticks", complaint_id.encode(), orjson.dumps({"complaint_id": complaint_id}))
         if index.dirty:
             publish_gauges(index)
 

@@ -3,7 +3,10 @@
 Complaints then go to near-duplicate clustering (agents/cluster.py), re-keyed by place.
 
 The three stages run in one agent because they share one key (the thread key) and one piece
-of state (the thread table); a topic between them would only add a hop. The logic is
+of state (the thread table); a topic between them would only add a hop. The agent reads
+`posts.raw` directly (posts keyed by thread key, see agents/intake.py) and `posts.threads`
+(posts re-keyed by intake, desk responses naming a post, orphan releases). It works in batches
+whose outputs reach the broker before their table writes (streams/batches.py). The logic is
 `agents.domain.triage.Triage`, the same object `tanggap triage` runs over a file.
 """
 
@@ -14,11 +17,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from agents import intake
 from agents.domain.cluster import cluster_key, route
 from agents.domain.triage import Triage
 from agents.responses import DESK_RESPONSE_ENVELOPE
 from schemas.events import DeskResponse, InvalidInput, RawPost, decode_json_object
 from streams import metrics
+from streams.batches import StagedTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -30,18 +35,19 @@ RELEASE_ENVELOPE = "release_orphans"
 
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
-    threads = app.Table(
+    threads = StagedTable(app.Table(
         "threads", default=None, partitions=pipeline.settings.partitions,
         help="Per post key: its decision; per complaint's first post: the complaint summary.",
-    )
-    orphans = app.Table(
+    ))
+    orphans = StagedTable(app.Table(
         "orphans", default=None, partitions=pipeline.settings.partitions,
         help="Replies waiting for their parent post, by the parent's post key.",
-    )
+    ))
     triage = Triage(pipeline.config)
     clock = pipeline.clock
     wait_seconds = pipeline.settings.orphan_wait_seconds
     releases_sent: dict[str, float] = {}
+    raw_topic = pipeline.names.posts_raw
 
     async def publish(result) -> None:
         for key, entry in result.state_updates.items():
@@ -62,6 +68,11 @@ def register(pipeline: Pipeline) -> None:
             await pipeline.send_json("clusters", key, envelope)
 
     async def handle(event) -> None:
+        if event.message.topic == raw_topic:
+            post = await intake.accept(pipeline, event)
+            if post is not None:
+                await decide(post)
+            return
         value = decode_json_object(event.value)
         if DESK_RESPONSE_ENVELOPE in value:
             response = DeskResponse.parse(value[DESK_RESPONSE_ENVELOPE])
@@ -76,29 +87,33 @@ def register(pipeline: Pipeline) -> None:
             if released is not None:
                 await publish(released)
             return
+        await decide(RawPost.parse(value))
 
-        post = RawPost.parse(value)
+    async def decide(post: RawPost) -> None:
         clock.observe_event_time(post.created_at)
         await publish(triage.process(post, threads, orphans, now=time.time()))
+
+    def stage_of(event) -> str:
+        return intake.STAGE if event.message.topic == raw_topic else STAGE
 
     @app.timer(interval=max(1.0, wait_seconds / 4))
     async def release_overdue_orphans() -> None:
         """Replies whose parent never came are decided on their own after the wait; the table
         can only be written by the agent, so the timer sends it a release message."""
         cutoff = time.time() - wait_seconds
-        threads_topic = pipeline.topic("threads")
         for parent_key, waiting in list(orphans.items()):
             if not waiting or min(p["since"] for p in waiting) > cutoff:
                 continue
             if time.time() - releases_sent.get(parent_key, 0.0) < wait_seconds:
                 continue
             releases_sent[parent_key] = time.time()
-            await threads_topic.send(key=parent_key.encode(), value=orjson.dumps({RELEASE_ENVELOPE: parent_key}))
+            await pipeline.send_bytes("threads", parent_key.encode(), orjson.dumps({RELEASE_ENVELOPE: parent_key}))
 
-    @app.agent(pipeline.topic("threads"), name="triage")
+    triage_input = app.topic(pipeline.names.posts_raw, pipeline.names.threads, key_type=bytes, value_type=bytes)
+
+    @app.agent(triage_input, name="triage")
     async def triage_agent(stream):
-        async for event in stream.events():
-            await pipeline.guarded(event, STAGE, handle)
+        await pipeline.run_batches(stream, STAGE, handle, (threads, orphans), stage_of=stage_of)
 
 
 def _count(record: dict) -> None:

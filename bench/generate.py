@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from schemas.events import message_key
 from streams.demo import bundled_sample
 
 WIB = timezone(timedelta(hours=7))
@@ -77,4 +78,4 @@ def generate_posts(count: int, seed: int = 7, mix: Mix = Mix(),
 
 
 def encoded(posts: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
-    return [(f"{p['platform']}:{p['post_id']}".encode(), orjson.dumps(p)) for p in posts]
+    return [(message_key(p), orjson.dumps(p)) for p in posts]

@@ -10,6 +10,7 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -30,6 +31,18 @@ def stable_id(prefix: str, *parts: object) -> str:
 
 def post_key(platform: str, post_id: str) -> str:
     return f"{platform}:{post_id}"
+
+
+def message_key(value: Mapping[str, Any]) -> bytes | None:
+    """The key a producer gives a raw post on `posts.raw`: its *thread key* (the key of the
+    post it reposts or answers, else its own), so that the triage agent can decide it where it
+    lands. Any other key is accepted and costs one extra hop (agents/intake.py). None when the
+    value has no usable platform and post id (the worker dead-letters it)."""
+    platform, post_id = value.get("platform"), value.get("post_id")
+    if not isinstance(platform, str) or not isinstance(post_id, str):
+        return None
+    parent = value.get("repost_of") or value.get("reply_to")
+    return post_key(platform, parent if isinstance(parent, str) and parent else post_id).encode()
 
 
 def parse_time(value: str) -> float:
@@ -54,7 +67,7 @@ class InvalidInput(ValueError):
 
 
 DEAD_LETTER_REASONS = ("invalid_json", "not_an_object", "schema_violation", "bad_timestamp", "unknown_reference",
-                       "too_large", "processing_error")
+                       "too_large", "processing_error", "output_rejected")
 
 
 @dataclass

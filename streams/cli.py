@@ -36,7 +36,7 @@ import orjson
 from agents.domain.config import ConfigError, TanggapConfig, load_config
 from agents.domain.cluster import Clusterer, ClusterPolicy, route
 from agents.domain.triage import Triage
-from schemas.events import InvalidInput, RawPost, post_key
+from schemas.events import InvalidInput, RawPost, message_key, post_key
 from streams.broker import BrokerError, EmbeddedBroker
 from streams.kafka import BrokerUnavailable, consume, create_topics, produce
 from streams.progress import Progress
@@ -78,7 +78,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, bytes]]:
 
 
 def strip_expectation(line: bytes) -> tuple[bytes | None, bytes]:
-    """A sample line as it is published: key `platform:post_id`, value without `expect`."""
+    """A sample line as it is published: keyed by thread key (schemas.events.message_key),
+    value without `expect`."""
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -88,9 +89,7 @@ def strip_expectation(line: bytes) -> tuple[bytes | None, bytes]:
     if EXPECTATION_FIELD in value:
         value.pop(EXPECTATION_FIELD)
         line = orjson.dumps(value)
-    platform, post_id = value.get("platform"), value.get("post_id")
-    key = post_key(platform, post_id).encode() if isinstance(platform, str) and isinstance(post_id, str) else None
-    return key, line
+    return message_key(value), line
 
 
 def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]],

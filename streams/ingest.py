@@ -34,6 +34,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, PayloadError, adapter
+from agents.domain.dedupe import thread_key
 from schemas.events import InvalidInput, RawPost
 from streams.settings import Settings
 
@@ -208,7 +209,7 @@ def validate(posts: list[Any]) -> tuple[list[str], list[dict[str, Any]], list[tu
                              "reason": exc.reason, "detail": exc.detail})
             continue
         accepted.append(parsed.key)
-        messages.append((parsed.key.encode(), orjson.dumps(post)))
+        messages.append((thread_key(parsed).encode(), orjson.dumps(post)))
     return accepted, rejected, messages
 
 
@@ -219,10 +220,8 @@ def register(pipeline) -> Ingest:
     worker's faust producer, so it follows the worker's producer settings."""
     import faust
 
-    topic = pipeline.topics["posts_raw"]
-
     async def publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
-        pending = [await topic.send(key=key, value=value) for key, value in messages]
+        pending = [await pipeline.produce("posts_raw", key, value) for key, value in messages]
         await asyncio.gather(*pending)
 
     ingest = Ingest(pipeline.settings, publish)

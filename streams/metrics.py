@@ -30,6 +30,11 @@ ignored = Counter("tanggap_posts_ignored_total", "Posts that open no complaint, 
 duplicates = Counter("tanggap_duplicates_total", "Posts merged into an existing post or complaint", ("how",))
 complaints_opened = Counter("tanggap_complaints_opened_total", "Complaints opened", ("opd", "category", "priority"))
 dead_letters = Counter("tanggap_dead_letters_total", "Messages sent to the dead-letter topic", ("stage", "reason"))
+output_failures = Counter("tanggap_output_failures_total",
+                          "Output records the broker did not take: retried (transient) or rejected for good",
+                          ("stage", "result"))
+batch_size = Histogram("tanggap_batch_messages", "Messages per batch of a stateful agent", ("stage",),
+                       buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 response_latency = Histogram(
     "tanggap_response_latency_seconds", "Wall-clock time from a complaint's first post to its first official response",
     LATENCY_LABELS, buckets=LATENCY_BUCKETS)

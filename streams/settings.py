@@ -57,6 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_SLA_TICK_SECONDS", "0.25", "How often each worker pops due clocks from its deadline index (a tick with nothing due costs microseconds)."),
     Setting("TANGGAP_SLA_GRACE_SECONDS", "5.0", "Wall-clock seconds a deadline check waits for responses still in flight."),
     Setting("TANGGAP_ORPHAN_WAIT_SECONDS", "60", "How long a reply waits for the post it answers (posts of one thread can arrive out of order) before it is decided on its own."),
+    Setting("TANGGAP_MAX_WAITING_REPLIES", "100", "Most citizen replies that wait for one missing post; further ones are decided at once on their own (reason too_many_waiting_replies), so a flood of replies to a post that never arrives cannot grow state without bound. Official replies always wait."),
     Setting("TANGGAP_DEDUPE_WINDOW_HOURS", "72", "Near-duplicate window: a copy of a complaint opened at most this long before (or after) it joins that complaint (docs/dedupe.md)."),
     Setting("TANGGAP_DEDUPE_JACCARD", "0.5", "Near-duplicate confirmation: least exact Jaccard similarity of the character shingles of two normalized texts."),
     Setting("TANGGAP_DEDUPE_CONTAINMENT", "0.8", "Near-duplicate confirmation for truncated copies: least share of the shorter text's shingles found in the longer."),
@@ -65,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
     Setting("TANGGAP_PRODUCER_MAX_BATCH_BYTES", "", "Producer batch size cap in bytes. The embedded broker needs 64 (one record per batch, see README); never set it against real Kafka."),
     Setting("TANGGAP_PRODUCER_LINGER_MS", "5", "How long the producer waits to fill a batch before sending (ms). Fewer, larger produce requests for at most this much latency per hop; delivery guarantees are unchanged (offsets are committed after the producer flushed). Kafka 4's own default."),
+    Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) takes at once. A batch's outputs are on the broker before its table writes, and one write per key per batch goes to the changelog (docs/performance.md); 1 processes message by message."),
+    Setting("TANGGAP_BATCH_WAIT_MS", "5", "Longest a stateful agent waits to fill a batch (ms): at most this much latency per hop when traffic is light."),
     Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
@@ -165,6 +168,7 @@ class Settings:
     web_introspection: bool = False
     max_message_bytes: int = 65536
     max_text_chars: int = 20000
+    max_waiting_replies: int = 100
     dedupe_window_hours: float = 72.0
     dedupe_jaccard: float = 0.5
     dedupe_containment: float = 0.8
@@ -172,6 +176,8 @@ class Settings:
     viral_platforms: int = 2
     producer_linger_ms: int = 5
     fetch_max_wait_ms: int = 500
+    batch_max: int = 500
+    batch_wait_ms: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -230,6 +236,7 @@ class Settings:
             web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
             max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
             max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
+            max_waiting_replies=_int("TANGGAP_MAX_WAITING_REPLIES", raw["TANGGAP_MAX_WAITING_REPLIES"]) or 100,
             dedupe_window_hours=_float("TANGGAP_DEDUPE_WINDOW_HOURS", raw["TANGGAP_DEDUPE_WINDOW_HOURS"]) or 72.0,
             dedupe_jaccard=_float("TANGGAP_DEDUPE_JACCARD", raw["TANGGAP_DEDUPE_JACCARD"]) or 0.5,
             dedupe_containment=_float("TANGGAP_DEDUPE_CONTAINMENT", raw["TANGGAP_DEDUPE_CONTAINMENT"]) or 0.8,
@@ -237,6 +244,8 @@ class Settings:
             viral_platforms=_int("TANGGAP_VIRAL_PLATFORMS", raw["TANGGAP_VIRAL_PLATFORMS"]) or 2,
             producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
             fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
+            batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
+            batch_wait_ms=_non_negative("TANGGAP_BATCH_WAIT_MS", raw["TANGGAP_BATCH_WAIT_MS"]),
         )
 
     def with_changes(self, **changes) -> Settings:

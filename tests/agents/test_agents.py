@@ -22,10 +22,13 @@ class Recorder:
         self.sent: list[tuple[str, bytes | None, dict]] = []
 
     def patch(self, pipeline) -> None:
-        for name, topic in pipeline.topics.items():
-            async def send(*, key=None, value=None, _name=name, **_):
-                self.sent.append((_name, key, orjson.loads(value)))
-            topic.send = send
+        async def produce(topic, key, value):
+            self.sent.append((topic, key, orjson.loads(value)))
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(None)
+            return future
+
+        pipeline.produce = produce
 
     def on(self, topic: str) -> list[dict]:
         return [value for name, _, value in self.sent if name == topic]
@@ -63,18 +66,38 @@ POST = {"platform": "twitter", "post_id": "1", "text": "Jalan di kecamatan Wedi 
         "created_at": "2026-11-02T08:00:00+07:00", "author": {"id": "u1", "handle": "warga"}}
 
 
-def test_intake_forwards_valid_posts_by_thread_key_and_parks_bad_ones(pipeline):
+async def put_on(wrapper, topic: str, value: bytes, key: bytes, partition: int = 0) -> None:
+    """`test_context().put` for an agent that reads two topics: the message names its topic."""
+    message = wrapper.to_message(key, value, partition=partition, offset=wrapper.sent_offset)
+    message.topic = topic
+    await wrapper.stream().channel.put(await wrapper.stream().channel.decode(message))
+    wrapper.sent_offset += 1
+    async with wrapper.new_value_processed:
+        await wrapper.new_value_processed.wait()
+
+
+def test_intake_decides_posts_keyed_by_thread_where_they_land_and_forwards_the_others(pipeline):
+    from agents.intake import partition_for
+
+    raw = pipeline.names.posts_raw
+    partitions = pipeline.settings.partitions
+
     async def scenario():
-        async with agent(pipeline, "intake").test_context() as intake:
-            await intake.put(orjson.dumps(POST), key=b"twitter:1")
-            await intake.put(orjson.dumps({**POST, "post_id": "2", "repost_of": "1"}), key=b"twitter:2")
-            await intake.put(b"{not json", key=b"bad")
+        async with agent(pipeline, "triage").test_context() as triage:
+            # Keyed by thread key, on the thread's partition: decided here, no extra hop.
+            await put_on(triage, raw, orjson.dumps(POST), b"twitter:1", partition_for(b"twitter:1", partitions))
+            # A repost keyed by its own post key (a foreign producer): forwarded to its thread.
+            await put_on(triage, raw, orjson.dumps({**POST, "post_id": "2", "repost_of": "1"}), b"twitter:2",
+                         partition_for(b"twitter:2", partitions))
+            await put_on(triage, raw, b"{not json", b"bad")
 
     run(scenario())
     forwarded = [(key, value["post_id"]) for name, key, value in pipeline.recorder.sent if name == "threads"]
-    assert forwarded == [(b"twitter:1", "1"), (b"twitter:1", "2")], "a repost goes to its original's thread"
+    assert forwarded == [(b"twitter:1", "2")], "a repost goes to its original's thread"
+    clustered = [value for name, _, value in pipeline.recorder.sent if name == "clusters"]
+    assert [r["post_key"] for envelope in clustered for r in envelope["records"]] == ["twitter:1"]
     letters = pipeline.recorder.on("deadletter")
-    assert [letter["reason"] for letter in letters] == ["invalid_json"]
+    assert [(letter["reason"], letter["stage"]) for letter in letters] == [("invalid_json", "intake")]
     assert letters[0]["value_text"] == "{not json"
 
 

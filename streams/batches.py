@@ -1,0 +1,240 @@
+"""Batches of messages for the stateful agents: outputs on the broker first, state after.
+
+Faust writes a table's changelog the moment a key is set, and sends an agent's outputs through
+the same producer with no order between the two. A worker killed between them leaves a table
+that says "done" for a message whose events never reached the broker; the message is then
+redelivered (its offset was never committed), found done, and its events are lost for good.
+
+The stateful agents (triage, cluster, sla) therefore take their messages in batches
+(`Stream.take_events`, which acks a batch only after the agent's body has finished with it)
+and, per batch:
+
+1. run every message's handler against :class:`StagedTable` views of their tables: reads see
+   the batch's own earlier writes, writes are held back (a failing message's writes and
+   outputs are discarded with it, and it goes to the dead-letter topic instead);
+2. send every output of the batch and wait until the broker has acknowledged all of them;
+3. only then write the tables, one changelog record per key per batch (a key written by ten
+   messages of a batch costs one record, not ten);
+4. return, so the batch is acked and its offsets become committable (faust flushes the
+   producer, changelogs included, before it commits).
+
+A crash before step 3 replays the batch against the state it was first processed with: the
+same outputs, with the same ids and the same content (the handlers are deterministic in their
+input and state). A crash during step 3 replays it against part of its own writes: the
+messages whose state landed are redeliveries and emit nothing new (their outputs were
+delivered in step 2), the others are processed again. Downstream sees duplicates by id only,
+never a gap. Kafka transactions would close even the step-3 window; the embedded broker has
+none, and this needs none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.streams import _current_event
+
+log = logging.getLogger("tanggap")
+
+_DELETED = object()
+
+
+@contextmanager
+def processing(event: Any) -> Iterator[None]:
+    """Make `event` faust's current event: a table write goes to the store and changelog
+    partition of the message that caused it."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class StagedTable(MutableMapping):
+    """A faust table as one batch sees it: the batch's own writes over the stored entries.
+
+    Writes land in the table only at :meth:`commit`; each key is written once, in the context
+    of the last message that set it (same key, same partition)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._batch: dict[Any, tuple[Any, Any]] = {}
+        self._message: dict[Any, tuple[Any, Any]] = {}
+        self._event: Any = None
+
+    # The message in progress -------------------------------------------------------------
+    def begin(self, event: Any) -> None:
+        self._event = event
+        self._message = {}
+
+    def keep(self) -> None:
+        self._batch.update(self._message)
+        self._message = {}
+
+    def discard(self) -> None:
+        self._message = {}
+
+    def commit(self) -> int:
+        """Write the batch's entries to the table; returns how many keys were written."""
+        written = len(self._batch)
+        table = self.table
+        for key, (value, event) in self._batch.items():
+            with processing(event):
+                if value is _DELETED:
+                    if key in table:
+                        del table[key]
+                else:
+                    table[key] = value
+        self._batch = {}
+        return written
+
+    # Mapping -------------------------------------------------------------------------------
+    def _staged(self, key: Any) -> tuple[Any, Any] | None:
+        staged = self._message.get(key)
+        if staged is None:
+            staged = self._batch.get(key)
+        return staged
+
+    def __getitem__(self, key: Any) -> Any:
+        staged = self._staged(key)
+        if staged is not None:
+            if staged[0] is _DELETED:
+                raise KeyError(key)
+            return staged[0]
+        value = self.table.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        staged = self._staged(key)
+        if staged is not None:
+            return default if staged[0] is _DELETED else staged[0]
+        value = self.table.get(key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._message[key] = (value, self._event)
+
+    def __delitem__(self, key: Any) -> None:
+        self._message[key] = (_DELETED, self._event)
+
+    def pop(self, key: Any, default: Any = None) -> Any:
+        value = self.get(key, default)
+        self._message[key] = (_DELETED, self._event)
+        return value
+
+    def __iter__(self) -> Iterator[Any]:
+        """The stored keys (what timers and index rebuilds scan); staged writes are not
+        included: they exist only inside the batch in progress."""
+        return iter(self.table.keys())
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def items(self):  # type: ignore[override]
+        return self.table.items()
+
+
+@dataclass(slots=True)
+class Output:
+    topic: str
+    """The pipeline's topic field name (`triaged`, `complaints`, ...)."""
+    key: bytes | None
+    value: bytes
+    event: Any = None
+    """The message that caused it (for a dead letter if the broker refuses it for good)."""
+
+
+@dataclass
+class Outbox:
+    """The outputs of one batch, in the order the handlers sent them."""
+
+    outputs: list[Output] = field(default_factory=list)
+    _message: list[Output] = field(default_factory=list)
+
+    def add(self, output: Output) -> None:
+        self._message.append(output)
+
+    def keep(self) -> None:
+        self.outputs.extend(self._message)
+        self._message = []
+
+    def discard(self) -> None:
+        self._message = []
+
+
+current_outbox: ContextVar[Outbox | None] = ContextVar("tanggap_outbox", default=None)
+"""The outbox of the batch the running agent task is processing (each agent is its own task,
+so batches of two agents never mix)."""
+
+
+SendFunction = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[Any]]]
+
+
+PERMANENT_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidTopicError",
+                    "TopicAuthorizationFailedError", "UnsupportedVersionError", "CorruptRecordException")
+"""Broker answers that no retry changes."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ in PERMANENT_ERRORS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def deliver(outputs: list[Output], send: SendFunction, *,
+                  on_permanent: Callable[[Output, BaseException], Output | None],
+                  on_retry: Callable[[Output, BaseException, int], None],
+                  max_backoff: float = 5.0) -> None:
+    """Send `outputs` and wait until the broker acknowledged every one.
+
+    A record the broker refuses for good is handed to `on_permanent`, which returns what to
+    send instead (a dead letter of its cause) or None; every other failure is retried with
+    exponential backoff for as long as it takes: the agent stops taking messages meanwhile
+    (back-pressure), nothing piles up in memory and nothing is dropped."""
+    pending = outputs
+    attempt = 0
+    while pending:
+        futures: list[Any] = []
+        for output in pending:
+            try:
+                futures.append(await send(output.topic, output.key, output.value))
+            except Exception as exc:  # refused before it was queued (size checks, closed producer)
+                futures.append(_failed(exc))
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        retry: list[Output] = []
+        for output, result in zip(pending, results):
+            if not isinstance(result, BaseException):
+                continue
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if is_permanent(result):
+                instead = on_permanent(output, result)
+                if instead is not None:
+                    retry.append(instead)
+            else:
+                on_retry(output, result, attempt)
+                retry.append(output)
+        pending = retry
+        if pending:
+            attempt += 1
+            await asyncio.sleep(min(max_backoff, 0.05 * 2 ** attempt))
+
+
+def _failed(exc: BaseException) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
