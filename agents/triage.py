@@ -43,7 +43,7 @@ def register(pipeline: Pipeline) -> None:
         "orphans", default=None, partitions=pipeline.settings.partitions,
         help="Replies waiting for their parent post, by the parent's post key.",
     ))
-    triage = Triage(pipeline.config)
+    triage = Triage(pipeline.config, max_waiting_replies=pipeline.settings.max_waiting_replies)
     clock = pipeline.clock
     wait_seconds = pipeline.settings.orphan_wait_seconds
     releases_sent: dict[str, float] = {}

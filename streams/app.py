@@ -116,9 +116,22 @@ class Pipeline:
         """The loop of a stateful agent: see streams/batches.py for why batches, and why the
         outputs go first. `stage_of(event)` names the stage a failing message is parked under
         when one agent serves two (intake and triage)."""
-        settings = self.settings
-        async for events in stream.take_events(settings.batch_max, settings.batch_wait_ms / 1000.0):
-            await self.process_batch(events, stage, handler, tables, stage_of)
+        # Events are acked by hand, after their batch's outputs and state are written: an event
+        # acked earlier could have its offset committed before its outputs exist.
+        manual = stream.noack()
+        queue = getattr(manual.channel, "queue", None)
+        most = self.settings.batch_max
+        batch: list = []
+        async for event in manual.events():
+            batch.append(event)
+            # A batch ends when it is full or when nothing else has arrived yet: under load
+            # batches fill up, and a quiet stream processes each message at once (no added
+            # latency, no timer).
+            if len(batch) >= most or queue is None or queue.empty():
+                await self.process_batch(batch, stage, handler, tables, stage_of)
+                for done in batch:
+                    await manual.ack(done)
+                batch = []
 
     async def process_batch(self, events, stage: str, handler, tables: tuple[StagedTable, ...] = (),
                             stage_of=None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -17,6 +19,74 @@ from streams.topics import TopicNames
 
 class BrokerUnavailable(Exception):
     """The configured Kafka cluster could not be reached."""
+
+
+class KafkaAuthenticationFailed(BrokerUnavailable):
+    """The cluster refused the SASL credentials (a BrokerUnavailable, so every entry point that
+    reports an unreachable broker in one line reports this one too)."""
+
+
+class _ConnectionFailures(logging.Handler):
+    """aiokafka's bootstrap logs why each connection failed and then raises a generic "Unable to
+    bootstrap": the SASL refusal of a real Kafka only appears in that log record."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.args, tuple):
+            self.errors.extend(arg for arg in record.args if isinstance(arg, BaseException))
+
+
+@contextlib.contextmanager
+def _watching_connection_failures():
+    handler = _ConnectionFailures()
+    logger = logging.getLogger("aiokafka")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def _sasl_identity(client: Any) -> tuple[str, str, str]:
+    """(username, mechanism, password) of an aiokafka client, from its network client."""
+    network = getattr(client, "_client", None) or getattr(client, "client", None) or client
+    return (getattr(network, "_sasl_plain_username", None) or "",
+            getattr(network, "_sasl_mechanism", None) or "",
+            getattr(network, "_sasl_plain_password", None) or "")
+
+
+def authentication_failure(error: BaseException, logged: Iterable[BaseException], client: Any
+                           ) -> KafkaAuthenticationFailed | None:
+    """The one-line error for a start-up failure caused by refused credentials, else None."""
+    for candidate in (error, *logged):
+        reason = security.authentication_refusal(candidate)
+        if reason is not None:
+            username, mechanism, password = _sasl_identity(client)
+            return KafkaAuthenticationFailed(
+                security.authentication_failed_message(username, mechanism, reason, password))
+    return None
+
+
+async def _start_client(client: Any, target: str) -> None:
+    """Start an aiokafka client, turning every way the cluster can refuse it into one
+    BrokerUnavailable line (KafkaAuthenticationFailed for refused credentials)."""
+    with _watching_connection_failures() as failures:
+        try:
+            await client.start()
+        except (KafkaConnectionError, KafkaError, asyncio.TimeoutError, OSError, KeyError, ValueError) as exc:
+            refused = authentication_failure(exc, failures.errors, client)
+            if refused is None and isinstance(exc, (KeyError, ValueError)):
+                raise  # not the SCRAM exchange: a bug, keep its traceback
+            release = client.close if isinstance(client, AIOKafkaAdminClient) else client.stop
+            with contextlib.suppress(Exception):
+                await release()  # no "Unclosed AIOKafkaProducer" warning under the one-line error
+            if refused is not None:
+                raise refused from None
+            reason = next(filter(None, map(security.tls_refusal, (exc, *failures.errors))), None)
+            raise BrokerUnavailable(f"cannot reach Kafka{target}: {reason or exc or type(exc).__name__}") from None
 
 
 def _bootstrap(settings: Settings) -> str:
@@ -34,9 +104,9 @@ async def create_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     """Create every Tanggap topic that does not exist yet; returns the names created."""
     admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout * 1000))
     try:
-        await asyncio.wait_for(admin.start(), timeout)
-    except (KafkaConnectionError, KafkaError, asyncio.TimeoutError, OSError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker}: {exc or type(exc).__name__}") from None
+        await asyncio.wait_for(_start_client(admin, f" at {settings.broker}"), timeout)
+    except asyncio.TimeoutError:
+        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker}: no answer in {timeout:g} s") from None
     try:
         existing = set(await admin.list_topics())
         wanted = [name for name in TopicNames.from_settings(settings).all() if name not in existing]
@@ -62,10 +132,7 @@ def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
 
 
 async def start(client) -> None:
-    try:
-        await client.start()
-    except (KafkaConnectionError, KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka: {exc or type(exc).__name__}") from None
+    await _start_client(client, "")
 
 
 async def produce(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]],

@@ -93,6 +93,71 @@ class KafkaSecurity:
         return options
 
 
+# RFC 5802 server-error values: a fixed vocabulary, so it is safe to repeat in a message.
+SCRAM_SERVER_ERRORS = frozenset({
+    "invalid-encoding", "extensions-not-supported", "invalid-proof", "channel-bindings-dont-match",
+    "server-does-support-channel-binding", "channel-binding-not-supported", "unsupported-channel-binding-type",
+    "unknown-user", "invalid-username-encoding", "no-resources", "other-error",
+})
+_SCRAM_STEPS = frozenset({"process_server_first_message", "process_server_final_message", "authenticator_scram"})
+
+
+def _raised_in_scram_exchange(exc: BaseException) -> dict[str, str] | None:
+    """The server's SCRAM reply (its `key=value` attributes) when `exc` was raised while aiokafka
+    read it, else None. aiokafka 0.14 expects a signature (`v=`) and fails with a bare KeyError
+    (or ValueError) when a broker answers a wrong password with `e=invalid-proof` instead."""
+    reply: dict[str, str] | None = None
+    traceback = exc.__traceback__
+    while traceback is not None:  # outermost first: the parsing step, with `params`, is innermost
+        frame = traceback.tb_frame
+        if frame.f_code.co_name in _SCRAM_STEPS and "aiokafka" in frame.f_code.co_filename:
+            params = frame.f_locals.get("params")
+            reply = params if isinstance(params, dict) else (reply or {})
+        traceback = traceback.tb_next
+    return reply
+
+
+def authentication_refusal(error: BaseException) -> str | None:
+    """Why the cluster refused our SASL credentials, when `error` says it did; None for any other
+    error. The reason is a broker message or a SCRAM error code, never the password."""
+    from aiokafka import errors
+
+    if isinstance(error, (errors.SaslAuthenticationFailed, errors.AuthenticationFailedError,
+                          errors.IllegalSaslStateError)):
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if isinstance(error, (errors.UnsupportedSaslMechanismError, errors.AuthenticationMethodNotSupported)):
+        return "the broker does not offer this mechanism"
+    if isinstance(error, (KeyError, ValueError)):
+        scram_reply = _raised_in_scram_exchange(error)
+        if scram_reply is None:
+            return None
+        code = scram_reply.get("e")
+        if code in SCRAM_SERVER_ERRORS:
+            return f"the broker answered {code}"
+        return "the broker refused the SCRAM exchange"
+    return None
+
+
+def tls_refusal(error: BaseException) -> str | None:
+    """Why the TLS handshake with the broker failed, when `error` is such a failure; None otherwise.
+    Certificate details only: the key password never reaches an SSLError."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (f"TLS: the broker's certificate is not trusted ({error.verify_message or error.reason}); check "
+                "TANGGAP_KAFKA_CA_FILE")
+    if isinstance(error, ssl.SSLError):
+        return (f"TLS handshake failed ({error.reason or type(error).__name__}); check "
+                "TANGGAP_KAFKA_SECURITY_PROTOCOL, TANGGAP_KAFKA_CA_FILE and TANGGAP_KAFKA_CERT_FILE")
+    return None
+
+
+def authentication_failed_message(username: str, mechanism: str, reason: str, password: str = "") -> str:
+    """One line for the operator; `password`, when given, is masked should a broker ever echo it."""
+    who = f"user {username!r}" if username else "the configured user"
+    message = (f"Kafka authentication failed for {who} (SASL {mechanism or '?'}): {reason}; check "
+               "TANGGAP_KAFKA_USERNAME, TANGGAP_KAFKA_PASSWORD and TANGGAP_KAFKA_SASL_MECHANISM")
+    return message.replace(password, "***") if password else message
+
+
 def from_settings(settings: Any) -> KafkaSecurity:
     """The security of a `Settings` (already validated by Settings.from_env)."""
     return getattr(settings, "kafka_security", None) or KafkaSecurity()

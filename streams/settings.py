@@ -66,8 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
     Setting("TANGGAP_PRODUCER_MAX_BATCH_BYTES", "", "Producer batch size cap in bytes. The embedded broker needs 64 (one record per batch, see README); never set it against real Kafka."),
     Setting("TANGGAP_PRODUCER_LINGER_MS", "5", "How long the producer waits to fill a batch before sending (ms). Fewer, larger produce requests for at most this much latency per hop; delivery guarantees are unchanged (offsets are committed after the producer flushed). Kafka 4's own default."),
-    Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) takes at once. A batch's outputs are on the broker before its table writes, and one write per key per batch goes to the changelog (docs/performance.md); 1 processes message by message."),
-    Setting("TANGGAP_BATCH_WAIT_MS", "5", "Longest a stateful agent waits to fill a batch (ms): at most this much latency per hop when traffic is light."),
+    Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) processes as one batch: whatever has arrived, up to this many. A batch's outputs are on the broker before its table writes, with one changelog record per key per batch (streams/batches.py); 1 processes message by message."),
     Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
@@ -177,7 +176,6 @@ class Settings:
     producer_linger_ms: int = 5
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
-    batch_wait_ms: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -245,7 +243,6 @@ class Settings:
             producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
             fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
             batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
-            batch_wait_ms=_non_negative("TANGGAP_BATCH_WAIT_MS", raw["TANGGAP_BATCH_WAIT_MS"]),
         )
 
     def with_changes(self, **changes) -> Settings:

@@ -90,8 +90,13 @@ class Triage:
     the parent (:meth:`release`) and the reply is decided on its own: no reply is ever lost.
     """
 
-    def __init__(self, config: TanggapConfig) -> None:
+    def __init__(self, config: TanggapConfig, *, max_waiting_replies: int = 100) -> None:
+        if max_waiting_replies < 1:
+            raise ValueError(f"max_waiting_replies must be at least 1, not {max_waiting_replies}")
         self.config = config
+        # A flood of replies to a post that never arrives must not grow one table entry without
+        # bound: beyond this many, a citizen reply is decided at once, on its own.
+        self.max_waiting_replies = max_waiting_replies
 
     def process(self, post: RawPost, state: Mapping[str, Mapping[str, Any]],
                 orphans: Mapping[str, list[dict[str, Any]]] | None = None, now: float = 0.0) -> TriageResult:
@@ -162,6 +167,11 @@ class Triage:
     def _wait_for_parent(self, post: RawPost, parent_key: str, official_opd: str | None,
                          orphans: Mapping[str, list[dict[str, Any]]], now: float) -> TriageResult:
         waiting = [p for p in orphans.get(parent_key, ()) if p["key"] != post.key]
+        # Official replies always wait (they stop an SLA clock, and only the directory's own
+        # accounts send them), so only citizens' replies count against the limit.
+        citizens_waiting = sum(1 for p in waiting if not p.get("official_opd"))
+        if official_opd is None and citizens_waiting >= self.max_waiting_replies:
+            return self._new(post, post.key, extra_reasons=[f"too_many_waiting_replies[{parent_key}]"])
         waiting.append({"key": post.key, "post": post.to_json(), "official_opd": official_opd, "since": now})
         outcome = "response_pending" if official_opd else "reply_pending"
         record = self._record(post, outcome=outcome, kind=OFFICIAL_KIND if official_opd else None,

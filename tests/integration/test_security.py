@@ -7,9 +7,10 @@ TCP, so TLS is terminated by a loopback TLS proxy written here, in front of a Ta
 advertises the proxy's address: workers and tools then speak only TLS. `--authentication` does
 enforce SASL/SCRAM, but users can only be created through an authenticated connection and the
 storage is memory only, so no user can ever log in: the tests prove that our SCRAM settings
-reach the broker (a wrong password is refused as an authentication failure, an
-unauthenticated client is refused) and that nothing leaks on failure; a successful SCRAM login
-needs a real Kafka (docs/security.md).
+reach the broker (a wrong password is refused as an authentication failure, reported by every
+entry point in one line naming the user and the settings to check; an unauthenticated client is
+refused) and that nothing leaks on failure; a successful SCRAM login needs a real Kafka
+(docs/security.md).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from streams.broker import EmbeddedBroker, free_port, tansu_binary, wait_for_port
 from streams.demo import Outcome
-from streams.kafka import BrokerUnavailable, create_topics, produce
+from streams.kafka import BrokerUnavailable, KafkaAuthenticationFailed, create_topics, produce
 from streams.settings import Settings, SettingsError
 from tests.conftest import REPO, wait_for
 
@@ -194,7 +195,7 @@ def test_a_client_that_does_not_trust_the_broker_certificate_is_refused(tls_clus
     bootstrap, _, _ = tls_cluster
     settings = Settings.from_env({"TANGGAP_BROKER": bootstrap, "TANGGAP_KAFKA_SECURITY_PROTOCOL": "SSL",
                                   "TANGGAP_TOPIC_PREFIX": "tls2."})  # system trust store: self-signed is unknown
-    with pytest.raises(BrokerUnavailable):
+    with pytest.raises(BrokerUnavailable, match=r"certificate is not trusted \(.*\); check TANGGAP_KAFKA_CA_FILE"):
         asyncio.run(create_topics(settings, timeout=8))
 
 
@@ -211,12 +212,44 @@ def test_scram_settings_reach_the_broker_and_a_wrong_password_is_refused_without
                                   "TANGGAP_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
                                   "TANGGAP_KAFKA_SASL_MECHANISM": mechanism,
                                   "TANGGAP_KAFKA_USERNAME": "desk", "TANGGAP_KAFKA_PASSWORD": PASSWORD})
-    # aiokafka 0.14 reads the broker's SCRAM error reply as a missing `v` attribute (KeyError):
-    # still a refusal, and one that must not carry the password either.
-    with pytest.raises((BrokerUnavailable, KeyError)) as refused:
+    # aiokafka 0.14 reads the broker's SCRAM error reply as a missing `v` attribute (a bare
+    # KeyError); streams.kafka turns it into the error the operator can act on.
+    with pytest.raises(KafkaAuthenticationFailed) as refused:
         asyncio.run(create_topics(settings, timeout=8))
+    assert str(refused.value).startswith(f"Kafka authentication failed for user 'desk' (SASL {mechanism})")
     assert PASSWORD not in str(refused.value) and PASSWORD not in repr(refused.value)
     assert PASSWORD not in repr(settings)
+
+
+def test_every_entry_point_reports_refused_credentials_in_one_line_without_the_password(sasl_broker, tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text('{"platform": "twitter", "post_id": "1", "text": "Jalan rusak", '
+                     '"created_at": "2026-11-06T15:00:00+07:00", "author": {"id": "u1", "handle": "warga"}}\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TANGGAP_BROKER": sasl_broker.bootstrap,
+           "TANGGAP_TOPIC_PREFIX": "sasl3.", "TANGGAP_DATA_DIR": str(tmp_path / "data"), "TANGGAP_LOG_LEVEL": "debug",
+           "TANGGAP_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "TANGGAP_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+           "TANGGAP_KAFKA_USERNAME": "desk", "TANGGAP_KAFKA_PASSWORD": PASSWORD}
+    commands = {"worker": ["worker"], "topics": ["topics"], "replay": ["replay", str(posts)],
+                "tail": ["tail", "complaints"], "ingest": ["ingest-server", "--port", str(free_port())],
+                "alert-bridge": ["alert-bridge"]}
+    # In parallel: each is a fresh interpreter, and the refusal itself is immediate.
+    running = {name: subprocess.Popen([sys.executable, "-m", "streams.cli", *argv], env=env, cwd=REPO, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for name, argv in commands.items()}
+    for name, process in running.items():
+        try:
+            stdout, stderr = process.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+            pytest.fail(f"{name} did not stop on refused credentials: {stderr[-500:]}")
+        errors = [line for line in stderr.splitlines() if line.startswith("tanggap:")]
+        assert process.returncode == 2, (name, stderr[-500:])
+        assert errors == ["tanggap: Kafka authentication failed for user 'desk' (SASL SCRAM-SHA-256): the broker "
+                          "answered unknown-user; check TANGGAP_KAFKA_USERNAME, TANGGAP_KAFKA_PASSWORD and "
+                          "TANGGAP_KAFKA_SASL_MECHANISM"], (name, stderr[-500:])
+        assert "Traceback" not in stderr, name
+        assert PASSWORD not in stdout + stderr, name
 
 
 def test_an_unauthenticated_client_is_refused_by_the_sasl_broker(sasl_broker):
