@@ -25,7 +25,15 @@ from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, config
 from faust.streams import current_event
 
 from streams import metrics, security
-from streams.batches import Outbox, Output, StagedTable, current_outbox, deliver, processing
+from streams.batches import (
+    Outbox,
+    Output,
+    StagedTable,
+    ack_processed,
+    current_outbox,
+    deliver,
+    processing,
+)
 from streams.clock import SimulatedClock, WallClock, make_clock
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -129,8 +137,7 @@ class Pipeline:
             # latency, no timer).
             if len(batch) >= most or queue is None or queue.empty():
                 await self.process_batch(batch, stage, handler, tables, stage_of)
-                for done in batch:
-                    await manual.ack(done)
+                await ack_processed(manual, batch)
                 batch = []
 
     async def process_batch(self, events, stage: str, handler, tables: tuple[StagedTable, ...] = (),

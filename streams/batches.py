@@ -64,6 +64,7 @@ class StagedTable(MutableMapping):
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._store_get: Any = None
         self._batch: dict[Any, tuple[Any, Any]] = {}
         self._message: dict[Any, tuple[Any, Any]] = {}
         self._event: Any = None
@@ -95,6 +96,14 @@ class StagedTable(MutableMapping):
         return written
 
     # Mapping -------------------------------------------------------------------------------
+    def _stored(self, key: Any) -> Any:
+        # The store itself, looked up on first use (faust creates it lazily): faust's Table.get
+        # costs two store lookups (a membership test, then the read) and a sensor call; the
+        # store's own get costs one.
+        if self._store_get is None:
+            self._store_get = self.table.data.get
+        return self._store_get(key)
+
     def _staged(self, key: Any) -> tuple[Any, Any] | None:
         staged = self._message.get(key)
         if staged is None:
@@ -107,7 +116,7 @@ class StagedTable(MutableMapping):
             if staged[0] is _DELETED:
                 raise KeyError(key)
             return staged[0]
-        value = self.table.get(key)
+        value = self._stored(key)
         if value is None:
             raise KeyError(key)
         return value
@@ -116,7 +125,7 @@ class StagedTable(MutableMapping):
         staged = self._staged(key)
         if staged is not None:
             return default if staged[0] is _DELETED else staged[0]
-        value = self.table.get(key)
+        value = self._stored(key)
         return default if value is None else value
 
     def __contains__(self, key: object) -> bool:
@@ -238,3 +247,9 @@ def _failed(exc: BaseException) -> asyncio.Future:
     future = asyncio.get_running_loop().create_future()
     future.set_exception(exc)
     return future
+
+
+async def ack_processed(stream: Any, events: list[Any]) -> None:
+    """Ack `events`, which a batch has processed (outputs delivered, state written)."""
+    for event in events:
+        await stream.ack(event)
