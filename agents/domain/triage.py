@@ -274,16 +274,24 @@ class Triage:
         # A mention of a mention points at the complaint but not at its summary, which lives
         # under the opening post's key: it is attached without updating the counts.
         summary = dict(target)
+        as_sent = summary
         is_summary = "mentions" in target
-        if is_summary:
+        counted = target.get("counted") or {}
+        if is_summary and post.key in counted:
+            # Replayed after a crash that kept the summary but lost this post's own entry: the
+            # event goes out again exactly as it did the first time, and counts once.
+            mentions, platforms = counted[post.key]
+            as_sent = {**summary, "mentions": mentions, "platforms": platforms}
+        elif is_summary:
             summary["mentions"] = int(target["mentions"]) + 1
             if post.platform not in summary["platforms"]:
                 summary["platforms"] = [*summary["platforms"], post.platform]
+            summary["counted"] = _recent({**counted, post.key: [summary["mentions"], summary["platforms"]]})
         reasons = [f"dedupe:{via}[{target_key}]"]
         decided = {f: target.get(f) for f in _DECISION_FIELDS}
         record = self._record(post, outcome="mention", reasons=reasons, duplicate_of=target_key,
                               duplicate_via=via, **decided)
-        event = self._complaint_event("duplicate_attached", post, summary, reasons=reasons)
+        event = self._complaint_event("duplicate_attached", post, as_sent, reasons=reasons)
         updates: dict[str, dict[str, Any]] = {}
         if target_key == post.key:
             summary.pop("seen", None)
@@ -329,6 +337,17 @@ class Triage:
         if entry is None or not entry.get("complaint_id"):
             return None
         return desk_response_event(response, entry, self.config.timezone)
+
+
+RECENT_MENTIONS = 64
+"""Mentions whose counts a complaint summary remembers (most recent first out): enough to replay
+any batch a crash interrupted, bounded however viral the complaint gets."""
+
+
+def _recent(counted: dict[str, list]) -> dict[str, list]:
+    if len(counted) <= RECENT_MENTIONS:
+        return counted
+    return dict(list(counted.items())[-RECENT_MENTIONS:])
 
 
 def complaint_event(event_type: str, summary: Mapping[str, Any], *, cause: str, occurred_at: float, tz: Any,

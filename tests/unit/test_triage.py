@@ -584,3 +584,20 @@ def test_a_repost_that_opens_nothing_before_its_original_is_simply_ignored(triag
     result = desk.feed(greeting)
     assert result.record["outcome"] == "ignored"
     assert "twitter:1300" not in desk.state, "no placeholder for a post that opened nothing"
+
+
+def test_a_mention_replayed_after_a_crash_that_kept_only_the_summary_is_sent_again_unchanged(triage, complaint, repost,
+                                                                                             reply):
+    """A batch's table writes are separate changelog records: a crash can keep the complaint
+    summary (which counted the mention) and lose the mention's own entry. The replayed mention
+    must go out with the same id and the same content, and count once."""
+    state: dict = {}
+    triage.process(complaint, state).apply(state, {})
+    first = triage.process(repost, state)
+    first.apply(state, {})
+    second = triage.process(reply, state)
+    second.apply(state, {})
+    del state[repost.key]  # its own entry was lost; the summary kept the count
+    replayed = triage.process(repost, state)
+    assert replayed.complaint_events == first.complaint_events
+    assert replayed.state_updates[complaint.key]["mentions"] == 3, "counted once"
