@@ -30,7 +30,7 @@ log = logging.getLogger("tanggap")
 def policy_from(settings: Settings) -> ClusterPolicy:
     return ClusterPolicy(window_seconds=settings.dedupe_window_hours * 3600.0, jaccard=settings.dedupe_jaccard,
                          containment=settings.dedupe_containment, viral_mentions=settings.viral_mentions,
-                         viral_platforms=settings.viral_platforms)
+                         viral_platforms=settings.viral_platforms, max_members=settings.dedupe_max_members)
 
 
 def register(pipeline: Pipeline) -> None:

@@ -7,9 +7,13 @@ What it measures, in one run:
 1. memory per fingerprint: process RSS growth while the in-memory LSH index (`LshIndex`) is
    rebuilt from the table of N fingerprints (as after a restart), and the stored size of a
    table entry (key + JSON value, what faust's RocksDB store keeps on disk);
-2. posts/s of `Clusterer.process` (table reads decode JSON, as from faust's RocksDB store) (exactly what the `cluster` agent runs per message, minus the
-   Kafka I/O) with N fingerprints in the window: 30% of the posts are copies of indexed complaints
-   (changed like citizens change them), 70% new complaints in the same kecamatan and categories;
+2. posts/s of `Clusterer.process` (exactly what the `cluster` agent runs per message, minus the
+   Kafka I/O; table reads decode JSON and writes encode it, as faust's RocksDB store does) with N
+   fingerprints in the window: 30% of the posts are copies of indexed complaints (changed like
+   citizens change them), 70% new complaints in the same kecamatan and categories. The window
+   slides: each post pushes about one old fingerprint out, whose table entry the stage settles
+   (text dropped or entry deleted), as in a long-running worker (`--fixed-window`: nothing
+   expires, the schedule of the first version of this script);
 3. the same posts against an empty window, and `Triage.process` (the existing triage stage) on
    posts of the same shape, as baselines: the figures are reported as ratios against them.
 
@@ -113,12 +117,16 @@ class SerializedTable(dict):
 
     def update(self, entries):
         for key, value in entries.items():
-            dict.__setitem__(self, key, orjson.dumps(value))
+            if value is None:  # expired with the window: the agent pops it
+                dict.pop(self, key, None)
+            else:
+                dict.__setitem__(self, key, orjson.dumps(value))
 
     def items(self):
         return ((key, orjson.loads(raw)) for key, raw in dict.items(self))
 
 
+TEXTLESS = b'"text":null'
 GC_SECONDS = [0.0]
 _GC_STARTED = [0.0]
 
@@ -147,6 +155,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1_000_000, help="fingerprints in the window (default 1,000,000)")
     parser.add_argument("--posts", type=int, default=50_000, help="posts pushed through the stage (default 50,000)")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--fixed-window", action="store_true",
+                        help="no fingerprint leaves the window during the run (the schedule of the first version)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     words = vocabulary(rng)
@@ -160,17 +170,24 @@ def main() -> None:
         category, kecamatan = rng.choice(CATEGORIES), rng.choice(KECAMATAN)
         window.append((number, new_text(rng, words, category, kecamatan), category, kecamatan,
                        START + span * number / args.window))
-    now = START + span
+    if args.fixed_window:
+        def time_of(i: int) -> float:
+            return START + span + i * 0.01
+    else:
+        # Steady state: post i comes when window post i leaves the window, so every post pushes
+        # one fingerprint out and the stage settles its table entry, as a long-running worker does.
+        def time_of(i: int) -> float:
+            return START + policy.window_seconds + span * (i + 0.5) / args.window
     posts = []
     for i in range(args.posts):
         number = args.window + i
         if rng.random() < 0.3:
             _, text, category, kecamatan, _ = window[rng.randrange(args.window)]
-            posts.append(envelope(number, copy_of(rng, text, words), category, kecamatan, now + i * 0.01))
+            posts.append(envelope(number, copy_of(rng, text, words), category, kecamatan, time_of(i)))
         else:
             category, kecamatan = rng.choice(CATEGORIES), rng.choice(KECAMATAN)
             posts.append(envelope(number, new_text(rng, words, category, kecamatan), category, kecamatan,
-                                  now + i * 0.01))
+                                  time_of(i)))
 
     gc.collect()
     gc.callbacks.append(_gc_timer)
@@ -201,8 +218,12 @@ def main() -> None:
           f"before compression)")
 
     # 2. the stage with the full window
+    entries_before = len(table)
     seconds, merged = run_stage(table_only, table, posts)
     full_rate = len(posts) / seconds
+    textless = sum(1 for raw in dict.values(table) if TEXTLESS in raw)
+    print(f"window after the run: {len(table_only.index):,} fingerprints; table {entries_before:,} -> {len(table):,} "
+          f"entries ({textless:,} settled: kept without their text)")
     print(f"stage, {args.window:,} fingerprints in the window: {full_rate:,.0f} posts/s "
           f"({seconds * 1e6 / len(posts):.1f} µs/post, of which {GC_SECONDS[0] * 1e6 / len(posts):.1f} in Python's "
           f"garbage collector; {merged:,} of {len(posts):,} merged as copies)")

@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_DEDUPE_WINDOW_HOURS", "72", "Near-duplicate window: a copy of a complaint opened at most this long before (or after) it joins that complaint (docs/dedupe.md)."),
     Setting("TANGGAP_DEDUPE_JACCARD", "0.5", "Near-duplicate confirmation: least exact Jaccard similarity of the character shingles of two normalized texts."),
     Setting("TANGGAP_DEDUPE_CONTAINMENT", "0.8", "Near-duplicate confirmation for truncated copies: least share of the shorter text's shingles found in the longer."),
+    Setting("TANGGAP_DEDUPE_MAX_MEMBERS", "200", "Copies of one complaint whose counts the clustering stage keeps one by one; further copies are folded into one aggregate member (counts and platforms stay right), so one flood cannot grow a complaint's state without bound."),
     Setting("TANGGAP_VIRAL_MENTIONS", "5", "A complaint with at least this many mentions (copies, reposts, replies) is raised one priority level, once."),
     Setting("TANGGAP_VIRAL_PLATFORMS", "2", "A complaint posted on at least this many platforms is raised one priority level, once."),
     Setting("TANGGAP_CLOCK_SPEED", "", "Simulated clock for demos and replays: starts at the event time of the first post processed and runs this many times faster than real time. Empty: real time."),
@@ -171,6 +172,7 @@ class Settings:
     dedupe_window_hours: float = 72.0
     dedupe_jaccard: float = 0.5
     dedupe_containment: float = 0.8
+    dedupe_max_members: int = 200
     viral_mentions: int = 5
     viral_platforms: int = 2
     producer_linger_ms: int = 5
@@ -238,6 +240,7 @@ class Settings:
             dedupe_window_hours=_float("TANGGAP_DEDUPE_WINDOW_HOURS", raw["TANGGAP_DEDUPE_WINDOW_HOURS"]) or 72.0,
             dedupe_jaccard=_float("TANGGAP_DEDUPE_JACCARD", raw["TANGGAP_DEDUPE_JACCARD"]) or 0.5,
             dedupe_containment=_float("TANGGAP_DEDUPE_CONTAINMENT", raw["TANGGAP_DEDUPE_CONTAINMENT"]) or 0.8,
+            dedupe_max_members=_int("TANGGAP_DEDUPE_MAX_MEMBERS", raw["TANGGAP_DEDUPE_MAX_MEMBERS"]) or 200,
             viral_mentions=_int("TANGGAP_VIRAL_MENTIONS", raw["TANGGAP_VIRAL_MENTIONS"]) or 5,
             viral_platforms=_int("TANGGAP_VIRAL_PLATFORMS", raw["TANGGAP_VIRAL_PLATFORMS"]) or 2,
             producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),

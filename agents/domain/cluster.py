@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rensa import RMinHash
+from rensa import RMinHash, RMinHashLSH
 
 from agents.domain.classify import PRIORITIES
 from agents.domain.triage import TriageResult, complaint_event
@@ -75,6 +75,18 @@ class ClusterPolicy:
     the gazetteer did not recognize ("di lahan kosong Wedi"), so only near-identical texts merge."""
     viral_mentions: int = 5
     viral_platforms: int = 2
+    max_members: int = 200
+    """Members of a survivor kept one by one; copies beyond them are folded into one aggregate
+    member (FOLDED), so a flood of copies cannot grow one table entry without bound while the
+    mention count and the platforms stay right."""
+
+
+FOLDED = "folded"
+"""The members key of the aggregate of copies beyond ClusterPolicy.max_members (complaint ids
+start with "cmp-", so it cannot collide)."""
+EXPIRY_BATCH = 32
+"""Expired fingerprints whose table entries one message settles at most: bounds a message's
+latency; in a steady state about one fingerprint expires per fingerprint added."""
 
 
 PLACE_MARKERS = frozenset("kec kecamatan desa ds kelurahan kel dukuh dusun daerah wilayah".split())
@@ -93,10 +105,22 @@ def _dropped_words(kecamatan: str | None) -> frozenset[str]:
     return FILLER_WORDS | STOP_WORDS | PLACE_MARKERS | frozenset((kecamatan or "").lower().split())
 
 
-def shingles(text: str) -> set[str]:
+_SHINGLE_SLICES = tuple(slice(i, i + SHINGLE_CHARS) for i in range(FINGERPRINT_CHARS))
+
+
+def shingle_list(text: str) -> list[str]:
+    """The shingles in order, repeats included: enough for a MinHash (a minimum ignores
+    repeats) and a third cheaper than building the set."""
     if len(text) <= SHINGLE_CHARS:
-        return {text} if text else set()
-    return {text[i:i + SHINGLE_CHARS] for i in range(len(text) - SHINGLE_CHARS + 1)}
+        return [text] if text else []
+    count = len(text) - SHINGLE_CHARS + 1
+    if count > len(_SHINGLE_SLICES):
+        return [text[i:i + SHINGLE_CHARS] for i in range(count)]
+    return list(map(text.__getitem__, _SHINGLE_SLICES[:count]))
+
+
+def shingles(text: str) -> set[str]:
+    return set(shingle_list(text))
 
 
 def similarity(a: set[str], b: set[str]) -> tuple[float, float]:
@@ -121,96 +145,112 @@ def raised(priority: str | None) -> str | None:
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time.
 
-    Each band key is a hash of (bucket, band number, band values); the bucket is category and
-    place, so posts that disagree on them never collide. Values are fingerprint ids (a member's
-    complaint id). Each fingerprint keeps its MinHash (Rust-side, ~500 bytes): candidates are
-    ranked by the estimated Jaccard it gives in a fraction of a microsecond, and only those
-    close enough are confirmed exactly on their text.
+    One `rensa.RMinHashLSH` (Rust) per bucket (category and place), so posts that disagree on
+    them never collide; its keys are slot numbers given in arrival order. The band tables live in
+    Rust: a Python dict of 32 million band keys made every lookup a cache miss (~1 µs each at
+    200,000 fingerprints on this machine) and every fingerprint cost 32 Python int objects. Each
+    fingerprint keeps its MinHash (Rust-side, 512 bytes of values): candidates are ranked by the
+    estimated Jaccard it gives in a fraction of a microsecond, and only those close enough are
+    confirmed exactly on their text.
+
+    Every big dict here holds only atomic values (str, int, float, the Rust MinHash), never
+    tuples or lists: CPython re-tracks a dict in the youngest GC generation as soon as one
+    tracked value goes in, and then every minor collection walks millions of entries (measured:
+    57 µs per post in the garbage collector at 200,000 fingerprints with tuple values). So a
+    fingerprint's fields live in parallel dicts.
     """
 
     def __init__(self) -> None:
-        self._buckets: dict[int, Any] = {}
-        self._members: dict[str, tuple[str, str, float, RMinHash]] = {}
-        """id -> (bucket, fingerprint text, event time, MinHash)."""
-        self._order: deque[tuple[float, str]] = deque()
+        self._bands: dict[str, RMinHashLSH] = {}
+        self._slots: dict[str, int] = {}
+        self._ids: dict[int, str] = {}
+        self._minhashes: dict[int, RMinHash] = {}
+        """By slot: the candidates' estimates need no id lookup."""
+        self._texts: dict[str, str] = {}
+        self._times: dict[str, float] = {}
+        self._buckets: dict[str, str] = {}
+        self._order: deque[str] = deque()
+        """Ids in arrival order (close to event-time order), for expiry."""
+        self._next_slot = 0
 
     def __len__(self) -> int:
-        return len(self._members)
+        return len(self._slots)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._slots
 
     @staticmethod
-    def minhash(shingle_set: set[str]) -> RMinHash:
+    def minhash(tokens: Iterable[str]) -> RMinHash:
         minhash = RMinHash(num_perm=NUM_PERM, seed=MINHASH_SEED)
-        minhash.update(list(shingle_set))
+        minhash.update(tokens if isinstance(tokens, list) else list(tokens))
         return minhash
 
-    @staticmethod
-    def band_keys(bucket: str, minhash: RMinHash) -> list[int]:
-        rows = iter(minhash.digest())
-        return [hash((bucket, band, values)) for band, values in enumerate(zip(*(rows,) * ROWS))]
-
-    def candidates(self, bucket: str, minhash: RMinHash, least: float,
-                   keys: list[int] | None = None) -> list[tuple[float, str]]:
+    def candidates(self, bucket: str, minhash: RMinHash, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `minhash` whose estimated Jaccard is at least
-        `least`, best first."""
-        seen: set[str] = set()
-        buckets = self._buckets
-        for key in keys or self.band_keys(bucket, minhash):
-            hit = buckets.get(key)
-            if hit is None:
-                continue
-            if isinstance(hit, str):
-                seen.add(hit)
-            else:
-                seen.update(hit)
-        members = self._members
-        found = [(minhash.jaccard(members[member][3]), member) for member in seen]
-        return sorted((pair for pair in found if pair[0] >= least), reverse=True)
+        `least`, best first (ties by id, so the order does not depend on the index's history)."""
+        lsh = self._bands.get(bucket)
+        if lsh is None:
+            return []
+        slots = lsh.query(minhash)
+        if not slots:
+            return []
+        ids, minhashes = self._ids, self._minhashes
+        found = [(estimate, ids[slot]) for slot in slots
+                 if (estimate := minhash.jaccard(minhashes[slot])) >= least]
+        if len(found) > 1:
+            found.sort(reverse=True)
+        return found
 
     def text_of(self, member: str) -> str | None:
-        entry = self._members.get(member)
-        return entry[1] if entry else None
+        return self._texts.get(member)
 
-    def add(self, member: str, bucket: str, text: str, at: float, minhash: RMinHash | None = None,
-            keys: list[int] | None = None) -> None:
-        if member in self._members:
+    def at_of(self, member: str) -> float | None:
+        return self._times.get(member)
+
+    def add(self, member: str, bucket: str, text: str, at: float, minhash: RMinHash | None = None) -> None:
+        if member in self._slots:
             return
-        minhash = minhash or self.minhash(shingles(text))
-        buckets = self._buckets
-        for key in keys or self.band_keys(bucket, minhash):
-            hit = buckets.get(key)
-            if hit is None:
-                buckets[key] = member
-            elif isinstance(hit, str):
-                buckets[key] = [hit, member]
-            else:
-                hit.append(member)
-        self._members[member] = (bucket, text, at, minhash)
-        self._order.append((at, member))
+        minhash = minhash or self.minhash(shingle_list(text))
+        lsh = self._bands.get(bucket)
+        if lsh is None:
+            lsh = self._bands[bucket] = RMinHashLSH(ESTIMATE_FLOOR, NUM_PERM, BANDS)
+        slot = self._next_slot
+        self._next_slot += 1
+        lsh.insert(slot, minhash)
+        self._slots[member] = slot
+        self._ids[slot] = member
+        self._minhashes[slot] = minhash
+        self._texts[member] = text
+        self._times[member] = at
+        self._buckets[member] = bucket
+        self._order.append(member)
 
     def remove(self, member: str) -> None:
-        entry = self._members.pop(member, None)
-        if entry is None:
+        slot = self._slots.pop(member, None)
+        if slot is None:
             return
-        bucket, _, _, minhash = entry
-        buckets = self._buckets
-        for key in self.band_keys(bucket, minhash):
-            hit = buckets.get(key)
-            if hit == member:
-                del buckets[key]
-            elif isinstance(hit, list) and member in hit:
-                hit.remove(member)
-                if len(hit) == 1:
-                    buckets[key] = hit[0]
+        del self._texts[member], self._times[member], self._ids[slot], self._minhashes[slot]
+        bucket = self._buckets.pop(member)
+        lsh = self._bands[bucket]
+        lsh.remove(slot)
 
     def expire(self, before: float) -> int:
         """Forget fingerprints older than `before` (roughly in arrival order, which is close to
         event-time order; the window check on candidates is exact)."""
-        expired = 0
-        while self._order and self._order[0][0] < before:
-            _, member = self._order.popleft()
-            if member in self._members:
+        return len(self.expire_members(before))
+
+    def expire_members(self, before: float) -> list[tuple[str, str]]:
+        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot."""
+        expired: list[tuple[str, str]] = []
+        order, times = self._order, self._times
+        while order:
+            at = times.get(order[0])
+            if at is not None and at >= before:
+                break
+            member = order.popleft()
+            if at is not None:
+                expired.append((member, self._buckets[member]))
                 self.remove(member)
-                expired += 1
         return expired
 
 
@@ -218,8 +258,9 @@ class LshIndex:
 class ClusterResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Cluster-table entries to write, by complaint id (the caller applies them)."""
+    updates: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    """Cluster-table entries to write, by complaint id (the caller applies them); None deletes
+    the entry (expired with the window, see docs/dedupe.md)."""
 
 
 def route(result: TriageResult) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -252,10 +293,12 @@ class Clusterer:
     """The clustering stage's logic over the cluster table (``entries``, keyed by complaint id):
 
     - a survivor: the complaint snapshot, its members' mention counts and platforms
-      (``members``: complaint id -> [mentions, platforms]), ``resolved``, ``raised``;
+      (``members``: complaint id -> [mentions, platforms], at most ``max_members`` of them plus
+      the FOLDED aggregate), ``resolved``, ``raised``, ``last_at`` (the newest member's time);
     - an alias: ``{"alias_of": survivor id, ...}`` for a complaint merged into another.
 
-    Both keep the fingerprint text and event time so the index can be rebuilt.
+    Both keep the fingerprint text (until it leaves the window) and event time so the index can
+    be rebuilt. Entries expire with the window (:meth:`_settle_expired`, docs/dedupe.md).
     """
 
     def __init__(self, policy: ClusterPolicy | None = None, tz: Any = None) -> None:
@@ -263,18 +306,46 @@ class Clusterer:
         self.tz = tz
         self.index = LshIndex()
         self.watermark = 0.0
+        self.expiring: dict[str, deque[str]] = {}
+        """Cluster key -> ids whose fingerprints left the window and whose table entries are not
+        settled yet. Settled only while handling a message of that cluster key: its entries live in
+        that key's partition, and a table write goes to the changelog of the message's partition."""
 
     def rebuild(self, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         self.index = LshIndex()
-        rows = sorted(((entry.get("at", 0.0), complaint_id, entry) for complaint_id, entry in entries
-                       if entry and entry.get("text") is not None), key=lambda row: row[0])
+        self.expiring = {}
+        rows: list[tuple[float, str, str, str | None]] = []
+        """(time, id, bucket, text): not the decoded entries, which are ten times larger."""
+        aliases: list[tuple[str, str, str]] = []
+        present: set[str] = set()
+        for complaint_id, entry in entries:
+            if not entry:
+                continue
+            present.add(complaint_id)
+            if entry.get("alias_of"):
+                aliases.append((complaint_id, entry["alias_of"], entry.get("bucket", "")))
+            if entry.get("text") is not None or (entry.get("resolved") and "members" in entry):
+                rows.append((entry.get("at", 0.0), complaint_id, entry.get("bucket", ""), entry.get("text")))
+        rows.sort(key=lambda row: row[0])
         if rows:
             self.watermark = max(self.watermark, rows[-1][0])
         cutoff = self.watermark - self.policy.window_seconds
-        for at, complaint_id, entry in rows:
-            if at >= cutoff:
-                self.index.add(complaint_id, entry["bucket"], entry["text"], at)
+        for at, complaint_id, bucket, text in rows:
+            if text is not None and at >= cutoff:
+                self.index.add(complaint_id, bucket, text, at)
+            else:  # left the window while this worker did not own it, or resolved after it
+                self._queue_expired(complaint_id, bucket)
+        for complaint_id, survivor_id, bucket in aliases:  # survivor deleted, alias left (folded)
+            if survivor_id not in present:
+                self._queue_expired(complaint_id, bucket)
         return len(self.index)
+
+    def _queue_expired(self, complaint_id: str, bucket: str) -> None:
+        key = bucket.partition("|")[2] or UNKNOWN_PLACE
+        queue = self.expiring.get(key)
+        if queue is None:
+            queue = self.expiring[key] = deque()
+        queue.append(complaint_id)
 
     def process(self, envelope: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]) -> ClusterResult:
         result = ClusterResult()
@@ -288,7 +359,45 @@ class Clusterer:
                 self._follow_up(event, view, result)
         for record in envelope.get("records", ()):
             result.records.append(self._record(record, view, merged))
+        if self.expiring:
+            self._settle_expired(_envelope_key(envelope), view)
         return result
+
+    def _settle_expired(self, key: str | None, view: _Overlay) -> None:
+        """Apply the expiry rule to entries whose fingerprints left the window (docs/dedupe.md):
+        the fingerprint text goes (the index no longer needs it); a resolved survivor whose newest
+        member left the window goes with its aliases; an alias goes with its survivor."""
+        queue = self.expiring.get(key) if key is not None else None
+        if not queue:
+            return
+        cutoff = self.watermark - self.policy.window_seconds
+        for _ in range(min(EXPIRY_BATCH, len(queue))):
+            complaint_id = queue.popleft()
+            entry = view.get(complaint_id)
+            if entry is None:
+                continue
+            survivor_id = entry.get("alias_of") or complaint_id
+            survivor = view.get(survivor_id)
+            if survivor is None:
+                view[complaint_id] = None
+                continue
+            if self._delete_if_done(survivor_id, survivor, cutoff, view):
+                continue
+            if entry.get("text") is not None:
+                view[complaint_id] = {**entry, "text": None}
+        if not queue:
+            del self.expiring[key]
+
+    def _delete_if_done(self, survivor_id: str, survivor: Mapping[str, Any], cutoff: float, view: _Overlay) -> bool:
+        """A resolved survivor whose newest member left the window: no copy can join it any more,
+        so it and its aliases go."""
+        if not survivor.get("resolved") or survivor.get("last_at", survivor.get("at", 0.0)) >= cutoff:
+            return False
+        for member in survivor.get("members", ()):
+            if member != FOLDED:
+                view[member] = None
+        view[survivor_id] = None
+        return True
 
     def resolve(self, complaint_id: str, entries: Mapping[str, Mapping[str, Any]]) -> str:
         entry = entries.get(complaint_id)
@@ -300,7 +409,8 @@ class Clusterer:
         post = event["post"] or {}
         at = parse_time(event["occurred_at"])
         self.watermark = max(self.watermark, at)
-        self.index.expire(self.watermark - self.policy.window_seconds)
+        for expired, expired_bucket in self.index.expire_members(self.watermark - self.policy.window_seconds):
+            self._queue_expired(expired, expired_bucket)
         if view.get(complaint_id) is not None:  # redelivered envelope: decided before
             existing = view[complaint_id]
             if existing.get("alias_of"):
@@ -312,16 +422,15 @@ class Clusterer:
             return
         text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
         bucket = f"{event.get('category')}|{cluster_key(event.get('kecamatan'))}"
-        mine = shingles(text)
-        minhash = LshIndex.minhash(mine) if text else None
-        keys = LshIndex.band_keys(bucket, minhash) if minhash is not None else []
-        match = self._match(event, mine, minhash, keys, bucket, at, view) if minhash is not None else None
+        minhash = LshIndex.minhash(shingle_list(text)) if text else None
+        match = self._match(event, text, minhash, bucket, at, view) if minhash is not None else None
         own = {"at": at, "text": text or None, "bucket": bucket}
         member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
         if match is not None and not view[match[0]].get("resolved"):
             survivor_id, reasons = match
             survivor = dict(view[survivor_id])
-            survivor["members"] = {**survivor["members"], complaint_id: member}
+            survivor["members"] = self._joined(survivor["members"], complaint_id, member)
+            survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
             view[survivor_id] = survivor
             view[complaint_id] = {**own, "alias_of": survivor_id}
             merged[post.get("key", "")] = (survivor_id, reasons)
@@ -333,20 +442,36 @@ class Clusterer:
                 opened["reasons"] = [*event["reasons"], f"dedupe:recurrence_of[{match[0]}]"]
             view[complaint_id] = {
                 **own, **{f: event.get(f) for f in _SNAPSHOT}, "opened_at": at,
-                "members": {complaint_id: member}, "resolved": False, "raised": None,
+                "members": {complaint_id: member}, "resolved": False, "raised": None, "last_at": at,
             }
             result.events.append(opened)
         if minhash is not None:
-            self.index.add(complaint_id, bucket, text, at, minhash, keys)
+            self.index.add(complaint_id, bucket, text, at, minhash)
 
-    def _match(self, event: Mapping[str, Any], mine: set[str], minhash: RMinHash, keys: list[int], bucket: str,
+    def _match(self, event: Mapping[str, Any], text: str, minhash: RMinHash, bucket: str,
                at: float, view: _Overlay) -> tuple[str, list[str]] | None:
         policy = self.policy
-        for _, candidate in self.index.candidates(bucket, minhash, ESTIMATE_FLOOR, keys):
+        index = self.index
+        mine: set[str] | None = None
+        for _, candidate in index.candidates(bucket, minhash, ESTIMATE_FLOOR):
+            if abs(at - (index.at_of(candidate) or at)) > policy.window_seconds:
+                continue
+            # The exact similarity first, on the text in memory: most candidates fail it, and
+            # reading their table entries (a JSON decode each) cost more than the check.
+            if mine is None:
+                mine = shingles(text)
+            theirs = shingles(index.text_of(candidate) or "")
+            jaccard, containment = similarity(mine, theirs)
+            if event.get("kecamatan"):
+                least = policy.jaccard
+                contained = (containment >= policy.containment
+                             and min(len(mine), len(theirs)) >= MIN_CONTAINMENT_SHINGLES)
+            else:
+                least, contained = policy.unknown_place_jaccard, False
+            if jaccard < least and not contained:
+                continue
             entry = view.get(candidate)
             if entry is None:
-                continue
-            if abs(at - entry.get("at", at)) > policy.window_seconds:
                 continue
             survivor_id = entry.get("alias_of") or candidate
             survivor = view.get(survivor_id)
@@ -355,18 +480,9 @@ class Clusterer:
             desa = event.get("desa")
             if desa and survivor.get("desa") and survivor["desa"] != desa:
                 continue
-            theirs = shingles(self.index.text_of(candidate) or entry.get("text") or "")
-            jaccard, containment = similarity(mine, theirs)
-            if event.get("kecamatan"):
-                least = policy.jaccard
-                contained = (containment >= policy.containment
-                             and min(len(mine), len(theirs)) >= MIN_CONTAINMENT_SHINGLES)
-            else:
-                least, contained = policy.unknown_place_jaccard, False
-            if jaccard >= least or contained:
-                first = (survivor.get("first_post") or {}).get("key", survivor_id)
-                how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={containment:.2f}"
-                return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
+            first = (survivor.get("first_post") or {}).get("key", survivor_id)
+            how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={containment:.2f}"
+            return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
         return None
 
     def _attached(self, survivor: Mapping[str, Any], cause: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
@@ -384,9 +500,15 @@ class Clusterer:
             return
         survivor = dict(survivor)
         if event["type"] == "duplicate_attached" and event.get("mentions") is not None:
-            old = survivor["members"].get(complaint_id, [0, []])
-            platforms = list(dict.fromkeys([*old[1], *(event.get("platforms") or [])]))
-            survivor["members"] = {**survivor["members"], complaint_id: [max(old[0], event["mentions"]), platforms]}
+            members = survivor["members"]
+            old = members.get(complaint_id)
+            if old is None and FOLDED in members and survivor_id != complaint_id:
+                # folded: its own count is not kept; triage sends one event per mention
+                survivor["members"] = self._joined(members, complaint_id, [1, list(event.get("platforms") or [])])
+            else:
+                old = old or [0, []]
+                platforms = list(dict.fromkeys([*old[1], *(event.get("platforms") or [])]))
+                survivor["members"] = {**members, complaint_id: [max(old[0], event["mentions"]), platforms]}
         if event["type"] == "resolved":
             survivor["resolved"] = True
         view[survivor_id] = survivor
@@ -394,8 +516,19 @@ class Clusterer:
         if survivor_id != complaint_id:
             rewritten["event_id"] = stable_id("evt", survivor_id, event["event_id"])
         result.events.append(rewritten)
+        if event["type"] == "resolved":
+            self._delete_if_done(survivor_id, survivor, self.watermark - self.policy.window_seconds, view)
         if event["type"] == "duplicate_attached":
             self._maybe_raise(survivor_id, view, event, result)
+
+    def _joined(self, members: Mapping[str, list[Any]], complaint_id: str, member: list[Any]) -> dict[str, list[Any]]:
+        """Members with one more: kept apart up to max_members, then added to the FOLDED
+        aggregate (mentions summed, platforms united)."""
+        individual = len(members) - (FOLDED in members)
+        if complaint_id in members or individual < self.policy.max_members:
+            return {**members, complaint_id: member}
+        mentions, platforms = members.get(FOLDED, [0, []])
+        return {**members, FOLDED: [mentions + member[0], list(dict.fromkeys([*platforms, *member[1]]))]}
 
     def _maybe_raise(self, survivor_id: str, view: _Overlay, cause: Mapping[str, Any], result: ClusterResult) -> None:
         survivor = view[survivor_id]
@@ -440,6 +573,15 @@ class Clusterer:
         return rewritten
 
 
+def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
+    """The cluster key the envelope was sent under (agents.domain.cluster.route)."""
+    for event in envelope.get("events", ()):
+        return cluster_key(event.get("kecamatan"))
+    for record in envelope.get("records", ()):
+        return cluster_key(record.get("kecamatan"))
+    return None
+
+
 _SNAPSHOT = ("complaint_id", "kind", "category", "priority", "opd", "kecamatan", "desa", "first_post")
 
 
@@ -458,22 +600,26 @@ class _Overlay(Mapping[str, Mapping[str, Any]]):
     def __init__(self, base: Mapping[str, Mapping[str, Any]], updates: MutableMapping[str, dict[str, Any]]) -> None:
         self.base = base
         self.updates = updates
+        self.read: dict[str, Mapping[str, Any] | None] = {}
+        """Entries read from the base: a table read decodes a JSON value (RocksDB), and the
+        stage reads a survivor several times per message. Treated as read-only."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        updates = self.updates
+        if key in updates:
+            value = updates[key]
+        else:
+            read = self.read
+            value = read[key] if key in read else read.setdefault(key, self.base.get(key))
+        return default if value is None else value
 
     def __getitem__(self, key: str) -> Mapping[str, Any]:
-        if key in self.updates:
-            return self.updates[key]
-        value = self.base.get(key)
+        value = self.get(key)
         if value is None:
             raise KeyError(key)
         return value
 
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __setitem__(self, key: str, value: dict[str, Any]) -> None:
+    def __setitem__(self, key: str, value: dict[str, Any] | None) -> None:
         self.updates[key] = value
 
     def __iter__(self):

@@ -248,3 +248,126 @@ def test_dedupe_eval_command_prints_the_pair_figures(capsys):
     assert main(["dedupe-eval", str(path), "--strict"]) == 0
     out = capsys.readouterr().out
     assert "pair precision" in out and "pair recall" in out and "ok" in out
+
+
+# Expiry of table entries with the window, and the members cap (issue 4, issue 7).
+
+HOUR = 3600.0
+WEDI_TEXT = "jalan utama berlubang besar dalam banyak motor jatuh minta ditambal"
+
+
+def opened(number: int, text: str, at: float, kecamatan: str = "Wedi", category: str = "jalan") -> dict:
+    from schemas.events import format_time, stable_id
+    key = f"twitter:{number}"
+    complaint_id = stable_id("cmp", key)
+    post = {"key": key, "platform": "twitter", "post_id": str(number), "url": None, "author_handle": "w",
+            "created_at": format_time(at)}
+    snapshot = {"complaint_id": complaint_id, "kind": "pengaduan", "category": category, "priority": "normal",
+                "opd": "dpupr", "kecamatan": kecamatan, "desa": None}
+    event = {"event_id": stable_id("evt", complaint_id, "opened", key), "type": "opened",
+             "occurred_at": format_time(at), **snapshot, "mentions": 1, "platforms": ["twitter"],
+             "first_post": post, "post": post, "excerpt": text, "response": None, "reasons": []}
+    record = {"event_id": stable_id("tri", key, "opened"), "post_key": key, "platform": "twitter",
+              "post_id": str(number), "created_at": format_time(at), "outcome": "opened", **snapshot,
+              "duplicate_of": None, "duplicate_via": None, "ignored_reason": None, "reasons": []}
+    return {"records": [record], "events": [event], "fingerprints": {key: text}}
+
+
+def follow_up(kind: str, complaint_id: str, at: float, kecamatan: str = "Wedi", cause: str = "x",
+              platforms: tuple[str, ...] = ("twitter",), mentions: int | None = None) -> dict:
+    from schemas.events import format_time, stable_id
+    event = {"event_id": stable_id("evt", complaint_id, kind, cause), "type": kind, "occurred_at": format_time(at),
+             "complaint_id": complaint_id, "kind": "pengaduan", "category": "jalan", "priority": "normal",
+             "opd": "dpupr", "kecamatan": kecamatan, "desa": None, "mentions": mentions,
+             "platforms": list(platforms), "first_post": None, "post": None, "reasons": []}
+    return {"records": [], "events": [event], "fingerprints": {}}
+
+
+def apply(clusterer: Clusterer, table: dict, envelope: dict):
+    result = clusterer.process(envelope, table)
+    for key, entry in result.updates.items():
+        if entry is None:
+            table.pop(key, None)
+        else:
+            table[key] = entry
+    return result
+
+
+def id_of(number: int) -> str:
+    from schemas.events import stable_id
+    return stable_id("cmp", f"twitter:{number}")
+
+
+def test_unresolved_survivor_and_alias_keep_their_entries_but_drop_the_text_after_the_window():
+    clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
+    assert apply(clusterer, table, opened(2, WEDI_TEXT + " segera", HOUR)).records[0]["outcome"] == "mention"
+    assert table[id_of(2)]["alias_of"] == id_of(1)
+    # a later complaint of the same cluster key moves the watermark past the window
+    apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
+    survivor, alias = table[id_of(1)], table[id_of(2)]
+    assert survivor["text"] is None and alias["text"] is None
+    assert alias["alias_of"] == id_of(1) and survivor["members"].keys() == {id_of(1), id_of(2)}
+    assert id_of(1) not in clusterer.index and id_of(3) in clusterer.index
+    # a follow-up of the copy still lands on the survivor
+    reply = apply(clusterer, table, follow_up("duplicate_attached", id_of(2), 13 * HOUR, mentions=2))
+    assert reply.events[0]["complaint_id"] == id_of(1) and reply.events[0]["mentions"] == 3
+
+
+def test_a_resolved_survivor_and_its_aliases_are_deleted_once_its_newest_member_left_the_window():
+    clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
+    apply(clusterer, table, opened(2, WEDI_TEXT + " segera", 5 * HOUR))
+    apply(clusterer, table, follow_up("resolved", id_of(1), 6 * HOUR))
+    assert table[id_of(1)]["resolved"] and id_of(2) in table
+    # 12 h: the survivor's fingerprint left the window, the copy's (5 h) did not: both stay
+    apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
+    assert id_of(1) in table and id_of(2) in table
+    # 16 h: the newest member left too: the survivor and its alias go
+    apply(clusterer, table, opened(4, "sampah menumpuk bau busuk pinggir sungai", 16 * HOUR, category="lingkungan"))
+    assert id_of(1) not in table and id_of(2) not in table
+    assert id_of(3) in table and id_of(4) in table
+
+
+def test_a_survivor_resolved_after_the_window_is_deleted_on_resolution_and_other_keys_wait_for_their_own():
+    clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
+    apply(clusterer, table, opened(2, WEDI_TEXT, HOUR, kecamatan="Bayat"))
+    # a Wedi message moves the watermark: only Wedi's entries are settled now (Bayat's live in
+    # another partition and are settled by a Bayat message)
+    apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
+    assert table[id_of(1)]["text"] is None and table[id_of(2)]["text"] is not None
+    resolved = apply(clusterer, table, follow_up("resolved", id_of(1), 13 * HOUR))
+    assert resolved.events[0]["type"] == "resolved" and id_of(1) not in table
+    apply(clusterer, table, follow_up("responded", id_of(2), 13 * HOUR, kecamatan="Bayat"))
+    assert table[id_of(2)]["text"] is None
+
+
+def test_rebuild_queues_entries_that_left_the_window_while_the_worker_was_away():
+    clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
+    apply(clusterer, table, opened(2, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
+    table[id_of(1)] = {**table[id_of(1)], "text": WEDI_TEXT}  # as if written before expiry existed
+    restarted = Clusterer(ClusterPolicy(window_seconds=10 * HOUR))
+    assert restarted.rebuild(table.items()) == 1
+    apply(restarted, table, follow_up("responded", id_of(2), 13 * HOUR))
+    assert table[id_of(1)]["text"] is None
+
+
+def test_members_beyond_the_cap_are_folded_and_mentions_and_platforms_stay_right():
+    clusterer, table = Clusterer(ClusterPolicy(max_members=3, viral_mentions=1000, viral_platforms=1000)), {}
+    platforms = ["twitter", "instagram", "facebook", "tiktok", "youtube", "whatsapp"]
+    for number in range(1, 7):
+        envelope = opened(number, WEDI_TEXT, number * 60.0)
+        envelope["events"][0]["platforms"] = [platforms[number - 1]]
+        result = apply(clusterer, table, envelope)
+    survivor = table[id_of(1)]
+    assert survivor["members"].keys() == {id_of(1), id_of(2), id_of(3), "folded"}
+    assert survivor["members"]["folded"] == [3, ["tiktok", "youtube", "whatsapp"]]
+    assert result.events[0]["mentions"] == 6 and result.events[0]["platforms"] == platforms
+    # a repost of a folded copy adds its mention to the aggregate; one of a kept copy to the copy
+    folded = apply(clusterer, table, follow_up("duplicate_attached", id_of(5), 3600.0, platforms=("youtube",), mentions=2))
+    assert folded.events[0]["mentions"] == 7
+    kept = apply(clusterer, table, follow_up("duplicate_attached", id_of(2), 3700.0, platforms=("instagram",), mentions=2))
+    assert kept.events[0]["mentions"] == 8
+    assert table[id_of(1)]["members"]["folded"][0] == 4 and table[id_of(1)]["members"][id_of(2)][0] == 2
