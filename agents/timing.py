@@ -35,7 +35,6 @@ from agents.domain.sla import (
     pause,
     record_resolution,
     record_response,
-    reprioritize,
     resume,
     sla_event,
 )
@@ -140,11 +139,6 @@ def register(pipeline: Pipeline) -> None:
         event_type = complaint["type"]
         if event_type == "opened":
             await on_opened(complaint)
-            return
-        if event_type == "reprioritized":
-            state = clocks.get(complaint_id)
-            if state is not None and "stages" in state and reprioritize(state, complaint["priority"], policies):
-                store(state)
             return
         if event_type in ("responded", "resolved"):
             response = complaint["response"]

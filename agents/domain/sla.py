@@ -191,7 +191,6 @@ def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> dict[str, An
         "policy": policy.id,
         "opened_at": opened_at,
         "opd": opd,
-        "kind": opened.get("kind"),
         "category": opened.get("category"),
         "priority": opened.get("priority"),
         "kecamatan": opened.get("kecamatan"),
@@ -300,35 +299,6 @@ def resume(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
         stage["deadline"] = calendar.add(start, max(0.0, stage["budget"] - stage["spent"]))
     clock["deadline"] = clock["stages"][STAGE_FIRST_RESPONSE]["deadline"]
     clock["paused_at"] = None
-    return True
-
-
-def reprioritize(clock: dict[str, Any], priority: str, policies: SlaPolicies) -> bool:
-    """Apply a raised priority (a viral complaint): stages still running get the budget of the
-    policy the new priority selects, counted from when the complaint opened, and their
-    deadlines move *earlier* only; a stage already answered, and levels already emitted, stay
-    as they are. False when nothing changes."""
-    if clock.get("priority") == priority:
-        return False
-    policy = policies.select({"category": clock.get("category"), "priority": priority, "opd": clock.get("opd"),
-                              "kecamatan": clock.get("kecamatan"), "kind": clock.get("kind")})
-    clock["priority"] = priority
-    if policy is None:
-        return True
-    clock["policy"] = policy.id
-    opened_at = clock["opened_at"]
-    for name, budget in policy.budgets().items():
-        stage = clock["stages"].get(name)
-        if stage is None or stage["stopped_at"] is not None:
-            continue
-        calendar = policies.calendar_named(stage["working_clock"])
-        budget_seconds = calendar.between(opened_at, policies.deadline(budget, clock.get("opd"), opened_at))
-        if budget_seconds >= stage["budget"]:
-            continue
-        stage["budget"] = budget_seconds
-        if stage["anchor"] is not None:  # running (a paused stage moves when it resumes)
-            stage["deadline"] = calendar.add(stage["anchor"], max(0.0, budget_seconds - stage["spent"]))
-    clock["deadline"] = clock["stages"][STAGE_FIRST_RESPONSE]["deadline"]
     return True
 
 

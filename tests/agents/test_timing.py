@@ -143,10 +143,3 @@ def test_the_index_is_rebuilt_from_the_table_on_recovery(pipeline):
 
     asyncio.run(recover())
     assert len(index) == 1 and index.next_due() == due
-
-
-def test_a_reprioritized_complaint_is_timed_by_its_raised_priority(pipeline):
-    raised = {**opened(priority="rendah"), "event_id": "evt-r", "type": "reprioritized", "priority": "tinggi"}
-    at_one = responded("2025-11-03T13:00:00+07:00")  # rendah: 3 working days; tinggi: 12:00 that day
-    asyncio.run(put_all(pipeline, opened(priority="rendah"), raised, at_one))
-    assert emitted(pipeline) == expected((FR, "breached"), (FR, "answered_late"))

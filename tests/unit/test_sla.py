@@ -19,7 +19,6 @@ from agents.domain.sla import (
     is_due,
     open_clock,
     record_response,
-    reprioritize,
 )
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, stable_id
 
@@ -165,7 +164,6 @@ def test_open_clock_fields(sla):
         "policy": "tinggi",
         "opened_at": opened_at,
         "opd": "dpupr",
-        "kind": "pengaduan",
         "category": "jalan",
         "priority": "tinggi",
         "kecamatan": "Wedi",
@@ -562,28 +560,3 @@ def test_index_entry_is_stored_in_the_clock_for_rebuilds(sla):
     assert (clock["next_due"], clock["gauge"]) == (wib(9, 9, 30), GAUGE_OPEN)
     mark_emitted(clock, STAGE_FIRST_RESPONSE, "at_risk")
     assert gauge_state(clock) == GAUGE_AT_RISK
-
-
-def test_a_raised_priority_tightens_the_running_deadlines(sla):
-    # rendah (3 working days) raised to tinggi (4 working hours), both on office hours.
-    clock = clock_for(sla, "rendah", wib(2, 10, 0))
-    assert reprioritize(clock, "tinggi", sla)
-    assert clock["priority"] == "tinggi" and clock["policy"] == "tinggi"
-    assert local(clock["deadline"]) == datetime(2026, 11, 2, 14, 0, tzinfo=WIB)
-    # normal (24 h round the clock) raised to darurat (1 h round the clock).
-    clock = clock_for(sla, "normal", wib(6, 15, 0))
-    assert reprioritize(clock, "darurat", sla)
-    assert local(clock["deadline"]) == datetime(2026, 11, 6, 16, 0, tzinfo=WIB)
-
-
-def test_a_raised_priority_never_loosens_a_deadline_nor_touches_an_answered_stage(sla):
-    clock = clock_for(sla, "normal", wib(6, 15, 0))
-    deadline = clock["deadline"]
-    assert reprioritize(clock, "tinggi", sla)  # 4 working hours from Friday 15:00 ends on Monday
-    assert clock["deadline"] == deadline
-    answered = clock_for(sla, "rendah", wib(2, 10, 0))
-    record_response(answered, wib(2, 11, 0), "dpupr", sla)
-    before = answered["stages"][STAGE_FIRST_RESPONSE]["deadline"]
-    reprioritize(answered, "tinggi", sla)
-    assert answered["stages"][STAGE_FIRST_RESPONSE]["deadline"] == before
-    assert not reprioritize(answered, "tinggi", sla), "the same priority again changes nothing"
