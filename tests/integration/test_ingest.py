@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from schemas.events import message_key
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -147,7 +148,11 @@ def test_meta_handshake_and_signed_webhooks(ingest):
     keys = orjson.loads(answer)["accepted"]
     assert len(keys) == 4
     published = asyncio.run(read_keys(deployment.settings, "posts.raw", b"whatsapp:", len(keys), timeout=20))
-    assert sorted(k.decode() for k in published) == sorted(keys)
+    posts = {key: orjson.loads(value) for key, value in published.items()}
+    assert sorted(f"{p['platform']}:{p['post_id']}" for p in posts.values()) == sorted(keys)
+    # Published under the thread key: the reply (WhatsApp `context`) under the message it answers.
+    assert all(key == message_key(post) for key, post in posts.items())
+    assert sum(1 for post in posts.values() if post.get("reply_to")) == 1
     for value in published.values():
         assert b"6281234567890" not in value and b"Siti" not in value
 
