@@ -512,7 +512,16 @@ class Clusterer:
         if event["type"] == "resolved":
             survivor["resolved"] = True
         view[survivor_id] = survivor
-        rewritten = {**event, **_summary(survivor)}
+        if survivor_id == complaint_id and event["type"] == "duplicate_attached" and event.get("mentions") is not None:
+            # Not merged: the event says what triage counted when it was sent (its mentions,
+            # platforms and priority), plus any copies merged into it. Taking the stored
+            # maximum or a later-raised priority instead would make a replayed event (after a
+            # crash or rebalance) differ from its first copy under the same id.
+            as_sent = [event["mentions"], list(event.get("platforms") or [])]
+            counts = _summary({**survivor, "members": {**survivor["members"], complaint_id: as_sent}})
+            rewritten = {**event, "mentions": counts["mentions"], "platforms": counts["platforms"]}
+        else:
+            rewritten = {**event, **_summary(survivor)}
         if survivor_id != complaint_id:
             rewritten["event_id"] = stable_id("evt", survivor_id, event["event_id"])
         result.events.append(rewritten)
