@@ -111,11 +111,8 @@ class Pipeline:
         started = time.perf_counter()
         try:
             await handler(event)
-        except InvalidInput as exc:
-            await self.dead_letter(event, stage, exc.reason, exc.detail)
-        except Exception as exc:  # a bug must not stop the partition: park the message
-            log.exception("processing error in %s", stage)
-            await self.dead_letter(event, stage, "processing_error", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            await self.dead_letter(event, stage, *_failure(exc, stage))
         finally:
             _stage_timer(stage).observe(time.perf_counter() - started)
 
@@ -158,13 +155,8 @@ class Pipeline:
                         for table in tables:
                             table.discard()
                         outbox.discard()
-                        if isinstance(exc, InvalidInput):
-                            reason, detail = exc.reason, exc.detail
-                        else:  # a bug must not stop the partition: park the message
-                            log.exception("processing error in %s", stage_of(event) if stage_of else stage)
-                            reason, detail = "processing_error", f"{type(exc).__name__}: {exc}"
                         failed_in = stage_of(event) if stage_of else stage
-                        outbox.add(self.dead_letter_output(event, failed_in, reason, detail))
+                        outbox.add(self.dead_letter_output(event, failed_in, *_failure(exc, failed_in)))
                     else:
                         for table in tables:
                             table.keep()
@@ -194,6 +186,15 @@ class Pipeline:
                             type(exc).__name__, exc, attempt + 1)
 
         await deliver(outputs, self.produce, on_permanent=on_permanent, on_retry=on_retry)
+
+
+def _failure(exc: Exception, stage: str) -> tuple[str, str]:
+    """The dead-letter reason and detail of a message whose handler raised `exc`."""
+    if isinstance(exc, InvalidInput):
+        return exc.reason, exc.detail
+    # A bug must not stop the partition: the message is parked, and the bug logged.
+    log.exception("processing error in %s", stage)
+    return "processing_error", f"{type(exc).__name__}: {exc}"
 
 
 def _stage_timer(stage: str):
