@@ -11,6 +11,7 @@ Topology (every arrow a Kafka topic; a hop exists only where the key must change
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from agents.domain.config import TanggapConfig
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
-from streams import metrics, security
+from streams import faust_fixes, metrics, security
 from streams.batches import (
     Outbox,
     Output,
@@ -124,18 +125,38 @@ class Pipeline:
         # Events are acked by hand, after their batch's outputs and state are written: an event
         # acked earlier could have its offset committed before its outputs exist.
         manual = stream.noack()
-        queue = getattr(manual.channel, "queue", None)
         most = self.settings.batch_max
-        batch: list = []
-        async for event in manual.events():
-            batch.append(event)
-            # A batch ends when it is full or when nothing else has arrived yet: under load
-            # batches fill up, and a quiet stream processes each message at once (no added
-            # latency, no timer).
-            if len(batch) >= most or queue is None or queue.empty():
-                await self.process_batch(batch, stage, handler, tables, stage_of)
-                await ack_processed(manual, batch)
-                batch = []
+        # Two tasks: one reads the stream into `arrived`, the other processes whatever has
+        # arrived as one batch. The processing side never waits on the stream while it holds
+        # events: in a rebalance faust empties the stream's buffer and waits until every
+        # event it handed out is acked, and a loop that held a half-built batch while waiting
+        # for the next event (which cannot come until the rebalance ends) stalled the
+        # rebalance until the group threw the member out. Under load batches fill up to
+        # `most`; a quiet stream processes each message at once (no added latency, no timer).
+        # The bounded queue is the back-pressure: at most `most` events wait here.
+        arrived: asyncio.Queue = asyncio.Queue(maxsize=most)
+
+        async def read() -> None:
+            async for event in manual.events():
+                await arrived.put(event)
+            await arrived.put(None)  # the stream ended (a finite test stream): finish and stop
+
+        async def process() -> None:
+            ended = False
+            while not ended:
+                batch = [await arrived.get()]
+                while len(batch) < most and not arrived.empty():
+                    batch.append(arrived.get_nowait())
+                if batch[-1] is None:
+                    ended = True
+                    batch.pop()
+                if batch:
+                    await self.process_batch(batch, stage, handler, tables, stage_of)
+                    await ack_processed(manual, batch)
+
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(read(), name=f"{stage}-read")
+            tasks.create_task(process(), name=f"{stage}-process")
 
     async def process_batch(self, events, stage: str, handler, tables: tuple[StagedTable, ...] = (),
                             stage_of=None) -> None:
@@ -272,6 +293,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     from streams import ingest
 
     configure_limits(max_message_bytes=settings.max_message_bytes, max_text_chars=settings.max_text_chars)
+    faust_fixes.install()
     app = faust.App(settings.app_id, **faust_settings(settings))
     names = TopicNames.from_settings(settings)
     topics = {
