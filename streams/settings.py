@@ -131,6 +131,29 @@ def _int(env: str, value: str) -> int | None:
     return int(number)
 
 
+def _brokers(env: str, value: str) -> str:
+    """Bootstrap servers as `host[:port]` items separated by commas (an optional `kafka://`
+    in front, IPv6 hosts in brackets). Checked here because aiokafka's own error for a bad
+    port is a traceback from deep inside the first connection attempt."""
+    for item in value.split(","):
+        address = item.strip().removeprefix("kafka://")
+        if not address:
+            raise SettingsError(f"{env}={value!r}: an empty server in the list")
+        host, port = address, None
+        if address.startswith("["):
+            host, _, rest = address.partition("]")
+            if rest and not rest.startswith(":"):
+                raise SettingsError(f"{env}={value!r}: {item.strip()!r} is not [ipv6]:port")
+            port = rest[1:] if rest else None
+        elif ":" in address:
+            host, _, port = address.rpartition(":")
+        if not host.strip("[") or any(c.isspace() or c in "/@" for c in host):
+            raise SettingsError(f"{env}={value!r}: {item.strip()!r} has no valid host")
+        if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"{env}={value!r}: port {port!r} of {item.strip()!r} is not a number from 1 to 65535")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     broker: str
@@ -201,7 +224,7 @@ class Settings:
         if store not in ("rocksdb://", "memory://"):
             raise SettingsError(f"TANGGAP_STORE={store!r}: use rocksdb:// or memory://")
         return cls(
-            broker=raw["TANGGAP_BROKER"],
+            broker=_brokers("TANGGAP_BROKER", raw["TANGGAP_BROKER"]) if raw["TANGGAP_BROKER"] else "",
             config_dir=config_dir,
             app_id=raw["TANGGAP_APP_ID"] or "tanggap",
             topic_prefix=raw["TANGGAP_TOPIC_PREFIX"],

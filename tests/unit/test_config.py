@@ -411,3 +411,21 @@ def test_second_example_regency_loads():
     config = load_config(REPO / "deploy" / "config" / "sukamaju")
     assert config.regency_id == "sukamaju"
     assert len(config.gazetteer.kecamatan) >= 3
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("localhost:ninety", "port 'ninety'"), ("kafka-1:9092,kafka-2:", "port ''"),
+     ("kafka-1:9092,", "an empty server"), ("kafka-1:70000", "from 1 to 65535"), (":9092", "no valid host"),
+     ("user@kafka:9092", "no valid host"), ("[::1]9092", "[ipv6]:port")],
+)
+def test_a_malformed_broker_list_is_one_clear_settings_error(value, fragment):
+    with pytest.raises(SettingsError) as excinfo:
+        Settings.from_env({"TANGGAP_BROKER": value})
+    assert "TANGGAP_BROKER" in str(excinfo.value) and fragment in str(excinfo.value)
+
+
+@pytest.mark.parametrize("value", ["kafka-1:9092,kafka-2:9092", "kafka://broker:9092", "localhost", "[::1]:9092",
+                                   "10.0.0.5:19092"])
+def test_well_formed_broker_lists_are_accepted_as_given(value):
+    assert Settings.from_env({"TANGGAP_BROKER": value}).broker == value
