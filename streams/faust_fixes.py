@@ -1,9 +1,10 @@
 """Fixes for faust-streaming defects that lose messages, installed once per process.
 
 Each fix names the defect, how it showed in Tanggap's fault tests, and why the fix is safe.
-They patch faust's aiokafka driver in place because faust offers no hook at these points;
-`install()` is idempotent and checks that the patched function still has the expected shape,
-so an upgrade that changes it fails loudly at start-up instead of silently unpatching.
+They patch faust in place because it offers no hook at these points. `install()` is idempotent
+and refuses to run on another faust-streaming release than the one these fixes were reviewed
+against (constraints.txt pins it): an upgrade fails loudly at start-up until someone checks
+whether the defects are fixed upstream, instead of silently patching code that moved.
 
 **Seek to committed forgets partitions without a committed offset**
 (faust-streaming/faust#216, "Recovery ... resumes from kafka before seeking to committed
@@ -20,6 +21,20 @@ and the complaints in offsets 0-10 were never clustered, timed or breached (14 l
 run). The fix seeks those partitions too: to offset 0 when 0 is committed, and to the
 beginning (our `auto_offset_reset` is "earliest") when nothing is. Re-reading a message the
 worker already processed is harmless: every output has a stable id and state is idempotent.
+
+**Stream partitions resume before they are sought** (the same faust issue, still in 0.15.3:
+`Recovery._resume_streams` resumes the stream partitions, then awaits the seek). Flow control
+is already active at that point (recovery resumed it to read the changelogs), so the fetcher
+delivers records from whatever position aiokafka held before the seek, and the agents process
+them. When the seek then moves the position back, faust's gap bookkeeping
+(`Consumer._drain_messages`) takes the jump between the seek target and the records already
+delivered as offsets "not present in the log" and marks them processed; the re-read copies
+are then dropped as already read. Seen in the join/leave fault test: a member taking over a
+`posts.clusters` partition after a long rebalance processed it from offset 650 while its
+committed offset was 29, and the 621 envelopes between were never clustered (535 complaints
+lost in one run). The fix is the same method with the two steps swapped: seek while the
+partitions are still paused, then resume them. The rest of the method is faust's, unchanged
+(faust-streaming, BSD-3-Clause).
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from typing import Any
 log = logging.getLogger("tanggap")
 
 _INSTALLED = False
+REVIEWED_FAUST = "0.15.3"
 
 
 async def _seek_to_committed_everywhere(consumer: Any) -> dict:
@@ -44,16 +60,53 @@ async def _seek_to_committed_everywhere(consumer: Any) -> dict:
     return committed
 
 
+async def _resume_streams(self, generation_id: int = 0) -> None:
+    """faust's `Recovery._resume_streams` with the seek before the resume (see above)."""
+    app = self.app
+    consumer = app.consumer
+    await app.on_rebalance_complete.send()
+    assignment = consumer.assignment()
+    if self.app.consumer_generation_id != generation_id:
+        self.log.warning("Recovery rebalancing again")
+        return
+    if assignment:
+        self.log.info("Seek stream partitions to committed offsets.")
+        await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        self.log.dev("Resume stream partitions")
+        consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+    else:
+        self.log.info("Resuming streams with empty assignment")
+    self.completed.set()
+    self.log.info("Resuming flow...")
+    app.flow_control.resume()
+    consumer.resume_flow()
+    await app._fetcher.maybe_start()
+    self.tables.on_actives_ready()
+    self.tables.on_standbys_ready()
+    app.on_rebalance_end()
+    self.log.info("Worker ready")
+
+
+def _expect(function: Any, qualname: str) -> None:
+    import faust
+
+    if faust.__version__ != REVIEWED_FAUST or getattr(function, "__qualname__", "") != qualname:
+        raise RuntimeError(f"streams/faust_fixes.py patches {qualname} of faust-streaming {REVIEWED_FAUST}; "
+                           f"faust-streaming {faust.__version__} is installed: review the fixes against it")
+
+
 def install() -> None:
     global _INSTALLED
     if _INSTALLED:
         return
+    from faust.tables.recovery import Recovery
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
+    _expect(Recovery._resume_streams, "Recovery._resume_streams")
+    Recovery._resume_streams = _resume_streams
+
     original = AIOKafkaConsumerThread.seek_to_committed
-    if getattr(original, "__qualname__", "") != "AIOKafkaConsumerThread.seek_to_committed":
-        raise RuntimeError("faust's AIOKafkaConsumerThread.seek_to_committed changed shape; "
-                           "review streams/faust_fixes.py against the installed faust-streaming")
+    _expect(original, "AIOKafkaConsumerThread.seek_to_committed")
 
     async def seek_to_committed(self):
         return await self.call_thread(_seek_to_committed_everywhere, self._ensure_consumer())

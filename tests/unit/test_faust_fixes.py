@@ -4,7 +4,9 @@ at 0, is sought too, so messages faust skipped during a rebalance are read again
 from __future__ import annotations
 
 import asyncio
+import types
 
+import pytest
 from aiokafka import TopicPartition
 
 from streams import faust_fixes
@@ -48,3 +50,51 @@ def test_install_patches_faust_once_and_refuses_an_unknown_shape():
     faust_fixes.install()
     assert AIOKafkaConsumerThread.seek_to_committed is patched
     assert patched.__qualname__.startswith("install.")
+
+
+class RecordingRecovery:
+    """faust's Recovery as far as `_resume_streams` uses it, recording the order of its steps."""
+
+    def __init__(self, steps: list) -> None:
+        async def send():
+            steps.append("on_rebalance_complete")
+
+        async def perform_seek():
+            steps.append("seek")
+
+        async def maybe_start():
+            steps.append("fetcher")
+
+        flow = types.SimpleNamespace(resume=lambda: steps.append("flow"))
+        self.app = types.SimpleNamespace(
+            on_rebalance_complete=types.SimpleNamespace(send=send), consumer_generation_id=7, flow_control=flow,
+            conf=types.SimpleNamespace(broker_request_timeout=1.0), _fetcher=types.SimpleNamespace(maybe_start=maybe_start),
+            on_rebalance_end=lambda: steps.append("end"),
+            consumer=types.SimpleNamespace(
+                assignment=lambda: {TopicPartition("posts.clusters", 0), TopicPartition("app-clusters-changelog", 0)},
+                perform_seek=perform_seek, resume_flow=lambda: None,
+                resume_partitions=lambda tps: steps.append(("resume", sorted(tp.topic for tp in tps)))))
+        self.tables = types.SimpleNamespace(on_actives_ready=lambda: None, on_standbys_ready=lambda: None)
+        self.completed = types.SimpleNamespace(set=lambda: None)
+        self.log = types.SimpleNamespace(info=lambda *a: None, dev=lambda *a: None, warning=lambda *a: None)
+
+    async def _wait(self, coroutine, timeout=None):
+        await coroutine
+
+    def _is_changelog_tp(self, tp) -> bool:
+        return tp.topic.endswith("-changelog")
+
+
+def test_stream_partitions_are_sought_while_paused_and_resumed_only_after():
+    steps: list = []
+    asyncio.run(faust_fixes._resume_streams(RecordingRecovery(steps), generation_id=7))
+    assert steps.index("seek") < steps.index(("resume", ["posts.clusters"])) < steps.index("flow")
+
+
+def test_a_faust_release_other_than_the_reviewed_one_is_refused(monkeypatch):
+    import faust
+
+    monkeypatch.setattr(faust, "__version__", "9.9.9")
+    monkeypatch.setattr(faust_fixes, "_INSTALLED", False)
+    with pytest.raises(RuntimeError, match="faust-streaming 9.9.9 is installed"):
+        faust_fixes.install()
