@@ -293,7 +293,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     from streams import ingest
 
     configure_limits(max_message_bytes=settings.max_message_bytes, max_text_chars=settings.max_text_chars)
-    faust_fixes.install()
+    faust_fixes.install(topic_prefix=settings.topic_prefix)
     app = faust.App(settings.app_id, **faust_settings(settings))
     names = TopicNames.from_settings(settings)
     topics = {

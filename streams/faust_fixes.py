@@ -35,12 +35,21 @@ committed offset was 29, and the 621 envelopes between were never clustered (535
 lost in one run). The fix is the same method with the two steps swapped: seek while the
 partitions are still paused, then resume them. The rest of the method is faust's, unchanged
 (faust-streaming, BSD-3-Clause).
+
+**Watched, not changed: offsets counted as processed without being read.** faust's gap
+bookkeeping is right for compacted topics and transaction markers, where offsets really are
+absent, and wrong whenever a read position jumps, which is how both defects above lost
+messages. Every gap is logged with its partition and range and counted in
+`tanggap_offsets_skipped_total{topic}` (alert `TanggapOffsetsSkipped`): Tanggap's topics are
+not compacted, so outside transaction markers a gap means records no agent processed.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from streams import metrics
 
 log = logging.getLogger("tanggap")
 
@@ -87,6 +96,18 @@ async def _resume_streams(self, generation_id: int = 0) -> None:
     self.log.info("Worker ready")
 
 
+_topic_prefix = ""
+
+
+async def _add_gap_watched(original: Any, consumer: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    topic = metrics.logical_topic(tp.topic, _topic_prefix)
+    if topic is not None and offset_to > offset_from:
+        log.warning("offsets %d to %d of %s partition %d count as processed although this worker never read them "
+                    "(a jump in its read position)", offset_from, offset_to - 1, tp.topic, tp.partition)
+        metrics.offsets_skipped.labels(topic).inc(offset_to - offset_from)
+    await original(consumer, tp, offset_from, offset_to)
+
+
 def _expect(function: Any, qualname: str) -> None:
     import faust
 
@@ -95,12 +116,22 @@ def _expect(function: Any, qualname: str) -> None:
                            f"faust-streaming {faust.__version__} is installed: review the fixes against it")
 
 
-def install() -> None:
-    global _INSTALLED
+def install(topic_prefix: str = "") -> None:
+    global _INSTALLED, _topic_prefix
+    _topic_prefix = topic_prefix
     if _INSTALLED:
         return
     from faust.tables.recovery import Recovery
+    from faust.transport.consumer import Consumer
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    add_gap = Consumer._add_gap
+    _expect(add_gap, "Consumer._add_gap")
+
+    async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
+        await _add_gap_watched(add_gap, self, tp, offset_from, offset_to)
+
+    Consumer._add_gap = _add_gap
 
     _expect(Recovery._resume_streams, "Recovery._resume_streams")
     Recovery._resume_streams = _resume_streams

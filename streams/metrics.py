@@ -64,6 +64,10 @@ consumer_lag = Gauge("tanggap_consumer_lag_messages",
                      "Messages in a partition assigned to this worker not yet committed by it",
                      ("topic", "partition"))
 messages_consumed = Counter("tanggap_messages_consumed_total", "Messages this worker read, by topic", ("topic",))
+offsets_skipped = Counter("tanggap_offsets_skipped_total",
+                          "Offsets of a Tanggap topic counted as processed although this worker never read them "
+                          "(faust fills a jump in a partition's read position as if the records were absent)",
+                          ("topic",))
 rebalances = Counter("tanggap_rebalances_total", "Consumer group rebalances this worker took part in")
 rebalance_seconds = Histogram("tanggap_rebalance_duration_seconds", "Time from a rebalance's start to its end",
                               buckets=REBALANCE_BUCKETS)

@@ -98,3 +98,24 @@ def test_a_faust_release_other_than_the_reviewed_one_is_refused(monkeypatch):
     monkeypatch.setattr(faust_fixes, "_INSTALLED", False)
     with pytest.raises(RuntimeError, match="faust-streaming 9.9.9 is installed"):
         faust_fixes.install()
+
+
+def test_a_jump_in_a_read_position_is_logged_and_counted_before_faust_fills_it(caplog):
+    from streams import metrics
+
+    filled = []
+
+    async def faust_add_gap(consumer, tp, offset_from, offset_to):
+        filled.append((tp.partition, offset_from, offset_to))
+
+    def skipped(topic: str) -> float:
+        return metrics.REGISTRY.get_sample_value("tanggap_offsets_skipped_total", {"topic": topic}) or 0.0
+
+    faust_fixes._topic_prefix = "klaten."
+    before = skipped("posts.clusters")
+    asyncio.run(faust_fixes._add_gap_watched(faust_add_gap, None, TopicPartition("klaten.posts.clusters", 2), 30, 651))
+    asyncio.run(faust_fixes._add_gap_watched(faust_add_gap, None, TopicPartition("app-clusters-changelog", 0), 5, 9))
+    assert skipped("posts.clusters") - before == 621
+    assert filled == [(2, 30, 651), (0, 5, 9)]  # faust's own bookkeeping still runs
+    assert "offsets 30 to 650 of klaten.posts.clusters partition 2" in caplog.text
+    assert "changelog" not in caplog.text  # not a Tanggap topic: faust's business
