@@ -33,9 +33,14 @@ from agents.domain.triage import TriageResult, complaint_event
 from schemas.events import parse_time, stable_id
 
 SHINGLE_CHARS = 4
-BANDS = 32
-ROWS = 4
+BANDS = 15
+ROWS = 3
 NUM_PERM = BANDS * ROWS
+"""15 bands of 3 rows: a pair at Jaccard 0.5 shares a band with probability 0.87, one at 0.16
+with 0.06. Pair recall on the labelled set 0.953-0.958 over four seeds, vs 0.940-0.953 with
+32 x 4, at 15 LSH probes per post instead of 32: in a big window every probe is a cache miss,
+and the probes of the query and the insert were a quarter of the stage's time at 200,000
+fingerprints (docs/dedupe.md, Speed)."""
 MINHASH_SEED = 1_2025
 """Fixed: fingerprints of one release must agree across processes and restarts."""
 UNKNOWN_PLACE = "unknown"
@@ -44,7 +49,8 @@ FINGERPRINT_CHARS = 1000
 cost of a fingerprint must stay bounded."""
 ESTIMATE_FLOOR = 0.25
 """Candidates whose MinHash-estimated Jaccard is below this are not confirmed: far below both
-thresholds (the estimate's standard error is about 0.04 with 128 permutations)."""
+thresholds (the estimate's standard error is about 0.075 at a Jaccard of 0.5 with 45
+permutations: a pair at 0.5 falls below 0.25 about once in 2,500)."""
 MIN_CONTAINMENT_SHINGLES = 24
 """A truncated copy counts by containment only when the shorter text has at least this many
 shingles: "lampu mati" is contained in every street-light complaint."""
@@ -87,6 +93,11 @@ start with "cmp-", so it cannot collide)."""
 EXPIRY_BATCH = 32
 """Expired fingerprints whose table entries one message settles at most: bounds a message's
 latency; in a steady state about one fingerprint expires per fingerprint added."""
+REBUILD_FORGOTTEN = 64
+"""A bucket's LSH is rebuilt once at least this many of its entries, and at least half, were
+forgotten (LshIndex._forget)."""
+TRIM_SLOTS = 4096
+"""LshIndex drops the expired front of its slot lists once it is this long and half of them."""
 
 
 PLACE_MARKERS = frozenset("kec kecamatan desa ds kelurahan kel dukuh dusun daerah wilayah".split())
@@ -147,31 +158,38 @@ class LshIndex:
 
     One `rensa.RMinHashLSH` (Rust) per bucket (category and place), so posts that disagree on
     them never collide; its keys are slot numbers given in arrival order. The band tables live in
-    Rust: a Python dict of 32 million band keys made every lookup a cache miss (~1 µs each at
-    200,000 fingerprints on this machine) and every fingerprint cost 32 Python int objects. Each
-    fingerprint keeps its MinHash (Rust-side, 512 bytes of values): candidates are ranked by the
-    estimated Jaccard it gives in a fraction of a microsecond, and only those close enough are
-    confirmed exactly on their text.
+    Rust: a Python dict of band keys (32 million with 32 bands) made every lookup a cache miss
+    (~1 µs each at 200,000 fingerprints on this machine) and every band key cost a Python int. Each
+    fingerprint keeps its MinHash (Rust-side, 180 bytes of values): candidates are ranked by the
+    estimated Jaccard it gives, and only those close enough are confirmed exactly on their text.
 
-    Every big dict here holds only atomic values (str, int, float, the Rust MinHash), never
-    tuples or lists: CPython re-tracks a dict in the youngest GC generation as soon as one
-    tracked value goes in, and then every minor collection walks millions of entries (measured:
-    57 µs per post in the garbage collector at 200,000 fingerprints with tuple values). So a
-    fingerprint's fields live in parallel dicts.
+    In a big window nearly every access here is a cache miss (~0.8 µs for a dict lookup, ~1.9 µs
+    for a candidate's estimate at 1,000,000 fingerprints on this machine), so a fingerprint's
+    fields live in parallel lists indexed by slot (minus the slots already trimmed from their
+    front): one miss fewer per access than a dict, and adding and expiring, which walk the slots
+    in order, touch neighbouring memory. Only the id -> slot map is a dict. The lists are created
+    once and never re-tracked by the garbage collector, unlike dicts, which CPython moves back to
+    the youngest generation as soon as one tracked value goes in (measured: 57 µs per post in the
+    collector at 200,000 fingerprints with tuple values in a dict).
     """
 
     def __init__(self) -> None:
         self._bands: dict[str, RMinHashLSH] = {}
         self._slots: dict[str, int] = {}
-        self._ids: dict[int, str] = {}
-        self._minhashes: dict[int, RMinHash] = {}
-        """By slot: the candidates' estimates need no id lookup."""
-        self._texts: dict[str, str] = {}
-        self._times: dict[str, float] = {}
-        self._buckets: dict[str, str] = {}
-        self._order: deque[str] = deque()
-        """Ids in arrival order (close to event-time order), for expiry."""
-        self._next_slot = 0
+        self._base = 0
+        """The slot of index 0 of the lists below."""
+        self._head = 0
+        """The oldest slot not expired yet: every slot before it was forgotten."""
+        self._ids: list[str | None] = []
+        self._minhashes: list[RMinHash | None] = []
+        self._texts: list[str | None] = []
+        self._times: list[float | None] = []
+        """None once forgotten."""
+        self._buckets: list[str | None] = []
+        self._bucket_slots: dict[str, list[int]] = {}
+        """Slots inserted into each bucket's LSH, forgotten ones included until it is rebuilt."""
+        self._forgotten: dict[str, int] = {}
+        """Slots of each bucket's LSH whose fingerprint was forgotten but not removed from it."""
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -188,51 +206,87 @@ class LshIndex:
     def candidates(self, bucket: str, minhash: RMinHash, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `minhash` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
+        return [(estimate, member) for estimate, member, _ in self._candidates(bucket, minhash, least)]
+
+    def _candidates(self, bucket: str, minhash: RMinHash, least: float) -> list[tuple[float, str, int]]:
+        """:meth:`candidates` with the list index of each (valid until the next add or expiry)."""
         lsh = self._bands.get(bucket)
         if lsh is None:
             return []
         slots = lsh.query(minhash)
         if not slots:
             return []
-        ids, minhashes = self._ids, self._minhashes
-        found = [(estimate, ids[slot]) for slot in slots
-                 if (estimate := minhash.jaccard(minhashes[slot])) >= least]
+        base, ids, minhashes = self._base, self._ids, self._minhashes
+        found = [(estimate, ids[i], i) for slot in slots
+                 if (i := slot - base) >= 0 and (other := minhashes[i]) is not None
+                 and (estimate := minhash.jaccard(other)) >= least]
         if len(found) > 1:
             found.sort(reverse=True)
         return found
 
     def text_of(self, member: str) -> str | None:
-        return self._texts.get(member)
+        slot = self._slots.get(member)
+        return None if slot is None else self._texts[slot - self._base]
 
     def at_of(self, member: str) -> float | None:
-        return self._times.get(member)
+        slot = self._slots.get(member)
+        return None if slot is None else self._times[slot - self._base]
 
     def add(self, member: str, bucket: str, text: str, at: float, minhash: RMinHash | None = None) -> None:
-        if member in self._slots:
+        slots = self._slots
+        if member in slots:
             return
         minhash = minhash or self.minhash(shingle_list(text))
         lsh = self._bands.get(bucket)
         if lsh is None:
             lsh = self._bands[bucket] = RMinHashLSH(ESTIMATE_FLOOR, NUM_PERM, BANDS)
-        slot = self._next_slot
-        self._next_slot += 1
+            self._bucket_slots[bucket] = []
+            self._forgotten[bucket] = 0
+        slot = self._base + len(self._ids)
         lsh.insert(slot, minhash)
-        self._slots[member] = slot
-        self._ids[slot] = member
-        self._minhashes[slot] = minhash
-        self._texts[member] = text
-        self._times[member] = at
-        self._buckets[member] = bucket
-        self._order.append(member)
+        self._bucket_slots[bucket].append(slot)
+        slots[member] = slot
+        self._ids.append(member)
+        self._minhashes.append(minhash)
+        self._texts.append(text)
+        self._times.append(at)
+        self._buckets.append(bucket)
 
     def remove(self, member: str) -> None:
         slot = self._slots.pop(member, None)
-        if slot is None:
-            return
-        del self._texts[member], self._times[member], self._ids[slot], self._minhashes[slot]
-        bucket = self._buckets.pop(member)
-        lsh = self._bands[bucket]
-        lsh.remove(slot)
+        if slot is not None:
+            self._forget(slot - self._base)
+
+    def _forget(self, i: int) -> str:
+        """Drop a fingerprint; its LSH entries stay (queries skip them) until the bucket's LSH is
+        rebuilt. `RMinHashLSH.remove` cost ~39 µs per fingerprint at 200,000 (cold hash-map
+        lookups and vector edits in 32 bands), more than the post's own query and insert; a
+        rebuild re-inserts the bucket's live fingerprints once as many were forgotten, at most one
+        re-insert per forgotten fingerprint, into fresh tables (bench/dedupe_bench.py prices it)."""
+        bucket = self._buckets[i]
+        self._ids[i] = self._minhashes[i] = self._texts[i] = self._times[i] = self._buckets[i] = None
+        forgotten = self._forgotten[bucket] = self._forgotten[bucket] + 1
+        inserted = self._bucket_slots[bucket]
+        if forgotten >= REBUILD_FORGOTTEN and 2 * forgotten >= len(inserted):
+            self._rebuild_bucket(bucket, inserted)
+        return bucket
+
+    def _rebuild_bucket(self, bucket: str, inserted: list[int]) -> None:
+        base, minhashes = self._base, self._minhashes
+        live = [slot for slot in inserted if slot >= base and minhashes[slot - base] is not None]
+        lsh = self._bands[bucket] = RMinHashLSH(ESTIMATE_FLOOR, NUM_PERM, BANDS)
+        lsh.insert_pairs([(slot, minhashes[slot - base]) for slot in live])
+        self._bucket_slots[bucket] = live
+        self._forgotten[bucket] = 0
+
+    def compact(self) -> int:
+        """Rebuild every bucket's LSH without its forgotten fingerprints; returns how many
+        fingerprints were re-inserted (the benchmark prices rebuilds with it)."""
+        reinserted = 0
+        for bucket, inserted in list(self._bucket_slots.items()):
+            self._rebuild_bucket(bucket, inserted)
+            reinserted += len(self._bucket_slots[bucket])
+        return reinserted
 
     def expire(self, before: float) -> int:
         """Forget fingerprints older than `before` (roughly in arrival order, which is close to
@@ -242,15 +296,22 @@ class LshIndex:
     def expire_members(self, before: float) -> list[tuple[str, str]]:
         """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot."""
         expired: list[tuple[str, str]] = []
-        order, times = self._order, self._times
-        while order:
-            at = times.get(order[0])
-            if at is not None and at >= before:
-                break
-            member = order.popleft()
+        base, times, ids = self._base, self._times, self._ids
+        i, end = self._head - base, len(times)
+        while i < end:
+            at = times[i]
             if at is not None:
-                expired.append((member, self._buckets[member]))
-                self.remove(member)
+                if at >= before:
+                    break
+                member = ids[i]
+                del self._slots[member]
+                expired.append((member, self._forget(i)))
+            i += 1
+        self._head = base + i
+        if i >= TRIM_SLOTS and 2 * i >= end:  # the forgotten front: drop it (amortized O(1))
+            for column in (self._ids, self._minhashes, self._texts, self._times, self._buckets):
+                del column[:i]
+            self._base += i
         return expired
 
 
@@ -422,8 +483,9 @@ class Clusterer:
             return
         text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
         bucket = f"{event.get('category')}|{cluster_key(event.get('kecamatan'))}"
-        minhash = LshIndex.minhash(shingle_list(text)) if text else None
-        match = self._match(event, text, minhash, bucket, at, view) if minhash is not None else None
+        tokens = shingle_list(text)
+        minhash = LshIndex.minhash(tokens) if tokens else None
+        match = self._match(event, tokens, minhash, bucket, at, view) if minhash is not None else None
         own = {"at": at, "text": text or None, "bucket": bucket}
         member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
         if match is not None and not view[match[0]].get("resolved"):
@@ -448,19 +510,20 @@ class Clusterer:
         if minhash is not None:
             self.index.add(complaint_id, bucket, text, at, minhash)
 
-    def _match(self, event: Mapping[str, Any], text: str, minhash: RMinHash, bucket: str,
+    def _match(self, event: Mapping[str, Any], tokens: list[str], minhash: RMinHash, bucket: str,
                at: float, view: _Overlay) -> tuple[str, list[str]] | None:
         policy = self.policy
         index = self.index
         mine: set[str] | None = None
-        for _, candidate in index.candidates(bucket, minhash, ESTIMATE_FLOOR):
-            if abs(at - (index.at_of(candidate) or at)) > policy.window_seconds:
+        times, texts = index._times, index._texts
+        for _, candidate, i in index._candidates(bucket, minhash, ESTIMATE_FLOOR):
+            if abs(at - times[i]) > policy.window_seconds:
                 continue
             # The exact similarity first, on the text in memory: most candidates fail it, and
             # reading their table entries (a JSON decode each) cost more than the check.
             if mine is None:
-                mine = shingles(text)
-            theirs = shingles(index.text_of(candidate) or "")
+                mine = set(tokens)
+            theirs = shingles(texts[i])
             jaccard, containment = similarity(mine, theirs)
             if event.get("kecamatan"):
                 least = policy.jaccard

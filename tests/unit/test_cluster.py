@@ -212,6 +212,56 @@ def test_lsh_index_expires_fingerprints_by_event_time():
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {"b"}
 
 
+
+def test_forgotten_fingerprints_are_never_candidates_and_a_rebuild_keeps_the_live_ones():
+    """Expiry leaves a fingerprint's band entries in the bucket's LSH until half of them are
+    forgotten, then rebuilds it: neither state may change what the candidates are."""
+    from agents.domain.cluster import REBUILD_FORGOTTEN
+
+    index = LshIndex()
+    text = "jalan berlubang besar dekat pasar"
+    count = 2 * REBUILD_FORGOTTEN + 10
+    for i in range(count):
+        index.add(f"m{i}", "jalan|Wedi", text, float(i))
+    probe = LshIndex.minhash(shingles(text))
+    assert len(index.candidates("jalan|Wedi", probe, 0.25)) == count
+
+    assert index.expire(REBUILD_FORGOTTEN - 1) == REBUILD_FORGOTTEN - 1  # too few: no rebuild yet
+    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {
+        f"m{i}" for i in range(REBUILD_FORGOTTEN - 1, count)}
+    assert index.text_of("m0") is None and index.at_of("m0") is None
+    assert index.text_of(f"m{count - 1}") == text and index.at_of(f"m{count - 1}") == count - 1
+
+    index.expire(REBUILD_FORGOTTEN + 20)  # half forgotten: the bucket's LSH was rebuilt
+    assert index._forgotten["jalan|Wedi"] < REBUILD_FORGOTTEN
+    live = {f"m{i}" for i in range(REBUILD_FORGOTTEN + 20, count)}
+    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live
+    index.remove(f"m{count - 1}")
+    assert index.compact() == len(live) - 1
+    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live - {f"m{count - 1}"}
+    index.add(f"m{count - 1}", "jalan|Wedi", text, 1e9)  # re-added after a removal: a candidate again
+    assert f"m{count - 1}" in {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)}
+
+def test_the_index_trims_its_expired_front_and_keeps_answering(monkeypatch):
+    import agents.domain.cluster as cluster
+
+    monkeypatch.setattr(cluster, "TRIM_SLOTS", 4)
+    index = LshIndex()
+    texts = {f"m{i}": f"lampu jalan mati nomor {i} dekat balai desa" for i in range(12)}
+    for i, (member, text) in enumerate(texts.items()):
+        index.add(member, "penerangan_jalan|Wedi", text, float(i))
+    index.remove("m9")
+    assert index.expire(8.0) == 8
+    assert index._base == 8, "the expired front was dropped"
+    assert len(index) == 3 and "m3" not in index and "m8" in index
+    probe = LshIndex.minhash(shingles(texts["m10"]))
+    assert ("m10" in {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.25)})
+    assert index.text_of("m11") == texts["m11"] and index.at_of("m8") == 8.0 and index.text_of("m9") is None
+    index.add("m12", "penerangan_jalan|Wedi", texts["m10"], 12.0)
+    assert {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.9)} == {"m10", "m12"}
+    assert index.expire(100.0) == 4 and len(index) == 0
+
+
 def test_pair_scores():
     labels = [{"group": "g1", "problem": "p", "kecamatan": "A", "category": "c"},
               {"group": "g1", "problem": "p", "kecamatan": "A", "category": "c"},
