@@ -136,7 +136,8 @@ class Verdict:
         events = len(self.outcome.complaints) + len(self.outcome.breaches)
         return (f"posts={POSTS} faults={faults} complaints_expected={len(self.expected)} "
                 f"lost={len(self.lost)} missing_breaches={len(self.missing_breaches)} "
-                f"events={events} duplicates_by_id={self.duplicates} conflicting_ids={len(self.conflicting)}")
+                f"events={events} duplicates_by_id={self.duplicates} conflicting_ids={len(self.conflicting)} "
+                f"opened_twice={len(self.opened_twice)}")
 
 
 def replay(deployment, config, seed: int) -> tuple[set[str], dict[str, str]]:
