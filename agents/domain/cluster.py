@@ -29,7 +29,7 @@ from typing import Any
 from rensa import RMinHash, RMinHashLSH
 
 from agents.domain.classify import PRIORITIES
-from agents.domain.triage import TriageResult, complaint_event
+from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import parse_time, stable_id
 
 SHINGLE_CHARS = 4
@@ -356,6 +356,8 @@ class Clusterer:
     - a survivor: the complaint snapshot, its members' mention counts and platforms
       (``members``: complaint id -> [mentions, platforms], at most ``max_members`` of them plus
       the FOLDED aggregate), ``resolved``, ``raised``, ``last_at`` (the newest member's time);
+      once merged, ``sent`` and ``alone_until`` (what its replayed events must repeat:
+      :meth:`_as_first_sent`, :meth:`_follow_up`);
     - an alias: ``{"alias_of": survivor id, ...}`` for a complaint merged into another.
 
     Both keep the fingerprint text (until it leaves the window) and event time so the index can
@@ -413,16 +415,47 @@ class Clusterer:
         view = _Overlay(entries, result.updates)
         merged: dict[str, tuple[str, list[str]]] = {}
         """Post key of an opening post merged here -> (survivor id, reasons)."""
+        events = result.events
         for event in envelope.get("events", ()):
+            first = len(events)
             if event["type"] == "opened":
                 self._opened(event, envelope.get("fingerprints", {}), view, result, merged)
             else:
                 self._follow_up(event, view, result)
+            if len(events) > first:  # the event this one became (a reprioritized may follow it)
+                events[first] = self._as_first_sent(events[first], event, view)
         for record in envelope.get("records", ()):
             result.records.append(self._record(record, view, merged))
         if self.expiring:
             self._settle_expired(_envelope_key(envelope), view)
         return result
+
+    @staticmethod
+    def _as_first_sent(emitted: dict[str, Any], cause: Mapping[str, Any], view: _Overlay) -> dict[str, Any]:
+        """`emitted` as its first copy was (issue 7: an event id never goes out with other content).
+
+        A redelivered message is processed again against a table that may have moved on (copies
+        merged since, mentions counted since, priority raised since), so content computed from
+        the survivor would differ. The survivor remembers the content it computed for its latest
+        RECENT_MENTIONS (agents.domain.triage) events: ``sent``, event id -> [mentions,
+        platforms, priority, reasons]. An event whose content equals its cause's is not
+        remembered, so single, never-merged complaints stay as small as before. A replay against
+        older state recomputes the same content and needs nothing."""
+        survivor_id = emitted["complaint_id"]
+        survivor = view.get(survivor_id)
+        if survivor is None or "members" not in survivor:
+            return emitted
+        sent = survivor.get("sent")
+        event_id = emitted["event_id"]
+        if sent and event_id in sent:
+            mentions, platforms, priority, reasons = sent[event_id]
+            return {**emitted, "mentions": mentions, "platforms": platforms, "priority": priority,
+                    "reasons": reasons}
+        if event_id == cause["event_id"] and all(emitted.get(f) == cause.get(f) for f in _SENT_FIELDS):
+            return emitted
+        content = [emitted.get(f) for f in _SENT_FIELDS]
+        view[survivor_id] = {**survivor, "sent": _recent({**(sent or {}), event_id: content})}
+        return emitted
 
     def _settle_expired(self, key: str | None, view: _Overlay) -> None:
         """Apply the expiry rule to entries whose fingerprints left the window (docs/dedupe.md):
@@ -491,6 +524,8 @@ class Clusterer:
         if match is not None and not view[match[0]].get("resolved"):
             survivor_id, reasons = match
             survivor = dict(view[survivor_id])
+            if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
+                survivor["alone_until"] = survivor["members"][survivor_id][0]
             survivor["members"] = self._joined(survivor["members"], complaint_id, member)
             survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
             view[survivor_id] = survivor
@@ -581,7 +616,12 @@ class Clusterer:
             # maximum or a later-raised priority instead would make a replayed event (after a
             # crash or rebalance) differ from its first copy under the same id.
             as_sent = [event["mentions"], list(event.get("platforms") or [])]
-            counts = _summary({**survivor, "members": {**survivor["members"], complaint_id: as_sent}})
+            if event["mentions"] <= survivor.get("alone_until", 0):
+                # Triage counts a complaint's mentions up one by one, in order: this one was sent
+                # before the first copy joined (this is a replay), when it was counted alone.
+                counts = _summary({"members": {complaint_id: as_sent}})
+            else:
+                counts = _summary({**survivor, "members": {**survivor["members"], complaint_id: as_sent}})
             rewritten = {**event, "mentions": counts["mentions"], "platforms": counts["platforms"]}
         else:
             rewritten = {**event, **_summary(survivor)}
@@ -655,6 +695,9 @@ def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
 
 
 _SNAPSHOT = ("complaint_id", "kind", "category", "priority", "opd", "kecamatan", "desa", "first_post")
+_SENT_FIELDS = ("mentions", "platforms", "priority", "reasons")
+"""The fields of a complaint event this stage computes from the survivor's state (the others are
+the survivor's snapshot, fixed once it is opened, or the cause's own)."""
 
 
 def _summary(survivor: Mapping[str, Any]) -> dict[str, Any]:

@@ -421,3 +421,70 @@ def test_members_beyond_the_cap_are_folded_and_mentions_and_platforms_stay_right
     kept = apply(clusterer, table, follow_up("duplicate_attached", id_of(2), 3700.0, platforms=("instagram",), mentions=2))
     assert kept.events[0]["mentions"] == 8
     assert table[id_of(1)]["members"]["folded"][0] == 4 and table[id_of(1)]["members"][id_of(2)][0] == 2
+
+
+# Replays (issue 7): a redelivered message goes out again exactly as it first did.
+
+def test_a_replayed_merge_and_mention_go_out_as_first_sent_though_the_survivor_moved_on():
+    clusterer, table = Clusterer(ClusterPolicy(viral_mentions=1000, viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    copy = opened(2, WEDI_TEXT, 120.0)
+    first_merge = apply(clusterer, table, copy).events
+    mention = follow_up("duplicate_attached", id_of(1), 180.0, cause="twitter:3", mentions=2)
+    first_mention = apply(clusterer, table, mention).events
+    reply_to_copy = follow_up("duplicate_attached", id_of(2), 190.0, cause="twitter:33", mentions=2)
+    first_reply = apply(clusterer, table, reply_to_copy).events
+    assert first_merge[0]["mentions"] == 2 and first_merge[0]["reasons"][0].startswith("dedupe:near_duplicate")
+    assert first_mention[0]["mentions"] == 3 and first_reply[0]["mentions"] == 4
+    # the survivor moves on: one more copy, one more mention
+    apply(clusterer, table, opened(4, WEDI_TEXT, 240.0))
+    later = apply(clusterer, table, follow_up("duplicate_attached", id_of(1), 300.0, cause="twitter:5", mentions=3))
+    assert later.events[0]["mentions"] == 6
+    assert apply(clusterer, table, copy).events == first_merge
+    assert apply(clusterer, table, mention).events == first_mention
+    assert apply(clusterer, table, reply_to_copy).events == first_reply
+    assert apply(clusterer, table, copy).records[0]["complaint_id"] == id_of(1)
+
+
+def test_a_replayed_copy_keeps_the_priority_it_was_sent_with_after_the_survivor_was_raised():
+    clusterer, table = Clusterer(ClusterPolicy(viral_mentions=3, viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    copy = opened(2, WEDI_TEXT, 120.0)
+    first = apply(clusterer, table, copy).events
+    raising = apply(clusterer, table, opened(3, WEDI_TEXT, 180.0)).events
+    assert [e["type"] for e in raising] == ["duplicate_attached", "reprioritized"]
+    assert table[id_of(1)]["priority"] != first[0]["priority"]
+    assert apply(clusterer, table, copy).events == first
+
+
+def test_a_replayed_recurrence_keeps_its_recurrence_reason():
+    clusterer, table = Clusterer(), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    apply(clusterer, table, follow_up("resolved", id_of(1), 120.0))
+    recurrence = opened(2, WEDI_TEXT, 180.0)
+    first = apply(clusterer, table, recurrence).events
+    assert first[0]["type"] == "opened" and f"dedupe:recurrence_of[{id_of(1)}]" in first[0]["reasons"]
+    assert apply(clusterer, table, recurrence).events == first
+
+
+def test_single_never_merged_complaints_remember_nothing_and_a_survivor_remembers_its_latest_events():
+    clusterer, table = Clusterer(ClusterPolicy(viral_mentions=1000, viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    apply(clusterer, table, follow_up("duplicate_attached", id_of(1), 90.0, cause="twitter:1000", mentions=2))
+    apply(clusterer, table, follow_up("responded", id_of(1), 100.0, mentions=2))
+    assert "sent" not in table[id_of(1)]
+    copies = [apply(clusterer, table, opened(n, WEDI_TEXT, 60.0 + n)).events[0]["event_id"] for n in range(2, 72)]
+    sent = table[id_of(1)]["sent"]
+    assert len(sent) == 64 and list(sent) == copies[-64:]
+
+
+def test_a_mention_sent_while_the_complaint_was_alone_is_replayed_alone_after_a_copy_joined():
+    clusterer, table = Clusterer(ClusterPolicy(viral_mentions=1000, viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    mention = follow_up("duplicate_attached", id_of(1), 90.0, cause="twitter:1000", mentions=2)
+    first = apply(clusterer, table, mention).events
+    assert first[0]["mentions"] == 2
+    apply(clusterer, table, opened(2, WEDI_TEXT, 120.0))
+    assert apply(clusterer, table, mention).events == first
+    later = follow_up("duplicate_attached", id_of(1), 150.0, cause="twitter:1001", mentions=3)
+    assert apply(clusterer, table, later).events[0]["mentions"] == 4, "counted with the copy once it joined"
