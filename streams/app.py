@@ -27,8 +27,12 @@ from faust.streams import current_event
 
 from streams import faust_fixes, metrics, security
 from streams.batches import (
+    ALREADY_READ,
+    OUT_OF_SEQUENCE,
+    PROCESS,
     Outbox,
     Output,
+    SequenceGuard,
     StagedTable,
     ack_processed,
     current_outbox,
@@ -135,10 +139,31 @@ class Pipeline:
         # `most`; a quiet stream processes each message at once (no added latency, no timer).
         # The bounded queue is the back-pressure: at most `most` events wait here.
         arrived: asyncio.Queue = asyncio.Queue(maxsize=most)
+        guard = SequenceGuard(lambda: (faust_fixes.seeks, faust_fixes.sought))
+        consumer = self.app.consumer
+        announced: dict = {}
 
         async def read() -> None:
             async for event in manual.events():
-                await arrived.put(event)
+                message = event.message
+                if message.topic not in faust_fixes.guarded_topics:
+                    faust_fixes.guarded_topics.add(message.topic)
+                verdict, seek_to = guard.check(message.tp, message.offset)
+                if verdict == OUT_OF_SEQUENCE:
+                    metrics.out_of_sequence.labels(stage).inc()
+                    faust_fixes.release_unprocessed(consumer, message)
+                    if seek_to is None:
+                        continue  # its partition's seek is under way and reads it again
+                    if announced.get(message.tp) != seek_to:
+                        announced[message.tp] = seek_to
+                        log.warning("%s partition %d delivered offset %d where %d was due: not processed; "
+                                    "reading the partition again from %d", message.topic, message.partition,
+                                    message.offset, seek_to, seek_to)
+                    await faust_fixes.seek_back(consumer, message.tp, seek_to)
+                    continue
+                if verdict == PROCESS:
+                    faust_fixes.reseeking.discard(message.tp)
+                await arrived.put((event, verdict == ALREADY_READ))
             await arrived.put(None)  # the stream ended (a finite test stream): finish and stop
 
         async def process() -> None:
@@ -151,8 +176,12 @@ class Pipeline:
                     ended = True
                     batch.pop()
                 if batch:
-                    await self.process_batch(batch, stage, handler, tables, stage_of)
-                    await ack_processed(manual, batch)
+                    # A message read again (ALREADY_READ) is acked after the batches before it,
+                    # which hold its first reading, and not processed twice.
+                    fresh = [event for event, already in batch if not already]
+                    if fresh:
+                        await self.process_batch(fresh, stage, handler, tables, stage_of)
+                    await ack_processed(manual, [event for event, _ in batch])
 
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(read(), name=f"{stage}-read")

@@ -253,3 +253,59 @@ async def ack_processed(stream: Any, events: list[Any]) -> None:
     """Ack `events`, which a batch has processed (outputs delivered, state written)."""
     for event in events:
         await stream.ack(event)
+
+
+PROCESS, ALREADY_READ, OUT_OF_SEQUENCE = "process", "already_read", "out_of_sequence"
+
+
+class SequenceGuard:
+    """Admits each partition's messages in offset order from where its last seek put it.
+
+    faust hands an agent records of a partition in offset order, and its commits assume every
+    offset below an acked one was read: its gap bookkeeping marks a jump in the read position
+    as offsets absent from the log. Twice, a rebalance made an agent read a partition from a
+    stale position (streams/faust_fixes.py), and the jump cost every message in between.
+    Whatever the cause, this guard keeps the assumption true for the stateful agents:
+
+    - the first message after a seek must be at the sought offset, every next one at the
+      offset after the last admitted (`PROCESS`);
+    - a message below that was admitted before in this assignment: it is re-read, acked after
+      the batches in flight, never processed twice (`ALREADY_READ`);
+    - a message above it is out of sequence: it is neither processed nor acked, and the
+      partition is sought back to the expected offset (`OUT_OF_SEQUENCE`, with the offset to
+      seek to); so is a message of a partition the last seek did not cover (its seek is still
+      under way), without a seek of its own. Records fetched before the seek keep arriving for
+      a while and are refused (and sought back) too; faust may even drop the first records read
+      again, as below its read offset, until the last stale one has passed. Then the expected
+      offset comes.
+
+    Tanggap's topics are neither compacted nor written in transactions, so every offset holds
+    a record: the guard never skips one. (A topic with holes would stall here, refused and
+    sought back for ever, visible as consumer lag and as `tanggap_messages_out_of_sequence_total`
+    growing; skipping is what lost messages before.)
+    """
+
+    def __init__(self, sought: Callable[[], tuple[int, dict]]) -> None:
+        self._sought = sought
+        self._seeks = -1
+        self._expected: dict[Any, int] = {}
+        self.refused = 0
+
+    def check(self, tp: Any, offset: int) -> tuple[str, int | None]:
+        seeks, sought = self._sought()
+        if seeks != self._seeks:  # a new assignment: start from where its seek put each partition
+            self._seeks = seeks
+            self._expected = dict(sought)
+        expected = self._expected.get(tp)
+        if expected is None and seeks > 0:
+            # Not sought in this assignment: the seek that covers it has not finished, and the
+            # record was read from a position nobody chose. It comes again after the seek.
+            self.refused += 1
+            return OUT_OF_SEQUENCE, None
+        if expected is None or offset == expected:
+            self._expected[tp] = offset + 1
+            return PROCESS, None
+        if offset < expected:
+            return ALREADY_READ, None
+        self.refused += 1
+        return OUT_OF_SEQUENCE, expected

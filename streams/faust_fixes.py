@@ -39,9 +39,12 @@ partitions are still paused, then resume them. The rest of the method is faust's
 **Watched, not changed: offsets counted as processed without being read.** faust's gap
 bookkeeping is right for compacted topics and transaction markers, where offsets really are
 absent, and wrong whenever a read position jumps, which is how both defects above lost
-messages. Every gap is logged with its partition and range and counted in
-`tanggap_offsets_skipped_total{topic}` (alert `TanggapOffsetsSkipped`): Tanggap's topics are
-not compacted, so outside transaction markers a gap means records no agent processed.
+messages. The stateful agents read through a sequence guard (streams/batches.py,
+`SequenceGuard`) that refuses a record past a jump and reads the partition again, whatever the
+cause; on their topics a gap is only logged (info). On any other Tanggap topic (`responses`) a
+gap is logged as a warning and counted in `tanggap_offsets_skipped_total{topic}` (alert
+`TanggapOffsetsSkipped`): Tanggap's topics are not compacted, so outside transaction markers it
+means records no agent processed.
 """
 
 from __future__ import annotations
@@ -56,9 +59,17 @@ log = logging.getLogger("tanggap")
 _INSTALLED = False
 REVIEWED_FAUST = "0.15.3"
 
+sought: dict[Any, int] = {}
+"""Where each assigned partition's read position was put by the last seek to committed offsets
+(the committed offset, or the beginning where nothing is committed), by faust TP."""
+seeks = 0
+"""How many seeks to committed offsets this process made: an agent's sequence guard starts
+over from `sought` when this changes (streams/batches.py, SequenceGuard)."""
+
 
 async def _seek_to_committed_everywhere(consumer: Any) -> dict:
     """aiokafka's `seek_to_committed`, plus a seek for the partitions it leaves alone."""
+    global seeks
     committed = await consumer.seek_to_committed()
     never_committed = [tp for tp, offset in committed.items() if offset is None]
     for tp, offset in committed.items():
@@ -66,7 +77,51 @@ async def _seek_to_committed_everywhere(consumer: Any) -> dict:
             consumer.seek(tp, 0)
     if never_committed:
         await consumer.seek_to_beginning(*never_committed)
+    positions = {_faust_tp(tp): offset for tp, offset in committed.items() if offset is not None}
+    for tp in never_committed:
+        positions[_faust_tp(tp)] = await consumer.position(tp)
+    _record_seek(positions)
     return committed
+
+
+def _record_seek(positions: dict) -> None:
+    # Runs in faust's consumer thread: the agents read `sought` from the event loop's thread,
+    # so it is replaced whole, never updated in place, and `seeks` moves after it.
+    global sought, seeks
+    sought = positions
+    seeks += 1
+
+
+guarded_topics: set[str] = set()
+"""Topics read by an agent through a SequenceGuard (streams/batches.py): registered by the
+agent as it reads them."""
+reseeking: set[Any] = set()
+"""Partitions an agent sought back (seek_back) and has not yet read again from the offset due:
+records fetched before the seek still arrive past it, and the gaps faust notes for them are the
+seek's doing, not offsets skipped (they are dropped at the next seek_back)."""
+
+
+async def seek_back(consumer: Any, tp: Any, offset: int) -> None:
+    """Put a partition's read position back to `offset` and forget faust's gap bookkeeping of
+    the records read past it (they are read again, in order)."""
+    reseeking.add(tp)
+    # seek_wait runs the seek in faust's consumer thread (which owns the aiokafka consumer) and
+    # resets faust's read offset of the partition with it.
+    await consumer.seek_wait({tp: offset})
+    consumer._gap.pop(tp, None)
+
+
+def release_unprocessed(consumer: Any, message: Any) -> None:
+    """Let faust stop waiting for a message an agent refused without processing it, without
+    marking its offset processed: the commit cannot pass it, and it is read again."""
+    message.acked = True
+    consumer._unacked_messages.discard(message)
+
+
+def _faust_tp(tp: Any) -> Any:
+    from faust.types import TP
+
+    return TP(tp.topic, tp.partition)
 
 
 async def _resume_streams(self, generation_id: int = 0) -> None:
@@ -101,7 +156,13 @@ _topic_prefix = ""
 
 async def _add_gap_watched(original: Any, consumer: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     topic = metrics.logical_topic(tp.topic, _topic_prefix)
-    if topic is not None and offset_to > offset_from:
+    if tp.topic in guarded_topics:
+        # A stateful agent reads this topic through its sequence guard, which refuses the
+        # record past the gap and reads the partition again from the offset due.
+        if offset_to > offset_from and tp not in reseeking:
+            log.info("offsets %d to %d of %s partition %d jumped over: the agent's sequence guard reads them",
+                     offset_from, offset_to - 1, tp.topic, tp.partition)
+    elif topic is not None and offset_to > offset_from:
         log.warning("offsets %d to %d of %s partition %d count as processed although this worker never read them "
                     "(a jump in its read position)", offset_from, offset_to - 1, tp.topic, tp.partition)
         metrics.offsets_skipped.labels(topic).inc(offset_to - offset_from)

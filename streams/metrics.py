@@ -68,6 +68,9 @@ offsets_skipped = Counter("tanggap_offsets_skipped_total",
                           "Offsets of a Tanggap topic counted as processed although this worker never read them "
                           "(faust fills a jump in a partition's read position as if the records were absent)",
                           ("topic",))
+out_of_sequence = Counter("tanggap_messages_out_of_sequence_total",
+                          "Messages a stateful agent refused because they came past the offset due next in "
+                          "their partition (the partition is read again from that offset)", ("stage",))
 rebalances = Counter("tanggap_rebalances_total", "Consumer group rebalances this worker took part in")
 rebalance_seconds = Histogram("tanggap_rebalance_duration_seconds", "Time from a rebalance's start to its end",
                               buckets=REBALANCE_BUCKETS)

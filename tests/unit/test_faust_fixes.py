@@ -4,12 +4,14 @@ at 0, is sought too, so messages faust skipped during a rebalance are read again
 from __future__ import annotations
 
 import asyncio
+import logging
 import types
 
 import pytest
 from aiokafka import TopicPartition
+from faust.types import TP
 
-from streams import faust_fixes
+from streams import faust_fixes, metrics
 
 
 class RecordingConsumer:
@@ -33,6 +35,18 @@ class RecordingConsumer:
         for tp in tps:
             self.positions[tp] = "beginning"
 
+    async def position(self, tp):
+        return 0 if self.positions[tp] == "beginning" else self.positions[tp]
+
+
+@pytest.fixture(autouse=True)
+def no_seek_leaks_out(monkeypatch):
+    """The seek record is process-wide: agent tests (no seeks) must not see these tests' seeks."""
+    monkeypatch.setattr(faust_fixes, "seeks", 0)
+    monkeypatch.setattr(faust_fixes, "sought", {})
+    monkeypatch.setattr(faust_fixes, "reseeking", set())
+    monkeypatch.setattr(faust_fixes, "guarded_topics", set())
+
 
 def test_every_assigned_partition_is_sought_including_those_without_a_positive_commit():
     never, zero, some = (TopicPartition("posts.clusters", p) for p in range(3))
@@ -40,6 +54,14 @@ def test_every_assigned_partition_is_sought_including_those_without_a_positive_c
     committed = asyncio.run(faust_fixes._seek_to_committed_everywhere(consumer))
     assert committed == {never: None, zero: 0, some: 42}  # what faust records as committed
     assert consumer.positions == {never: "beginning", zero: 0, some: 42}
+    # what the agents' sequence guards start from (faust's TP type, like its messages carry)
+    assert faust_fixes.sought == {TP("posts.clusters", 0): 0, TP("posts.clusters", 1): 0, TP("posts.clusters", 2): 42}
+
+
+def test_every_seek_is_counted_so_the_agents_start_over():
+    before = faust_fixes.seeks
+    asyncio.run(faust_fixes._seek_to_committed_everywhere(RecordingConsumer({TopicPartition("complaints", 0): 7})))
+    assert faust_fixes.seeks == before + 1 and faust_fixes.sought == {TP("complaints", 0): 7}
 
 
 def test_install_patches_faust_once_and_refuses_an_unknown_shape():
@@ -101,8 +123,6 @@ def test_a_faust_release_other_than_the_reviewed_one_is_refused(monkeypatch):
 
 
 def test_a_jump_in_a_read_position_is_logged_and_counted_before_faust_fills_it(caplog):
-    from streams import metrics
-
     filled = []
 
     async def faust_add_gap(consumer, tp, offset_from, offset_to):
@@ -119,3 +139,36 @@ def test_a_jump_in_a_read_position_is_logged_and_counted_before_faust_fills_it(c
     assert filled == [(2, 30, 651), (0, 5, 9)]  # faust's own bookkeeping still runs
     assert "offsets 30 to 650 of klaten.posts.clusters partition 2" in caplog.text
     assert "changelog" not in caplog.text  # not a Tanggap topic: faust's business
+
+
+def test_gaps_behind_an_agents_own_seek_back_are_not_counted_as_skipped(caplog):
+    async def faust_add_gap(consumer, tp, offset_from, offset_to):
+        pass
+
+    def skipped() -> float:
+        return metrics.REGISTRY.get_sample_value("tanggap_offsets_skipped_total", {"topic": "posts.raw"}) or 0.0
+
+    tp = TopicPartition("klaten.posts.raw", 1)
+    faust_fixes._topic_prefix = "klaten."
+    caplog.set_level(logging.INFO, "tanggap")
+    faust_fixes.guarded_topics.add(tp.topic)
+    faust_fixes.reseeking.add(tp)  # what seek_back records until the offset due is read again
+    before = skipped()
+    asyncio.run(faust_fixes._add_gap_watched(faust_add_gap, None, tp, 420, 538))
+    assert skipped() == before and caplog.text == ""
+
+
+def test_a_gap_on_a_topic_the_sequence_guard_reads_is_only_noted(caplog):
+    async def faust_add_gap(consumer, tp, offset_from, offset_to):
+        pass
+
+    def skipped() -> float:
+        return metrics.REGISTRY.get_sample_value("tanggap_offsets_skipped_total", {"topic": "complaints"}) or 0.0
+
+    caplog.set_level(logging.INFO, "tanggap")
+    faust_fixes._topic_prefix = "klaten."
+    faust_fixes.guarded_topics.add("klaten.complaints")
+    before = skipped()
+    asyncio.run(faust_fixes._add_gap_watched(faust_add_gap, None, TopicPartition("klaten.complaints", 0), 3, 9))
+    assert skipped() == before
+    assert "sequence guard reads them" in caplog.text and "never read" not in caplog.text

@@ -1,0 +1,81 @@
+"""The sequence guard of the stateful agents (streams/batches.py): a partition's messages are
+processed in offset order from where its last seek put it, whatever the consumer delivers."""
+
+from __future__ import annotations
+
+from faust.types import TP
+
+from streams.batches import ALREADY_READ, OUT_OF_SEQUENCE, PROCESS, SequenceGuard
+
+CLUSTERS = TP("posts.clusters", 2)
+
+
+class Seeks:
+    """What streams/faust_fixes.py records: how many seeks, and where the last one put each partition."""
+
+    def __init__(self, sought: dict) -> None:
+        self.count, self.sought = 1, sought
+
+    def again(self, sought: dict) -> None:
+        self.count, self.sought = self.count + 1, sought
+
+    def __call__(self) -> tuple[int, dict]:
+        return self.count, self.sought
+
+
+def verdicts(guard: SequenceGuard, offsets: list[int], tp: TP = CLUSTERS) -> list:
+    return [guard.check(tp, offset) for offset in offsets]
+
+
+def test_messages_from_the_sought_offset_on_are_processed_in_order():
+    guard = SequenceGuard(Seeks({CLUSTERS: 29}))
+    assert verdicts(guard, [29, 30, 31]) == [(PROCESS, None)] * 3
+
+
+def test_a_stale_read_position_is_refused_and_the_partition_read_again_from_the_offset_due():
+    # The join/leave fault: a member took over a partition committed at 29 and was handed
+    # records from 650 on. None of them is processed; each asks for a seek back to 29.
+    guard = SequenceGuard(Seeks({CLUSTERS: 29}))
+    assert verdicts(guard, [650, 651, 652]) == [(OUT_OF_SEQUENCE, 29)] * 3
+    # after the seek the partition delivers from 29; the records past it come again later, in order
+    assert verdicts(guard, [29, 30]) == [(PROCESS, None)] * 2
+    assert guard.refused == 3
+
+
+def test_a_message_read_again_is_not_processed_twice():
+    guard = SequenceGuard(Seeks({CLUSTERS: 0}))
+    verdicts(guard, [0, 1, 2, 3])
+    assert verdicts(guard, [2, 3, 4]) == [(ALREADY_READ, None), (ALREADY_READ, None), (PROCESS, None)]
+
+
+def test_nothing_is_ever_skipped_however_often_the_partition_must_be_sought_back():
+    # faust can drop the first records read again after a seek (below its read offset, moved
+    # on by a stale record): the guard keeps asking for the offset due until it comes.
+    guard = SequenceGuard(Seeks({CLUSTERS: 0}))
+    assert verdicts(guard, [1, 2, 3, 3, 4]) == [(OUT_OF_SEQUENCE, 0)] * 5
+    assert verdicts(guard, [0, 1]) == [(PROCESS, None)] * 2
+
+
+def test_a_new_assignment_starts_over_from_its_own_seek():
+    seeks = Seeks({CLUSTERS: 10})
+    guard = SequenceGuard(seeks)
+    verdicts(guard, [10, 11, 12])
+    seeks.again({CLUSTERS: 5})  # reassigned after a rebalance, committed at 5: read again from 5
+    assert verdicts(guard, [5, 6]) == [(PROCESS, None)] * 2
+
+
+def test_partitions_are_independent_and_without_any_seek_messages_are_taken_as_they_come():
+    other = TP("posts.clusters", 3)
+    guard = SequenceGuard(Seeks({CLUSTERS: 0}))
+    assert guard.check(other, 77) == (OUT_OF_SEQUENCE, None)  # not sought: its seek is under way
+    assert guard.check(CLUSTERS, 5) == (OUT_OF_SEQUENCE, 0)
+    assert SequenceGuard(lambda: (0, {})).check(other, 78) == (PROCESS, None)  # agent tests: no seeks at all
+
+
+def test_a_partition_whose_seek_is_still_under_way_is_refused_without_a_seek_of_its_own():
+    seeks = Seeks({CLUSTERS: 10})
+    guard = SequenceGuard(seeks)
+    taken_over = TP("complaints", 3)
+    assert guard.check(taken_over, 200) == (OUT_OF_SEQUENCE, None)
+    seeks.again({CLUSTERS: 10, taken_over: 39})
+    assert verdicts(guard, [39, 40], taken_over) == [(PROCESS, None)] * 2
