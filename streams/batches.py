@@ -5,9 +5,9 @@ the same producer with no order between the two. A worker killed between them le
 that says "done" for a message whose events never reached the broker; the message is then
 redelivered (its offset was never committed), found done, and its events are lost for good.
 
-The stateful agents (triage, cluster, sla) therefore take their messages in batches
-(`Stream.take_events`, which acks a batch only after the agent's body has finished with it)
-and, per batch:
+The stateful agents (triage, cluster, sla) therefore take their messages in batches (whatever
+has arrived, up to TANGGAP_BATCH_MAX: `Pipeline.run_batches`, which acks them by hand) and, per
+batch:
 
 1. run every message's handler against :class:`StagedTable` views of their tables: reads see
    the batch's own earlier writes, writes are held back (a failing message's writes and
@@ -15,8 +15,11 @@ and, per batch:
 2. send every output of the batch and wait until the broker has acknowledged all of them;
 3. only then write the tables, one changelog record per key per batch (a key written by ten
    messages of a batch costs one record, not ten);
-4. return, so the batch is acked and its offsets become committable (faust flushes the
-   producer, changelogs included, before it commits).
+4. ack the batch's messages, so their offsets become committable (faust flushes the producer,
+   changelogs included, before it commits).
+
+Before a message joins a batch, a :class:`SequenceGuard` checks that it is the next offset of
+its partition: a commit must never pass a message no batch processed.
 
 A crash before step 3 replays the batch against the state it was first processed with: the
 same outputs, with the same ids and the same content (the handlers are deterministic in their
