@@ -39,5 +39,6 @@ def register(pipeline: Pipeline) -> None:
 
     @pipeline.app.agent(pipeline.topic("responses"), name="responses")
     async def responses(stream):
-        async for event in stream.events():
-            await pipeline.guarded(event, STAGE, handle)
+        # Stateless, but batched like the stateful agents: its outputs are on the broker before
+        # its messages are acked, and its partitions are read in sequence (SequenceGuard).
+        await pipeline.run_batches(stream, STAGE, handle)

@@ -102,25 +102,6 @@ class Pipeline:
                            "partition": message.partition, "offset": message.offset})
         return Output("deadletter", message.key, orjson.dumps(letter.to_json()), event)
 
-    async def dead_letter(self, event: faust.EventT, stage: str, reason: str, detail: str) -> None:
-        output = self.dead_letter_output(event, stage, reason, detail)
-        outbox = current_outbox.get()
-        if outbox is not None:
-            outbox.add(output)
-        else:
-            await self.deliver([output], stage)
-
-    async def guarded(self, event: faust.EventT, stage: str, handler) -> None:
-        """Run one message's handler; bad input and bugs go to the dead-letter topic, never
-        crash the worker or vanish."""
-        started = time.perf_counter()
-        try:
-            await handler(event)
-        except Exception as exc:
-            await self.dead_letter(event, stage, *_failure(exc, stage))
-        finally:
-            _stage_timer(stage).observe(time.perf_counter() - started)
-
     async def run_batches(self, stream: faust.StreamT, stage: str, handler,
                           tables: tuple[StagedTable, ...] = (), stage_of=None) -> None:
         """The loop of a stateful agent: see streams/batches.py for why batches, and why the

@@ -39,12 +39,11 @@ partitions are still paused, then resume them. The rest of the method is faust's
 **Watched, not changed: offsets counted as processed without being read.** faust's gap
 bookkeeping is right for compacted topics and transaction markers, where offsets really are
 absent, and wrong whenever a read position jumps, which is how both defects above lost
-messages. The stateful agents read through a sequence guard (streams/batches.py,
-`SequenceGuard`) that refuses a record past a jump and reads the partition again, whatever the
-cause; on their topics a gap is only logged (info). On any other Tanggap topic (`responses`) a
-gap is logged as a warning and counted in `tanggap_offsets_skipped_total{topic}` (alert
-`TanggapOffsetsSkipped`): Tanggap's topics are not compacted, so outside transaction markers it
-means records no agent processed.
+messages. The agents read through a sequence guard (streams/batches.py, `SequenceGuard`) that
+refuses a record past a jump and reads the partition again, whatever the cause; on their topics
+a gap is only logged (info). On a Tanggap topic read any other way a gap is logged as a warning
+and counted in `tanggap_offsets_skipped_total{topic}` (alert `TanggapOffsetsSkipped`): Tanggap's
+topics are not compacted, so outside transaction markers it means records no agent processed.
 """
 
 from __future__ import annotations
