@@ -8,10 +8,11 @@ under the fast simulated clock) and injects one kind of fault while the workers 
 - workers joining and leaving (one, two, three members, then back to one);
 - the broker frozen (SIGSTOP) for 30 s and resumed, without restarting anything.
 
-The oracle is the pure `Triage` run over the same posts in one process: the set of complaint
-ids it opens is what the pipeline must open, each exactly once (by event id), and each must get
-its `breached` SLA event. Events that share an id must have the same content (wall-clock fields
-of SLA events aside). Duplicates by id are expected (at-least-once) and printed as a figure.
+The oracle is the pure functions the pipeline runs (triage, then clustering) over the same
+posts in one process: the complaints they open are what the pipeline must open, each exactly
+once (by event id), and each must get its `breached` SLA event. Events that share an id must
+have the same content (wall-clock fields of SLA events aside), and no rebalance may wait on
+messages an agent holds. Duplicates by id are expected (at-least-once) and printed as a figure.
 """
 
 from __future__ import annotations
@@ -161,20 +162,6 @@ def settle(deployment, expected: tuple[set[str], dict[str, str]], timeout: float
     return Verdict(asyncio.run(Outcome.read(deployment.settings)), expected)
 
 
-KNOWN_CONFLICTS = ("a worker killed while a batch's table writes are in flight leaves part of them on the changelog "
-                   "(the writes of one batch are separate records; Kafka transactions would make them atomic), and an "
-                   "event replayed against that state can differ from its first copy (mention counts; SLA events "
-                   "re-emitted after a rebalance also showed other snapshot fields)")
-KNOWN_LOSS = ("an `opened` envelope on posts.clusters whose offset was committed although the cluster stage never "
-              "processed it (0-1 per run since outputs go to the broker before state); candidate: faust acks a "
-              "message it skips because it was fetched under the previous group generation (streams.py, "
-              "`skipped_value`), which lets the commit pass it after a rebalance; not proven")
-
-
-KNOWN_OPENED_TWICE = ("a complaint opened under two event ids (two causes) after a kill -9 during a batch's table "
-                      "writes: seen once in a fresh-clone CI run (2 of 1,763), not yet traced")
-
-
 def _differing_fields(events: list[dict]) -> set[str]:
     """Top-level and `data` fields whose values differ between copies of one event id."""
     fields: set[str] = set()
@@ -236,31 +223,21 @@ def rebalance_stalls(deployment) -> int:
     return sum(worker.log_path.read_text(errors="replace").count(STALL_WARNING) for worker in deployment.workers)
 
 
-def check(deployment, verdict: Verdict, faults: int, name: str, *, known_loss: bool = False,
-          stalls_allowed: bool = False) -> None:
-    """Assert the guarantees; a known, reported defect turns into an xfail with the figures
-    instead of hiding the other assertions. Remove `known_*` once the fix lands."""
+def check(deployment, verdict: Verdict, faults: int, name: str, *, stalls_allowed: bool = False) -> None:
+    """Assert the guarantees, with the run's figures in every failure message."""
     stalls = rebalance_stalls(deployment)
-    print(f"\n[{name}] {verdict.figures(faults)} rebalance_stalls={stalls}")
+    figures = f"[{name}] {verdict.figures(faults)} rebalance_stalls={stalls}"
+    print(f"\n{figures}")
     keep_evidence(deployment, verdict, name)
-    assert stalls_allowed or not stalls, "a rebalance waited on events held by an agent (see rebalance_stalls)"
-    known = []
-    lost = verdict.lost
-    if lost or verdict.missing_breaches:
-        assert known_loss, f"an actionable post opened no complaint or breached silently: {sorted(lost)[:5]}"
-        assert lost <= verdict.missing_breaches, "a complaint that never opened cannot breach"
-        known.append(f"lost={len(lost)} missing_breaches={len(verdict.missing_breaches)}: {KNOWN_LOSS}")
-    assert not verdict.unexpected, "a complaint the oracle did not open"
-    if verdict.opened_twice:
-        known.append(f"opened_twice={len(verdict.opened_twice)}: {KNOWN_OPENED_TWICE}")
+    assert not verdict.lost, f"{figures}: complaints never opened: {sorted(verdict.lost)[:5]}"
+    assert not verdict.missing_breaches, f"{figures}: due breaches never emitted: {sorted(verdict.missing_breaches)[:5]}"
+    assert not verdict.unexpected, f"{figures}: complaints the oracle did not open: {sorted(verdict.unexpected)[:5]}"
+    assert not verdict.opened_twice, f"{figures}: complaints opened under two event ids: {verdict.opened_twice[:5]}"
     if verdict.conflicting:
-        types = sorted({events[0].get("type") for events in verdict.conflicting.values()})
-        first = next(iter(verdict.conflicting.values()))
-        differing = sorted(_differing_fields(first))
-        known.append(f"conflicting_ids={len(verdict.conflicting)} types={types} first differs in {differing}: "
-                     f"{KNOWN_CONFLICTS}")
-    if known:
-        pytest.xfail(f"[{name}] {verdict.figures(faults)}; " + "; ".join(known))
+        event_id, events = next(iter(verdict.conflicting.items()))
+        raise AssertionError(f"{figures}: {event_id} (and {len(verdict.conflicting) - 1} more) sent with different "
+                             f"content, differing in {sorted(_differing_fields(events))}")
+    assert stalls_allowed or not stalls, f"{figures}: a rebalance waited on messages an agent held"
 
 
 def fault_deployment(deployment_factory):
@@ -293,7 +270,7 @@ def test_kill_9_mid_replay_several_times_loses_nothing(deployment_factory, confi
     assert worker.alive()
     deployment.close()
     assert kills >= 2
-    check(deployment, verdict, kills, "kill -9", known_loss=True)
+    check(deployment, verdict, kills, "kill -9")
 
 
 def test_workers_joining_and_leaving_mid_replay_lose_nothing(deployment_factory, config):
@@ -311,7 +288,7 @@ def test_workers_joining_and_leaving_mid_replay_lose_nothing(deployment_factory,
     verdict = settle(deployment, expected, timeout=150)
     assert third.alive()
     deployment.close()
-    check(deployment, verdict, 4, "join/leave", known_loss=True)  # two joins, a kill and a clean leave
+    check(deployment, verdict, 4, "join/leave")  # two joins, a kill and a clean leave
 
 
 def test_broker_frozen_for_30_seconds_mid_replay_workers_recover_without_restart(deployment_factory, config, broker):
