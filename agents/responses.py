@@ -1,6 +1,7 @@
 """Responses logged by the desk (a phone call, a field visit) become complaint events.
 
-A response naming the complaint id goes straight to `complaints`. One naming the complaint's
+A response naming the complaint id goes straight to `complaints` (and, when it resolves the
+complaint, a notice to every partition of the clustering stage). One naming the complaint's
 first post is routed to that post's thread partition, where triage knows the complaint id.
 """
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from agents.domain.cluster import RESOLUTION_NOTICE
 from agents.domain.triage import desk_response_event
 from schemas.events import DeskResponse, InvalidInput, decode_json_object
 
@@ -33,6 +35,13 @@ def register(pipeline: Pipeline) -> None:
             complaint = desk_response_event(response, {"complaint_id": response.complaint_id},
                                             pipeline.config.timezone)
             await pipeline.send_json("complaints", response.complaint_id, complaint)
+            if complaint["type"] == "resolved":
+                # The clustering stage keys complaints by kecamatan, which the response does not
+                # name: every partition hears of it, and the one holding the complaint closes it
+                # to copies (a later copy is a recurrence). A handful of records per resolution.
+                notice = orjson.dumps({RESOLUTION_NOTICE: {"complaint_id": response.complaint_id}})
+                for partition in range(pipeline.settings.partitions):
+                    await pipeline.send_bytes("clusters", response.complaint_id.encode(), notice, partition)
         else:
             await pipeline.send_bytes("threads", (response.post_key or "").encode(),
                                       orjson.dumps({DESK_RESPONSE_ENVELOPE: value}))

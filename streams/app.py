@@ -69,23 +69,25 @@ class Pipeline:
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
 
-    async def produce(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+    async def produce(self, topic: str, key: bytes | None, value: bytes,
+                      partition: int | None = None) -> Awaitable[Any]:
         """Queue one record on the producer; the returned future resolves when the broker has
         it. Straight to faust's producer: `Topic.send` adds a FutureMessage, a callback chain and
         a producer buffer per record (~7% of a worker's CPU) and nothing the agents need."""
-        return await self.app.producer.send(self.topic_names[topic], key, value, None, None, None)
+        return await self.app.producer.send(self.topic_names[topic], key, value, partition, None, None)
 
     async def send_json(self, topic: str, key: str, value: dict[str, Any]) -> None:
         await self.send_bytes(topic, key.encode(), orjson.dumps(value))
 
-    async def send_bytes(self, topic: str, key: bytes | None, value: bytes) -> None:
+    async def send_bytes(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         """Inside a batch the record joins the batch's outbox (sent before its state is
-        written); elsewhere (timers, stateless agents) it is queued on the producer at once."""
+        written); elsewhere (timers) it is queued on the producer at once. `partition` None: the
+        partition of the key."""
         outbox = current_outbox.get()
         if outbox is not None:
-            outbox.add(Output(topic, key, value, current_event()))
+            outbox.add(Output(topic, key, value, current_event(), partition))
         else:
-            await self.produce(topic, key, value)
+            await self.produce(topic, key, value, partition)
 
     def dead_letter_output(self, event: faust.EventT, stage: str, reason: str, detail: str) -> Output:
         message = event.message

@@ -165,6 +165,8 @@ class Output:
     value: bytes
     event: Any = None
     """The message that caused it (for a dead letter if the broker refuses it for good)."""
+    partition: int | None = None
+    """None: the partition of its key (the default partitioner)."""
 
 
 @dataclass
@@ -190,7 +192,7 @@ current_outbox: ContextVar[Outbox | None] = ContextVar("tanggap_outbox", default
 so batches of two agents never mix)."""
 
 
-SendFunction = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[Any]]]
+SendFunction = Callable[[str, bytes | None, bytes, int | None], Awaitable[Awaitable[Any]]]
 
 
 PERMANENT_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "InvalidTopicError",
@@ -223,7 +225,7 @@ async def deliver(outputs: list[Output], send: SendFunction, *,
         futures: list[Any] = []
         for output in pending:
             try:
-                futures.append(await send(output.topic, output.key, output.value))
+                futures.append(await send(output.topic, output.key, output.value, output.partition))
             except Exception as exc:  # refused before it was queued (size checks, closed producer)
                 futures.append(_failed(exc))
         results = await asyncio.gather(*futures, return_exceptions=True)

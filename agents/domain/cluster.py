@@ -30,7 +30,7 @@ from rensa import RMinHash, RMinHashLSH
 
 from agents.domain.classify import PRIORITIES
 from agents.domain.triage import TriageResult, _recent, complaint_event
-from schemas.events import parse_time, stable_id
+from schemas.events import InvalidInput, parse_time, stable_id
 
 SHINGLE_CHARS = 4
 BANDS = 15
@@ -413,6 +413,9 @@ class Clusterer:
     def process(self, envelope: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]) -> ClusterResult:
         result = ClusterResult()
         view = _Overlay(entries, result.updates)
+        if RESOLUTION_NOTICE in envelope:
+            self._resolved_by_desk(envelope[RESOLUTION_NOTICE], view)
+            return result
         merged: dict[str, tuple[str, list[str]]] = {}
         """Post key of an opening post merged here -> (survivor id, reasons)."""
         events = result.events
@@ -492,6 +495,26 @@ class Clusterer:
                 view[member] = None
         view[survivor_id] = None
         return True
+
+    def _resolved_by_desk(self, notice: Any, view: _Overlay) -> None:
+        """A desk response resolved a complaint by its id (agents/responses.py). Its `resolved`
+        event went straight to `complaints`; this stage only learns of it, in every partition,
+        since the response does not name the kecamatan. The partition that holds the complaint
+        marks its survivor resolved, so a later copy opens a new complaint linked as a
+        recurrence instead of joining a closed one. Emits nothing."""
+        complaint_id = notice.get("complaint_id") if isinstance(notice, Mapping) else None
+        if not isinstance(complaint_id, str):
+            raise InvalidInput("schema_violation", "a resolution notice names no complaint_id")
+        entry = view.get(complaint_id)
+        if entry is None:
+            return  # another partition's complaint, or one this stage never saw
+        survivor_id = self.resolve(complaint_id, view)
+        survivor = view.get(survivor_id)
+        if survivor is None or "members" not in survivor or survivor.get("resolved"):
+            return
+        survivor = {**survivor, "resolved": True}
+        view[survivor_id] = survivor
+        self._delete_if_done(survivor_id, survivor, self.watermark - self.policy.window_seconds, view)
 
     def resolve(self, complaint_id: str, entries: Mapping[str, Mapping[str, Any]]) -> str:
         entry = entries.get(complaint_id)
@@ -694,6 +717,9 @@ def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
     return None
 
 
+RESOLUTION_NOTICE = "resolution_notice"
+"""Key of the envelope that tells every partition of this stage a desk response resolved a
+complaint (agents/responses.py)."""
 _SNAPSHOT = ("complaint_id", "kind", "category", "priority", "opd", "kecamatan", "desa", "first_post")
 _SENT_FIELDS = ("mentions", "platforms", "priority", "reasons")
 """The fields of a complaint event this stage computes from the survivor's state (the others are

@@ -20,10 +20,12 @@ from tests.conftest import BUNDLED_CONFIG
 class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, dict]] = []
+        self.partitions: list[int | None] = []
 
     def patch(self, pipeline) -> None:
-        async def produce(topic, key, value):
+        async def produce(topic, key, value, partition=None):
             self.sent.append((topic, key, orjson.loads(value)))
+            self.partitions.append(partition)
             future = asyncio.get_running_loop().create_future()
             future.set_result(None)
             return future
@@ -143,3 +145,21 @@ def test_sla_agent_times_a_complaint_and_breaches_on_a_late_response(pipeline):
     assert breaches[0]["type"] == "id.tanggap.sla.breached"
     assert breaches[0]["data"]["overdue_wall_seconds"] > 0
     assert answered_count() == before + 1
+
+
+def test_a_desk_resolution_by_complaint_id_reaches_complaints_and_every_clustering_partition(pipeline):
+    from agents.domain.cluster import RESOLUTION_NOTICE
+
+    response = {"by": "dpupr", "kind": "resolved", "at": "2026-11-03T08:00:00+07:00", "complaint_id": "cmp-1"}
+
+    async def scenario():
+        async with agent(pipeline, "responses").test_context() as responses:
+            await responses.put(orjson.dumps(response), key=b"cmp-1")
+            await responses.put(orjson.dumps({**response, "kind": "first_response"}), key=b"cmp-1")
+
+    run(scenario())
+    assert [c["type"] for c in pipeline.recorder.on("complaints")] == ["resolved", "responded"]
+    notices = [(partition, value) for (name, _, value), partition
+               in zip(pipeline.recorder.sent, pipeline.recorder.partitions) if name == "clusters"]
+    assert sorted(partition for partition, _ in notices) == list(range(pipeline.settings.partitions))
+    assert {orjson.dumps(value) for _, value in notices} == {orjson.dumps({RESOLUTION_NOTICE: {"complaint_id": "cmp-1"}})}

@@ -488,3 +488,28 @@ def test_a_mention_sent_while_the_complaint_was_alone_is_replayed_alone_after_a_
     assert apply(clusterer, table, mention).events == first
     later = follow_up("duplicate_attached", id_of(1), 150.0, cause="twitter:1001", mentions=3)
     assert apply(clusterer, table, later).events[0]["mentions"] == 4, "counted with the copy once it joined"
+
+
+def test_a_desk_resolution_by_complaint_id_closes_the_complaint_to_copies_and_emits_nothing():
+    # The desk resolved complaint 1 by its id: the resolved event went straight to `complaints`;
+    # every partition of this stage gets a notice, and the one holding the complaint closes it.
+    from agents.domain.cluster import RESOLUTION_NOTICE
+
+    clusterer, table = Clusterer(ClusterPolicy(viral_mentions=1000, viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    apply(clusterer, table, opened(2, WEDI_TEXT, 120.0))  # a copy, merged into 1
+    notice = apply(clusterer, table, {RESOLUTION_NOTICE: {"complaint_id": id_of(2)}})  # named by the alias
+    assert notice.events == [] and notice.records == []
+    assert table[id_of(1)]["resolved"] is True
+    later = apply(clusterer, table, opened(3, WEDI_TEXT, 180.0)).events[0]
+    assert later["type"] == "opened" and f"dedupe:recurrence_of[{id_of(1)}]" in later["reasons"]
+    # another partition, which never saw the complaint, ignores the notice
+    assert apply(Clusterer(), {}, {RESOLUTION_NOTICE: {"complaint_id": id_of(1)}}).updates == {}
+
+
+def test_a_resolution_notice_without_a_complaint_id_is_bad_input():
+    from agents.domain.cluster import RESOLUTION_NOTICE
+    from schemas.events import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        Clusterer().process({RESOLUTION_NOTICE: {"complaint": 1}}, {})
