@@ -44,11 +44,7 @@ def register(pipeline: Pipeline) -> None:
     async def handle(event) -> None:
         envelope = decode_json_object(event.value)
         result = clusterer.process(envelope, clusters)
-        for key, entry in result.updates.items():
-            if entry is None:  # expired with the window
-                clusters.pop(key, None)
-            else:
-                clusters[key] = entry
+        result.apply(clusters)
         for record in result.records:
             await pipeline.send_json("triaged", record["post_key"], record)
             count(record)

@@ -108,7 +108,7 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]],
         yield from direct
         for envelope in envelopes.values():
             clustered = clusterer.process(envelope, clusters)
-            clusters.update(clustered.updates)
+            clustered.apply(clusters)
             yield from clustered.records
 
     for number, line in lines:

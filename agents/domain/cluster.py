@@ -323,6 +323,14 @@ class ClusterResult:
     """Cluster-table entries to write, by complaint id (the caller applies them); None deletes
     the entry (expired with the window, see docs/dedupe.md)."""
 
+    def apply(self, entries: MutableMapping[str, Any]) -> None:
+        """Write the updates into the cluster table (a faust table or a dict)."""
+        for key, entry in self.updates.items():
+            if entry is None:
+                entries.pop(key, None)
+            else:
+                entries[key] = entry
+
 
 def route(result: TriageResult) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Split a triage result: records with no complaint go straight to `posts.triaged`; records

@@ -70,11 +70,7 @@ def expected_complaints(config, posts: list[dict]) -> tuple[set[str], dict[str, 
         opened.update(opened_by_post.values())
         for envelope in route(result)[1].values():
             clustered = clusterer.process(envelope, clusters)
-            for key, entry in clustered.updates.items():
-                if entry is None:
-                    clusters.pop(key, None)
-                else:
-                    clusters[key] = entry
+            clustered.apply(clusters)
             for event in clustered.events:
                 merged = opened_by_post.get(event["post"]["key"]) if event["type"] == "duplicate_attached" else None
                 if merged is not None and merged != event["complaint_id"]:

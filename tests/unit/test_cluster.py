@@ -92,7 +92,7 @@ def events_of(config, posts: list[dict], policy: ClusterPolicy | None = None) ->
         _, envelopes = route(result)
         for envelope in envelopes.values():
             clustered = clusterer.process(envelope, clusters)
-            clusters.update(clustered.updates)
+            clustered.apply(clusters)
             events.extend(clustered.events)
     return events
 
@@ -129,14 +129,14 @@ def test_after_resolution_a_copy_is_a_new_complaint_linked_as_recurrence(config)
         out = []
         for envelope in route(result)[1].values():
             clustered = clusterer.process(envelope, clusters)
-            clusters.update(clustered.updates)
+            clustered.apply(clusters)
             out.extend(clustered.events)
         return out
 
     opened = push(triage.process(RawPost.parse(post("1", ORIGINAL)), state))[0]
     resolved = {**opened, "event_id": "evt-r", "type": "resolved", "post": None}
     clustered = clusterer.process({"records": [], "events": [resolved]}, clusters)
-    clusters.update(clustered.updates)
+    clustered.apply(clusters)
     again = push(triage.process(RawPost.parse(post("2", COPY, at="2026-11-03T08:00:00+07:00")), state))
     assert again[0]["type"] == "opened"
     assert again[0]["complaint_id"] != opened["complaint_id"]
@@ -147,7 +147,7 @@ def test_a_restarted_stage_rebuilds_its_index_from_the_table_and_still_recognize
     triage = Triage(config)
     first, clusters = Clusterer(None, config.timezone), {}
     for envelope in route(triage.process(RawPost.parse(post("1", ORIGINAL)), {}))[1].values():
-        clusters.update(first.process(envelope, clusters).updates)
+        first.process(envelope, clusters).apply(clusters)
     restarted = Clusterer(None, config.timezone)
     assert restarted.rebuild(clusters.items()) == 1
     result = triage.process(RawPost.parse(post("2", COPY, at="2026-11-02T09:00:00+07:00")), {})
@@ -335,11 +335,7 @@ def follow_up(kind: str, complaint_id: str, at: float, kecamatan: str = "Wedi", 
 
 def apply(clusterer: Clusterer, table: dict, envelope: dict):
     result = clusterer.process(envelope, table)
-    for key, entry in result.updates.items():
-        if entry is None:
-            table.pop(key, None)
-        else:
-            table[key] = entry
+    result.apply(table)
     return result
 
 
