@@ -38,7 +38,7 @@ from agents.domain.sla import (
     resume,
     sla_event,
 )
-from schemas.events import decode_json_object, parse_time
+from schemas.events import InvalidInput, decode_json_object, parse_time
 from streams import metrics
 from streams.batches import StagedTable
 
@@ -79,10 +79,10 @@ def register(pipeline: Pipeline) -> None:
                           source=source, tz=tz, response=response)
         await pipeline.send_json("breaches", state["complaint_id"], event)
 
-    async def emit_due(state: dict[str, Any]) -> None:
-        """Every level past due (with the grace for responses in flight), oldest first."""
+    async def emit_due(state: dict[str, Any], checked_at: float) -> None:
+        """Every level past due at `checked_at`, oldest first."""
         now = clock.now()
-        for stage, level, due_at in due_levels(state, clock.lagged(settings.sla_grace_seconds), policies):
+        for stage, level, due_at in due_levels(state, checked_at, policies):
             mark_emitted(state, stage, level.name)
             await emit(state, stage, level.name, due_at=due_at, emitted_at=now)
             metrics.sla_event_lateness.labels(level.name).observe(max(0.0, now - due_at))
@@ -155,23 +155,30 @@ def register(pipeline: Pipeline) -> None:
             clocks[complaint_id] = pending
             return
         if event_type == "duplicate_attached" and complaint.get("mentions"):
-            state["mentions"] = complaint["mentions"]
+            # A replayed copy of an older event (same id, its first count) must not lower it.
+            state["mentions"] = max(state.get("mentions") or 1, complaint["mentions"])
         await apply(state, *args)
         store(state)
 
-    async def on_tick(complaint_id: str) -> None:
+    async def on_tick(complaint_id: str, checked_at: float | None) -> None:
         state = clocks.get(complaint_id)
         if state is None or "stages" not in state:
             index.discard(complaint_id)
             return
-        await emit_due(state)
+        if checked_at is None:  # a tick without its instant (sent by hand): check against now
+            checked_at = clock.lagged(settings.sla_grace_seconds)
+        await emit_due(state, checked_at)
         store(state)
 
     async def handle(event) -> None:
         value = decode_json_object(event.value)
-        # A tick is only a complaint id; recognising its shape lets tests deliver one in-process.
-        if event.message.topic == ticks_topic_name or value.keys() == {"complaint_id"}:
-            await on_tick(value["complaint_id"])
+        # A tick is a complaint id and the instant it was checked at; recognising its shape lets
+        # tests deliver one in-process.
+        if event.message.topic == ticks_topic_name or "type" not in value:
+            checked_at = value.get("checked_at")
+            if checked_at is not None and not isinstance(checked_at, (int, float)):
+                raise InvalidInput("schema_violation", f"`checked_at` is not a number: {checked_at!r}")
+            await on_tick(value["complaint_id"], checked_at)
         else:
             await on_complaint_event(value)
 
@@ -188,7 +195,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(sla_input, name="sla")
     async def sla(stream):
-        await pipeline.run_batches(stream, STAGE, handle, (clocks,))
+        await pipeline.run_batches(stream, STAGE, handle, (clocks,), applied_in=clocks)
 
     @app.timer(interval=settings.sla_tick_seconds)
     async def send_ticks_for_due_clocks() -> None:
@@ -197,7 +204,11 @@ def register(pipeline: Pipeline) -> None:
         checked_at = clock.lagged(settings.sla_grace_seconds)
         retry_at = checked_at + (clock.now() - clock.lagged(TICK_RESEND_SECONDS))
         for complaint_id in index.pop_due(checked_at, retry_at):
-            await pipeline.send_bytes("sla_ticks", complaint_id.encode(), orjson.dumps({"complaint_id": complaint_id}))
+            # The instant travels with the tick: the agent checks the clock at that instant, not
+            # at its own reading, so a replay of the tick (after a crash, on another worker whose
+            # clock reads differently) emits exactly what the first reading emitted.
+            tick = {"complaint_id": complaint_id, "checked_at": checked_at}
+            await pipeline.send_bytes("sla_ticks", complaint_id.encode(), orjson.dumps(tick))
         if index.dirty:
             publish_gauges(index)
 

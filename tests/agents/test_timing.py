@@ -16,7 +16,7 @@ from agents.domain.config import load_config
 from agents.domain.sla import sla_event_id
 from streams.app import build_app
 from streams.settings import Settings
-from tests.agents.test_agents import Recorder, agent
+from tests.agents.test_agents import Recorder, agent_context
 from tests.conftest import BUNDLED_CONFIG
 
 CID = "cmp-timing-1"
@@ -58,7 +58,7 @@ TICK = {"complaint_id": CID}
 
 
 async def put_all(pipeline, *values) -> None:
-    async with agent(pipeline, "sla").test_context() as sla:
+    async with agent_context(pipeline, "sla") as sla:
         for value in values:
             await sla.put(orjson.dumps(value), key=CID.encode())
 
@@ -143,3 +143,45 @@ def test_the_index_is_rebuilt_from_the_table_on_recovery(pipeline):
 
     asyncio.run(recover())
     assert len(index) == 1 and index.next_due() == due
+
+
+def test_a_tick_checks_the_clock_at_the_instant_it_carries_not_at_the_readers_clock(pipeline):
+    """A tick replayed on another worker (whose clock reads differently) emits what its first
+    reading emitted: only the levels due at the instant the timer checked."""
+    from schemas.events import parse_time
+
+    before_deadline = parse_time("2025-11-03T11:00:00+07:00")  # first response due 12:00, at risk 11:00
+    asyncio.run(put_all(pipeline, opened(), {**TICK, "checked_at": before_deadline + 60}))
+    assert emitted(pipeline) == expected((FR, "at_risk"))
+    asyncio.run(put_all(pipeline, {**TICK, "checked_at": "soon"}))
+    assert pipeline.recorder.on("deadletter")[0]["reason"] == "schema_violation"
+
+
+def test_a_replayed_older_mention_count_does_not_lower_the_count(pipeline):
+    three = {**citizen_post("2025-11-03T08:30:00+07:00"), "event_id": "evt-dup-3", "mentions": 3}
+    two = {**citizen_post("2025-11-03T08:20:00+07:00"), "event_id": "evt-dup-2", "mentions": 2}
+    asyncio.run(put_all(pipeline, opened(), two, three, two, TICK))
+    breach = next(e for e in pipeline.recorder.on("breaches") if e["data"]["level"] == "breached")
+    assert breach["data"]["mentions"] == 3
+
+
+def test_messages_whose_effects_the_table_holds_are_not_applied_again(pipeline):
+    """A worker that wrote its table but stopped before committing its offsets reads the same
+    messages again: the pause is not applied a second time after its resume (the deadline would
+    move twice), and nothing is emitted twice."""
+    from prometheus_client import REGISTRY
+
+    def already_applied() -> float:
+        return REGISTRY.get_sample_value("tanggap_messages_already_applied_total", {"stage": "sla"}) or 0.0
+
+    asking = responded("2025-11-03T09:00:00+07:00", kind="waiting_for_citizen")
+    resumed = citizen_post("2025-11-04T08:00:00+07:00")
+    before = already_applied()
+    asyncio.run(put_all(pipeline, opened(), asking, resumed))
+    pipeline.test_offsets["sla"] = 1  # the same partition, read again from the pause
+    asyncio.run(put_all(pipeline, asking, resumed, TICK))
+    assert already_applied() == before + 2
+    breach = next(e for e in pipeline.recorder.on("breaches") if e["data"]["level"] == "breached"
+                  and e["data"]["stage"] == FR)
+    assert breach["data"]["deadline"] == "2025-11-04T11:00:00+07:00", "paused once, resumed once"
+    assert len(pipeline.recorder.on("breaches")) == len(emitted(pipeline))
