@@ -35,6 +35,7 @@ from agents.domain.sla import (
     pause,
     record_resolution,
     record_response,
+    reprioritize,
     resume,
     sla_event,
 )
@@ -109,7 +110,9 @@ def register(pipeline: Pipeline) -> None:
                 metrics.response_working_latency.labels(*labels).observe(response.working_seconds)
 
     async def apply(state: dict[str, Any], event_type: str, at: float, by: str | None, kind: str | None,
-                    post: dict[str, Any] | None = None) -> None:
+                    detail: dict[str, Any] | None = None) -> None:
+        """`detail`: the attached post of a `duplicate_attached`, the new priority of a
+        `reprioritized` (kept with the other arguments when the event overtakes `opened`)."""
         if event_type == "resolved":
             await on_responses(state, record_resolution(state, at, by, policies), at)
         elif event_type == "responded" and kind == RESPONSE_KIND_WAITING:
@@ -117,8 +120,10 @@ def register(pipeline: Pipeline) -> None:
         elif event_type == "responded":
             response = record_response(state, at, by, policies)
             await on_responses(state, [response] if response else [], at)
-        elif event_type == "duplicate_attached" and is_citizen_post(state, post):
+        elif event_type == "duplicate_attached" and is_citizen_post(state, detail):
             resume(state, at, policies)
+        elif event_type == "reprioritized":
+            reprioritize(state, (detail or {}).get("priority"), policies)
 
     async def on_opened(complaint: dict[str, Any]) -> None:
         complaint_id = complaint["complaint_id"]
@@ -145,6 +150,8 @@ def register(pipeline: Pipeline) -> None:
             args = (event_type, parse_time(response["at"]), response["by"], response.get("kind"), None)
         elif event_type == "duplicate_attached":
             args = (event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post"))
+        elif event_type == "reprioritized":
+            args = (event_type, parse_time(complaint["occurred_at"]), None, None, {"priority": complaint.get("priority")})
         else:
             return
         state = clocks.get(complaint_id)

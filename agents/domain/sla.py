@@ -302,6 +302,36 @@ def resume(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
     return True
 
 
+def reprioritize(clock: dict[str, Any], priority: str | None, policies: SlaPolicies) -> bool:
+    """A complaint's priority was raised (`reprioritized`: it went viral). Every stage still
+    running gets the budget of the policy the complaint now matches, counted from its opening,
+    when that is tighter than its own: a raise never gives the desk more time. Levels already
+    emitted stay emitted; a threshold the new budget puts in the past falls due at the next tick,
+    with its lateness. False if nothing changed (an older raise replayed, or no tighter budget)."""
+    if priority is None or priority == clock["priority"]:
+        return False
+    policy = policies.select({"category": clock["category"], "opd": clock["opd"], "priority": priority})
+    clock["priority"] = priority
+    if policy is None:
+        return True
+    opened_at = clock["opened_at"]
+    for name, budget in policy.budgets().items():
+        stage = clock["stages"].get(name)
+        if stage is None or stage["stopped_at"] is not None:
+            continue
+        calendar = policies.calendar_named(stage["working_clock"])
+        # In the stage's own calendar, so the budget and the time spent stay comparable.
+        tighter = calendar.between(opened_at, policies.deadline(budget, clock["opd"], opened_at))
+        if tighter >= stage["budget"]:
+            continue
+        stage["budget"] = tighter
+        if stage["anchor"] is not None:  # running; a paused stage's deadline is set on resume
+            stage["deadline"] = calendar.add(stage["anchor"], max(0.0, tighter - stage["spent"]))
+    clock["policy"] = policy.id
+    clock["deadline"] = clock["stages"][STAGE_FIRST_RESPONSE]["deadline"]
+    return True
+
+
 def is_citizen_post(clock: Mapping[str, Any], post: Mapping[str, Any] | None) -> bool:
     """Whether an attached post is the complaining citizen's own (same handle). Platforms without
     handles (WhatsApp) cannot tell, so any post in the thread counts."""

@@ -185,3 +185,16 @@ def test_messages_whose_effects_the_table_holds_are_not_applied_again(pipeline):
                   and e["data"]["stage"] == FR)
     assert breach["data"]["deadline"] == "2025-11-04T11:00:00+07:00", "paused once, resumed once"
     assert len(pipeline.recorder.on("breaches")) == len(emitted(pipeline))
+
+
+def test_a_reprioritized_complaint_is_timed_by_its_raised_priority(pipeline):
+    from schemas.events import parse_time
+
+    viral = {**opened(priority="tinggi"), "event_id": "evt-viral", "type": "reprioritized",
+             "occurred_at": "2025-11-03T08:30:00+07:00", "reasons": ["dedupe:viral[mentions>=5]"]}
+    one_pm = parse_time("2025-11-03T13:00:00+07:00")  # rendah: due in three working days
+    asyncio.run(put_all(pipeline, opened(priority="rendah"), viral, {**TICK, "checked_at": one_pm}))
+    assert emitted(pipeline) == expected((FR, "at_risk"), (FR, "breached"))
+    breach = next(e for e in pipeline.recorder.on("breaches") if e["data"]["level"] == "breached")
+    assert breach["data"]["deadline"] == "2025-11-03T12:00:00+07:00", "four working hours, tinggi's budget"
+    assert breach["data"]["priority"] == "tinggi" and breach["data"]["policy"] == "tinggi"

@@ -560,3 +560,43 @@ def test_index_entry_is_stored_in_the_clock_for_rebuilds(sla):
     assert (clock["next_due"], clock["gauge"]) == (wib(9, 9, 30), GAUGE_OPEN)
     mark_emitted(clock, STAGE_FIRST_RESPONSE, "at_risk")
     assert gauge_state(clock) == GAUGE_AT_RISK
+
+
+# --- reprioritized ------------------------------------------------------------------------------
+
+def test_a_raised_priority_tightens_a_running_stage_from_the_opening(sla):
+    from agents.domain.sla import reprioritize
+
+    clock = clock_for(sla, "rendah", wib(2, 9))  # Monday 09:00: three working days
+    assert local(clock["deadline"]) == datetime(2026, 11, 5, 9, 0, tzinfo=WIB)
+    assert reprioritize(clock, "tinggi", sla)
+    assert local(clock["deadline"]) == datetime(2026, 11, 2, 13, 0, tzinfo=WIB), "four working hours"
+    assert clock["priority"] == "tinggi" and clock["policy"] == "tinggi"
+    assert not reprioritize(clock, "tinggi", sla), "an older raise replayed changes nothing"
+
+
+def test_a_raise_never_gives_more_time(sla):
+    from agents.domain.sla import reprioritize
+
+    # normal: 24 hours round the clock. Opened Friday 15:00, tinggi's four working hours end on
+    # Monday 10:30: later than Saturday 15:00, so the 24 hours stay.
+    clock = clock_for(sla, "normal", wib(6, 15))
+    deadline = clock["deadline"]
+    assert reprioritize(clock, "tinggi", sla)
+    assert clock["deadline"] == deadline and clock["priority"] == "tinggi"
+
+
+def test_a_raise_leaves_stopped_stages_and_moves_a_paused_one_on_resume(sla):
+    from agents.domain.sla import pause, reprioritize, resume
+
+    clock = clock_for(sla, "rendah", wib(2, 9))
+    record_response(clock, wib(2, 10), "dpupr", sla)
+    stopped = dict(clock["stages"][STAGE_FIRST_RESPONSE])
+    pause(clock, wib(2, 11), sla)
+    resolution_budget = clock["stages"][STAGE_RESOLUTION]["budget"]
+    assert reprioritize(clock, "tinggi", sla)
+    assert clock["stages"][STAGE_FIRST_RESPONSE] == stopped
+    assert clock["stages"][STAGE_RESOLUTION]["budget"] == resolution_budget, "both give five working days"
+    assert clock["stages"][STAGE_RESOLUTION]["anchor"] is None, "still paused"
+    resume(clock, wib(3, 9), sla)
+    assert clock["stages"][STAGE_RESOLUTION]["anchor"] == wib(3, 9)
