@@ -49,7 +49,7 @@ def register(pipeline: Pipeline) -> None:
             await pipeline.send_json("triaged", record["post_key"], record)
             count(record)
         for complaint in result.events:
-            await pipeline.send_json("complaints", complaint["complaint_id"], complaint)
+            await pipeline.send_complaint_event(complaint)
 
     @clusters.table.on_recover
     async def rebuild_index() -> None:

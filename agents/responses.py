@@ -34,7 +34,7 @@ def register(pipeline: Pipeline) -> None:
         if response.complaint_id:
             complaint = desk_response_event(response, {"complaint_id": response.complaint_id},
                                             pipeline.config.timezone)
-            await pipeline.send_json("complaints", response.complaint_id, complaint)
+            await pipeline.send_complaint_event(complaint)
             if complaint["type"] == "resolved":
                 # The clustering stage keys complaints by kecamatan, which the response does not
                 # name: every partition hears of it, and the one holding the complaint closes it

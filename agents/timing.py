@@ -1,16 +1,19 @@
 """Timing: the SLA clocks of every complaint, in a RocksDB-backed table keyed by complaint id.
 
-The agent consumes `complaints` (opened, responded, resolved, duplicate_attached) and
-`sla.ticks`, both keyed by complaint id, so a clock and every event about it meet in one
-partition. It emits SLA events (CloudEvents: at_risk, breached, escalations, met, answered_late)
-on `breaches`.
+The agent consumes `sla.timeline`, keyed by complaint id: every complaint event (opened,
+responded, resolved, duplicate_attached, reprioritized; the clustering and responses agents send
+each to `complaints` and here) and the timer's ticks, in one log per partition. One log, because
+the order of what a clock hears decides what it emits: read from two topics, a replay after a
+crash could take a tick before an event the first reading took after it and emit an SLA event
+with other content (a breach with one mention fewer) under the same id. It emits SLA events
+(CloudEvents: at_risk, breached, escalations, met, answered_late) on `breaches`.
 
 Faust timers cannot write tables, and scanning every open clock each tick does not scale, so
 each worker keeps a `DeadlineIndex` (a heap of next due instants) of the clocks of its
 partitions: the agent updates it whenever it writes a clock, and it is rebuilt from the table
 whenever partitions are assigned (after table recovery, so a restart or a rebalance starts from
 the durable state). The timer pops only the due entries and sends a tick for each to
-`sla.ticks`; the agent that owns the table re-checks the clock and emits what is due. A worker
+`sla.timeline`; the agent that owns the table re-checks the clock and emits what is due. A worker
 that was down while deadlines passed emits those events when it comes back, with their lateness.
 """
 
@@ -64,8 +67,6 @@ def register(pipeline: Pipeline) -> None:
         "clocks", default=None, partitions=settings.partitions,
         help="SLA clocks per complaint id.",
     ))
-    ticks_topic_name = pipeline.names.sla_ticks
-    sla_input = app.topic(pipeline.names.complaints, ticks_topic_name, key_type=bytes, value_type=bytes)
     index = DeadlineIndex()
     pipeline.sla_index = index  # for tests and the health page
 
@@ -179,9 +180,8 @@ def register(pipeline: Pipeline) -> None:
 
     async def handle(event) -> None:
         value = decode_json_object(event.value)
-        # A tick is a complaint id and the instant it was checked at; recognising its shape lets
-        # tests deliver one in-process.
-        if event.message.topic == ticks_topic_name or "type" not in value:
+        # A tick is a complaint id and the instant it was checked at; a complaint event has a type.
+        if "type" not in value:
             checked_at = value.get("checked_at")
             if checked_at is not None and not isinstance(checked_at, (int, float)):
                 raise InvalidInput("schema_violation", f"`checked_at` is not a number: {checked_at!r}")
@@ -200,7 +200,7 @@ def register(pipeline: Pipeline) -> None:
         )
         log.info("SLA deadline index rebuilt: %d clocks in %.2f s", len(index), time.monotonic() - started)
 
-    @app.agent(sla_input, name="sla")
+    @app.agent(pipeline.topic("sla_timeline"), name="sla")
     async def sla(stream):
         await pipeline.run_batches(stream, STAGE, handle, (clocks,), applied_in=clocks)
 
@@ -215,7 +215,7 @@ def register(pipeline: Pipeline) -> None:
             # at its own reading, so a replay of the tick (after a crash, on another worker whose
             # clock reads differently) emits exactly what the first reading emitted.
             tick = {"complaint_id": complaint_id, "checked_at": checked_at}
-            await pipeline.send_bytes("sla_ticks", complaint_id.encode(), orjson.dumps(tick))
+            await pipeline.send_bytes("sla_timeline", complaint_id.encode(), orjson.dumps(tick))
         if index.dirty:
             publish_gauges(index)
 

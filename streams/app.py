@@ -76,6 +76,15 @@ class Pipeline:
         a producer buffer per record (~7% of a worker's CPU) and nothing the agents need."""
         return await self.app.producer.send(self.topic_names[topic], key, value, partition, None, None)
 
+    async def send_complaint_event(self, event: dict[str, Any]) -> None:
+        """A complaint event goes to `complaints` (for the desk and downstream systems) and to
+        `sla.timeline`, where the SLA agent reads it in one log with its clock's ticks: read from
+        two topics, a replay could interleave an event and a tick in another order than the
+        first reading did and emit an SLA event with other content under the same id."""
+        key, value = event["complaint_id"].encode(), orjson.dumps(event)
+        await self.send_bytes("complaints", key, value)
+        await self.send_bytes("sla_timeline", key, value)
+
     async def send_json(self, topic: str, key: str, value: dict[str, Any]) -> None:
         await self.send_bytes(topic, key.encode(), orjson.dumps(value))
 
@@ -335,7 +344,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     topics = {
         field: app.topic(getattr(names, field), partitions=settings.partitions, key_type=bytes,
                          value_type=bytes, internal=False)
-        for field in ("posts_raw", "responses", "threads", "clusters", "triaged", "complaints", "sla_ticks", "breaches",
+        for field in ("posts_raw", "responses", "threads", "clusters", "triaged", "complaints", "sla_timeline", "breaches",
                       "deadletter")
     }
     pipeline = Pipeline(app, settings, config, names, topics, make_clock(settings.clock_speed))

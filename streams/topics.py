@@ -15,7 +15,9 @@ class TopicNames:
     clusters: str
     triaged: str
     complaints: str
-    sla_ticks: str
+    sla_timeline: str
+    """Everything an SLA clock hears, in one ordered log per complaint: its complaint events and the
+    timer's ticks (agents/timing.py)."""
     breaches: str
     deadletter: str
 
@@ -28,13 +30,13 @@ class TopicNames:
             clusters=settings.topic("posts.clusters"),
             triaged=settings.topic("posts.triaged"),
             complaints=settings.topic("complaints"),
-            sla_ticks=settings.topic("sla.ticks"),
+            sla_timeline=settings.topic("sla.timeline"),
             breaches=settings.topic("breaches"),
             deadletter=settings.topic("deadletter"),
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.posts_raw, self.responses, self.threads, self.clusters, self.triaged, self.complaints, self.sla_ticks,
+        return (self.posts_raw, self.responses, self.threads, self.clusters, self.triaged, self.complaints, self.sla_timeline,
                 self.breaches, self.deadletter)
 
     def resolve(self, short_or_full: str) -> str:

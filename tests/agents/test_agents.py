@@ -131,6 +131,7 @@ def test_triage_opens_one_complaint_and_recognizes_the_redelivery(pipeline):
     complaints = pipeline.recorder.on("complaints")
     assert [c["type"] for c in complaints] == ["opened"]
     assert complaints[0]["opd"] == "dpupr"
+    assert pipeline.recorder.on("sla_timeline") == complaints, "the SLA clock hears every complaint event"
 
 
 def test_sla_agent_times_a_complaint_and_breaches_on_a_late_response(pipeline):
@@ -174,6 +175,7 @@ def test_a_desk_resolution_by_complaint_id_reaches_complaints_and_every_clusteri
 
     run(scenario())
     assert [c["type"] for c in pipeline.recorder.on("complaints")] == ["resolved", "responded"]
+    assert pipeline.recorder.on("sla_timeline") == pipeline.recorder.on("complaints")
     notices = [(partition, value) for (name, _, value), partition
                in zip(pipeline.recorder.sent, pipeline.recorder.partitions) if name == "clusters"]
     assert sorted(partition for partition, _ in notices) == list(range(pipeline.settings.partitions))

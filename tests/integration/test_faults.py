@@ -171,7 +171,7 @@ def _differing_fields(events: list[dict]) -> set[str]:
     return fields
 
 
-TRACED_TOPICS = ("posts.raw", "posts.threads", "posts.clusters", "complaints", "breaches", "sla.ticks")
+TRACED_TOPICS = ("posts.raw", "posts.threads", "posts.clusters", "complaints", "breaches", "sla.timeline")
 
 
 async def _write_topics(settings, path: Path) -> None:
