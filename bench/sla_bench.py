@@ -8,7 +8,7 @@ Run from the repository root (not by pytest; a few minutes, ~1 GB of RAM and dis
 What it drives, exactly: the code the `sla` agent and its timer run (agents/domain/sla.py:
 open_clock, index_entry, DeadlineIndex, due_levels, sla_event) over the store faust uses for the
 `clocks` table (rocksdict, one RocksDB per partition, values as orjson bytes as faust's JSON codec
-writes them). It does NOT go through Kafka: a tick's message to `sla.ticks` and the breach's
+writes them). It does NOT go through Kafka: a tick's message to `sla.timeline` and the breach's
 produce are replaced by serializing the event, so "lateness" is the timer/index/agent part of
 the path (a Kafka hop adds a few milliseconds on a real broker). Loading 1M clocks through the
 embedded broker at ~1,200 messages/s (one record per batch, see README) would take 15 minutes.
