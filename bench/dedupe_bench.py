@@ -128,7 +128,6 @@ class SerializedTable(dict):
         return ((key, orjson.loads(raw)) for key, raw in dict.items(self))
 
 
-TEXTLESS = b'"text":null'
 GC_SECONDS = [0.0]
 _GC_STARTED = [0.0]
 
@@ -234,9 +233,8 @@ def main() -> None:
     measured_rate = len(posts) / seconds
     seconds += forgotten * reinsert_seconds
     full_rate = len(posts) / seconds
-    textless = sum(1 for raw in dict.values(table) if TEXTLESS in raw)
     print(f"window after the run: {len(table_only.index):,} fingerprints; table {entries_before:,} -> {len(table):,} "
-          f"entries ({textless:,} settled: kept without their text)")
+          f"entries (unresolved complaints stay when their fingerprints leave the window)")
     print(f"stage, {args.window:,} fingerprints in the window: {full_rate:,.0f} posts/s "
           f"({seconds * 1e6 / len(posts):.1f} µs/post, of which {gc_seconds * 1e6 / len(posts):.1f} in Python's "
           f"garbage collector and {forgotten * reinsert_seconds * 1e6 / len(posts):.1f} the LSH rebuilds owed for "

@@ -378,33 +378,50 @@ class Clusterer:
         self.index = LshIndex()
         self.watermark = 0.0
         self.expiring: dict[str, deque[str]] = {}
-        """Cluster key -> ids whose fingerprints left the window and whose table entries are not
-        settled yet. Settled only while handling a message of that cluster key: its entries live in
-        that key's partition, and a table write goes to the changelog of the message's partition."""
+        """Cluster key -> watched ids whose fingerprints left the window and whose table entries
+        are not settled yet. Settled only while handling a message of that cluster key: its entries
+        live in that key's partition, and a table write goes to the changelog of the message's
+        partition."""
+        self.watched: set[str] = set()
+        """Ids whose entries the expiry rule may delete: the members (and the survivor) of a
+        resolved survivor, and aliases folded into an aggregate member (their survivor may go
+        before them). Any other entry is kept as it is when its fingerprint leaves the window, so
+        expiry costs it no table read or write. Derived state like the index: rebuilt from the
+        table, and an id watched by a message whose writes were discarded only costs a read."""
 
     def rebuild(self, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         self.index = LshIndex()
         self.expiring = {}
+        self.watched = watched = set()
         rows: list[tuple[float, str, str, str | None]] = []
         """(time, id, bucket, text): not the decoded entries, which are ten times larger."""
         aliases: list[tuple[str, str, str]] = []
         present: set[str] = set()
+        listed: set[str] = set()
+        """Members listed one by one on their survivor (an alias not listed was folded)."""
         for complaint_id, entry in entries:
             if not entry:
                 continue
             present.add(complaint_id)
             if entry.get("alias_of"):
                 aliases.append((complaint_id, entry["alias_of"], entry.get("bucket", "")))
-            if entry.get("text") is not None or (entry.get("resolved") and "members" in entry):
-                rows.append((entry.get("at", 0.0), complaint_id, entry.get("bucket", ""), entry.get("text")))
+            elif "members" in entry:
+                listed.update(entry["members"])
+                if entry.get("resolved"):
+                    watched.add(complaint_id)
+                    watched.update(member for member in entry["members"] if member != FOLDED)
+            rows.append((entry.get("at", 0.0), complaint_id, entry.get("bucket", ""), entry.get("text")))
         rows.sort(key=lambda row: row[0])
         if rows:
             self.watermark = max(self.watermark, rows[-1][0])
+        for complaint_id, survivor_id, _ in aliases:
+            if survivor_id in present and complaint_id not in listed:
+                watched.add(complaint_id)
         cutoff = self.watermark - self.policy.window_seconds
         for at, complaint_id, bucket, text in rows:
             if text is not None and at >= cutoff:
                 self.index.add(complaint_id, bucket, text, at)
-            else:  # left the window while this worker did not own it, or resolved after it
+            elif complaint_id in watched:  # left the window while this worker did not own it
                 self._queue_expired(complaint_id, bucket)
         for complaint_id, survivor_id, bucket in aliases:  # survivor deleted, alias left (folded)
             if survivor_id not in present:
@@ -469,15 +486,17 @@ class Clusterer:
         return emitted
 
     def _settle_expired(self, key: str | None, view: _Overlay) -> None:
-        """Apply the expiry rule to entries whose fingerprints left the window (docs/dedupe.md):
-        the fingerprint text goes (the index no longer needs it); a resolved survivor whose newest
-        member left the window goes with its aliases; an alias goes with its survivor."""
+        """Apply the expiry rule to watched entries whose fingerprints left the window
+        (docs/dedupe.md): a resolved survivor whose newest member left the window goes with its
+        aliases; a folded alias goes once its survivor is gone."""
         queue = self.expiring.get(key) if key is not None else None
         if not queue:
             return
         cutoff = self.watermark - self.policy.window_seconds
+        watched = self.watched
         for _ in range(min(EXPIRY_BATCH, len(queue))):
             complaint_id = queue.popleft()
+            watched.discard(complaint_id)
             entry = view.get(complaint_id)
             if entry is None:
                 continue
@@ -487,21 +506,26 @@ class Clusterer:
                 view[complaint_id] = None
                 continue
             if self._delete_if_done(survivor_id, survivor, cutoff, view):
-                continue
-            if entry.get("text") is not None:
-                view[complaint_id] = {**entry, "text": None}
+                view[complaint_id] = None  # a folded alias is not listed on its survivor
         if not queue:
             del self.expiring[key]
 
     def _delete_if_done(self, survivor_id: str, survivor: Mapping[str, Any], cutoff: float, view: _Overlay) -> bool:
         """A resolved survivor whose newest member left the window: no copy can join it any more,
-        so it and its aliases go."""
-        if not survivor.get("resolved") or survivor.get("last_at", survivor.get("at", 0.0)) >= cutoff:
+        so it and its aliases go. A resolved survivor still in the window is watched: the
+        expiry of its newest member deletes it."""
+        if not survivor.get("resolved"):
             return False
-        for member in survivor.get("members", ()):
-            if member != FOLDED:
-                view[member] = None
+        members = [member for member in survivor.get("members", ()) if member != FOLDED]
+        if survivor.get("last_at", survivor.get("at", 0.0)) >= cutoff:
+            self.watched.add(survivor_id)
+            self.watched.update(members)
+            return False
+        for member in members:
+            view[member] = None
         view[survivor_id] = None
+        self.watched.difference_update(members)
+        self.watched.discard(survivor_id)
         return True
 
     def _resolved_by_desk(self, notice: Any, view: _Overlay) -> None:
@@ -534,8 +558,10 @@ class Clusterer:
         post = event["post"] or {}
         at = parse_time(event["occurred_at"])
         self.watermark = max(self.watermark, at)
+        watched = self.watched
         for expired, expired_bucket in self.index.expire_members(self.watermark - self.policy.window_seconds):
-            self._queue_expired(expired, expired_bucket)
+            if expired in watched:
+                self._queue_expired(expired, expired_bucket)
         if view.get(complaint_id) is not None:  # redelivered envelope: decided before
             existing = view[complaint_id]
             if existing.get("alias_of"):
@@ -558,6 +584,8 @@ class Clusterer:
             if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
                 survivor["alone_until"] = survivor["members"][survivor_id][0]
             survivor["members"] = self._joined(survivor["members"], complaint_id, member)
+            if complaint_id not in survivor["members"]:  # folded: its survivor may go first
+                self.watched.add(complaint_id)
             survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
             view[survivor_id] = survivor
             view[complaint_id] = {**own, "alias_of": survivor_id}
@@ -565,13 +593,14 @@ class Clusterer:
             result.events.append(self._attached(survivor, event, reasons))
             self._maybe_raise(survivor_id, view, event, result)
         else:
-            opened = dict(event)
+            opened = event
             if match is not None:
-                opened["reasons"] = [*event["reasons"], f"dedupe:recurrence_of[{match[0]}]"]
-            view[complaint_id] = {
-                **own, **{f: event.get(f) for f in _SNAPSHOT}, "opened_at": at,
-                "members": {complaint_id: member}, "resolved": False, "raised": None, "last_at": at,
-            }
+                opened = {**event, "reasons": [*event["reasons"], f"dedupe:recurrence_of[{match[0]}]"]}
+            # Absent means None, False or (last_at) the survivor's own time: the entry is
+            # encoded on every write and decoded on every read, so it carries no defaults.
+            own.update({f: value for f in _SNAPSHOT if (value := event.get(f)) is not None})
+            own["members"] = {complaint_id: member}
+            view[complaint_id] = own
             result.events.append(opened)
         if minhash is not None:
             self.index.add(complaint_id, bucket, text, at, minhash)

@@ -344,15 +344,20 @@ def id_of(number: int) -> str:
     return stable_id("cmp", f"twitter:{number}")
 
 
-def test_unresolved_survivor_and_alias_keep_their_entries_but_drop_the_text_after_the_window():
+def test_unresolved_survivor_and_alias_are_kept_as_they_are_after_the_window():
     clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     assert apply(clusterer, table, opened(2, WEDI_TEXT + " segera", HOUR)).records[0]["outcome"] == "mention"
     assert table[id_of(2)]["alias_of"] == id_of(1)
-    # a later complaint of the same cluster key moves the watermark past the window
-    apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
+    before = {id_of(1): table[id_of(1)], id_of(2): table[id_of(2)]}
+    # a later complaint of the same cluster key moves the watermark past the window: the
+    # fingerprints leave the index, the entries are neither read nor written
+    later = apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR,
+                                           category="penerangan_jalan"))
+    assert later.updates.keys() == {id_of(3)}
     survivor, alias = table[id_of(1)], table[id_of(2)]
-    assert survivor["text"] is None and alias["text"] is None
+    assert {id_of(1): survivor, id_of(2): alias} == before
+    assert not clusterer.watched and not clusterer.expiring
     assert alias["alias_of"] == id_of(1) and survivor["members"].keys() == {id_of(1), id_of(2)}
     assert id_of(1) not in clusterer.index and id_of(3) in clusterer.index
     # a follow-up of the copy still lands on the survivor
@@ -382,22 +387,40 @@ def test_a_survivor_resolved_after_the_window_is_deleted_on_resolution_and_other
     # a Wedi message moves the watermark: only Wedi's entries are settled now (Bayat's live in
     # another partition and are settled by a Bayat message)
     apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
-    assert table[id_of(1)]["text"] is None and table[id_of(2)]["text"] is not None
     resolved = apply(clusterer, table, follow_up("resolved", id_of(1), 13 * HOUR))
     assert resolved.events[0]["type"] == "resolved" and id_of(1) not in table
-    apply(clusterer, table, follow_up("responded", id_of(2), 13 * HOUR, kecamatan="Bayat"))
-    assert table[id_of(2)]["text"] is None
+    apply(clusterer, table, follow_up("resolved", id_of(2), 13 * HOUR, kecamatan="Bayat"))
+    assert id_of(2) not in table
 
 
 def test_rebuild_queues_entries_that_left_the_window_while_the_worker_was_away():
     clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     apply(clusterer, table, opened(2, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
-    table[id_of(1)] = {**table[id_of(1)], "text": WEDI_TEXT}  # as if written before expiry existed
+    table[id_of(1)] = {**table[id_of(1)], "resolved": True}  # resolved by a worker that died before settling it
     restarted = Clusterer(ClusterPolicy(window_seconds=10 * HOUR))
     assert restarted.rebuild(table.items()) == 1
     apply(restarted, table, follow_up("responded", id_of(2), 13 * HOUR))
-    assert table[id_of(1)]["text"] is None
+    assert id_of(1) not in table and id_of(2) in table
+
+
+def test_a_folded_alias_is_watched_after_a_rebuild_and_goes_with_its_resolved_survivor():
+    clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR, max_members=1, viral_mentions=1000,
+                                               viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
+    apply(clusterer, table, opened(2, WEDI_TEXT, HOUR))  # folded: not listed on the survivor
+    assert table[id_of(2)]["alias_of"] == id_of(1) and id_of(2) not in table[id_of(1)]["members"]
+    assert clusterer.watched == {id_of(2)}
+    restarted = Clusterer(ClusterPolicy(window_seconds=10 * HOUR, max_members=1))
+    restarted.rebuild(table.items())
+    assert restarted.watched == {id_of(2)}, "the rebuild finds the folded alias"
+    apply(restarted, table, follow_up("resolved", id_of(1), 0.5 * HOUR))  # in the window: kept, watched
+    assert id_of(1) in table and restarted.watched == {id_of(1), id_of(2)}
+    apply(restarted, table, opened(3, "lampu penerangan mati total gelap sekali", 10.7 * HOUR,
+                                   category="penerangan_jalan"))
+    assert id_of(1) in table and id_of(2) in table, "its newest member, the folded copy, is still in the window"
+    apply(restarted, table, opened(4, "sampah menumpuk bau busuk pinggir sungai", 12 * HOUR, category="lingkungan"))
+    assert id_of(1) not in table and id_of(2) not in table and not restarted.watched
 
 
 def test_members_beyond_the_cap_are_folded_and_mentions_and_platforms_stay_right():
