@@ -152,7 +152,8 @@ def register(pipeline: Pipeline) -> None:
         elif event_type == "duplicate_attached":
             args = (event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post"))
         elif event_type == "reprioritized":
-            args = (event_type, parse_time(complaint["occurred_at"]), None, None, {"priority": complaint.get("priority")})
+            raised = {"priority": complaint.get("priority")}
+            args = (event_type, parse_time(complaint["occurred_at"]), None, None, raised)
         else:
             return
         state = clocks.get(complaint_id)
