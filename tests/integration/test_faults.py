@@ -219,12 +219,51 @@ def rebalance_stalls(deployment) -> int:
     return sum(worker.log_path.read_text(errors="replace").count(STALL_WARNING) for worker in deployment.workers)
 
 
+async def _positions(settings) -> list[str]:
+    """Per partition of every agent input: the group's committed offset and the end offset."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=settings.app_id,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        lines = []
+        for name in ("posts.raw", "posts.clusters", "sla.timeline"):
+            partitions = [TopicPartition(settings.topic(name), p) for p in range(settings.partitions)]
+            ends = await consumer.end_offsets(partitions)
+            committed = [await consumer.committed(tp) for tp in partitions]
+            lines.append(f"{name}: " + ", ".join(f"p{tp.partition} {done}/{ends[tp]}"
+                                                  for tp, done in zip(partitions, committed)))
+        return lines
+    finally:
+        await consumer.stop()
+
+
+EVIDENCE_NOISE = ("producer buffer full", "is overlapping")
+
+
+def print_evidence(deployment) -> None:
+    """What a failed run leaves in CI's output, where nothing else survives it: the group's
+    committed offsets against the end offsets (a stalled partition shows), and the workers'
+    warnings and errors (sequence-guard refusals name partition and offsets)."""
+    for line in asyncio.run(_positions(deployment.settings)):
+        print(f"  committed/end {line}")
+    for worker in deployment.workers:
+        lines = [line for line in worker.log_path.read_text(errors="replace").splitlines()
+                 if ('"level":"warning"' in line or '"level":"error"' in line)
+                 and not any(noise in line for noise in EVIDENCE_NOISE)]
+        print(f"  {worker.log_path.name}: {len(lines)} warnings and errors")
+        for line in lines[:15]:
+            print(f"    {line[:300]}")
+
+
 def check(deployment, verdict: Verdict, faults: int, name: str, *, stalls_allowed: bool = False) -> None:
     """Assert the guarantees, with the run's figures in every failure message."""
     stalls = rebalance_stalls(deployment)
     figures = f"[{name}] {verdict.figures(faults)} rebalance_stalls={stalls}"
     print(f"\n{figures}")
     keep_evidence(deployment, verdict, name)
+    if (verdict.lost or verdict.missing_breaches or verdict.unexpected or verdict.opened_twice
+            or verdict.conflicting or (stalls and not stalls_allowed)):
+        print_evidence(deployment)
     assert not verdict.lost, f"{figures}: complaints never opened: {sorted(verdict.lost)[:5]}"
     assert not verdict.missing_breaches, f"{figures}: due breaches never emitted: {sorted(verdict.missing_breaches)[:5]}"
     assert not verdict.unexpected, f"{figures}: complaints the oracle did not open: {sorted(verdict.unexpected)[:5]}"
