@@ -134,7 +134,7 @@ class Pipeline:
         # `most`; a quiet stream processes each message at once (no added latency, no timer).
         # The bounded queue is the back-pressure: at most `most` events wait here.
         arrived: asyncio.Queue = asyncio.Queue(maxsize=most)
-        guard = SequenceGuard(lambda: (faust_fixes.seeks, faust_fixes.sought), lambda: faust_fixes.seek_required)
+        guard = SequenceGuard(lambda: (faust_fixes.seeks, faust_fixes.sought))
         consumer = self.app.consumer
         announced: dict = {}
         # Applied offsets per partition, read from the table once per assignment (after its

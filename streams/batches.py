@@ -321,24 +321,14 @@ class SequenceGuard:
       again, as below its read offset, until the last stale one has passed. Then the expected
       offset comes.
 
-    In a worker (`require_seek`), nothing is admitted before the process's first seek either:
-    records handed out before it were read from a position nobody chose. Admitted, they once
-    made the clustering agent process a partition from past a range no one had processed; the
-    offset it recorded as applied then covered that range, and its messages were acked unread
-    when the partition was read again from its committed offset (178 complaints in one run).
-
     Tanggap's topics are neither compacted nor written in transactions, so every offset holds
     a record: the guard never skips one. (A topic with holes would stall here, refused and
     sought back for ever, visible as consumer lag and as `tanggap_messages_out_of_sequence_total`
     growing; skipping is what lost messages before.)
     """
 
-    def __init__(self, sought: Callable[[], tuple[int, dict]],
-                 require_seek: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, sought: Callable[[], tuple[int, dict]]) -> None:
         self._sought = sought
-        self._require_seek = require_seek
-        """True in a worker, whose partitions are all sought before its streams resume; False
-        where no consumer seeks at all (agents driven by faust's test_context)."""
         self._seeks = -1
         self._expected: dict[Any, int] = {}
         self.refused = 0
@@ -349,10 +339,9 @@ class SequenceGuard:
             self._seeks = seeks
             self._expected = dict(sought)
         expected = self._expected.get(tp)
-        if expected is None and (seeks > 0 or self._require_seek()):
-            # Not sought in this assignment (or before any seek): the seek that covers it has
-            # not finished, and the record was read from a position nobody chose. It comes
-            # again after the seek.
+        if expected is None and seeks > 0:
+            # Not sought in this assignment: the seek that covers it has not finished, and the
+            # record was read from a position nobody chose. It comes again after the seek.
             self.refused += 1
             return OUT_OF_SEQUENCE, None
         if expected is None or offset == expected:

@@ -279,10 +279,7 @@ def run_worker(settings: Settings) -> int:
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
     pipeline = build_app(settings, config)
-    from streams import faust_fixes
     from streams.logs import logging_config
-
-    faust_fixes.seek_required = True
 
     worker = Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True,
                     logging_config=logging_config(settings.log_level, settings.log_format))

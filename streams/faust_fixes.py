@@ -64,9 +64,6 @@ sought: dict[Any, int] = {}
 seeks = 0
 """How many seeks to committed offsets this process made: an agent's sequence guard starts
 over from `sought` when this changes (streams/batches.py, SequenceGuard)."""
-seek_required = False
-"""Set by `tanggap worker`: this process consumes through a group, and its agents take no record
-before the first seek (agents driven by faust's test_context never see one)."""
 
 
 async def _seek_to_committed_everywhere(consumer: Any) -> dict:

@@ -75,19 +75,6 @@ def test_partitions_are_independent_and_without_any_seek_messages_are_taken_as_t
     assert SequenceGuard(lambda: (0, {})).check(other, 78) == (PROCESS, None)  # agent tests: no seeks at all
 
 
-def test_in_a_worker_nothing_is_taken_before_the_first_seek():
-    """A worker's records read before its first seek come from a position nobody chose: taken,
-    they once let the applied offset pass a range no one had processed."""
-    guard = SequenceGuard(lambda: (0, {}), lambda: True)
-    assert guard.check(CLUSTERS, 368) == (OUT_OF_SEQUENCE, None)
-    seeks = Seeks({CLUSTERS: 217})
-    guard = SequenceGuard(lambda: (0, {}) if seeks.count == 1 else seeks(), lambda: True)
-    assert guard.check(CLUSTERS, 368) == (OUT_OF_SEQUENCE, None)
-    seeks.again({CLUSTERS: 217})
-    assert guard.check(CLUSTERS, 368) == (OUT_OF_SEQUENCE, 217)
-    assert guard.check(CLUSTERS, 217) == (PROCESS, None)
-
-
 def test_a_partition_whose_seek_is_still_under_way_is_refused_without_a_seek_of_its_own():
     seeks = Seeks({CLUSTERS: 10})
     guard = SequenceGuard(seeks)
