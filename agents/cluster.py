@@ -60,7 +60,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(pipeline.topic("clusters"), name="cluster")
     async def cluster_agent(stream):
-        await pipeline.run_batches(stream, STAGE, handle, (clusters,), applied_in=clusters)
+        await pipeline.run_batches(stream, STAGE, handle, (clusters,))
 
 
 def count(record: dict) -> None:

@@ -203,7 +203,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(pipeline.topic("sla_timeline"), name="sla")
     async def sla(stream):
-        await pipeline.run_batches(stream, STAGE, handle, (clocks,), applied_in=clocks)
+        await pipeline.run_batches(stream, STAGE, handle, (clocks,))
 
     @app.timer(interval=settings.sla_tick_seconds)
     async def send_ticks_for_due_clocks() -> None:

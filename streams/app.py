@@ -114,13 +114,10 @@ class Pipeline:
         return Output("deadletter", message.key, orjson.dumps(letter.to_json()), event)
 
     async def run_batches(self, stream: faust.StreamT, stage: str, handler,
-                          tables: tuple[StagedTable, ...] = (), stage_of=None,
-                          applied_in: StagedTable | None = None) -> None:
+                          tables: tuple[StagedTable, ...] = (), stage_of=None) -> None:
         """The loop of a stateful agent: see streams/batches.py for why batches, and why the
         outputs go first. `stage_of(event)` names the stage a failing message is parked under
-        when one agent serves two (intake and triage). `applied_in` (one of `tables`) also
-        records the last offset of each partition whose effects it holds, and messages at or
-        below it are not processed again (for a stage whose replays are not idempotent)."""
+        when one agent serves two (intake and triage)."""
         # Events are acked by hand, after their batch's outputs and state are written: an event
         # acked earlier could have its offset committed before its outputs exist.
         manual = stream.noack()
@@ -137,20 +134,6 @@ class Pipeline:
         guard = SequenceGuard(lambda: (faust_fixes.seeks, faust_fixes.sought))
         consumer = self.app.consumer
         announced: dict = {}
-        # Applied offsets per partition, read from the table once per assignment (after its
-        # recovery; within an assignment only this agent advances them, and the guard keeps it
-        # from reading a message twice).
-        applied: dict = {}
-        applied_for_seeks = [-1]
-
-        def already_applied(tp: Any, offset: int) -> bool:
-            if faust_fixes.seeks != applied_for_seeks[0]:
-                applied_for_seeks[0] = faust_fixes.seeks
-                applied.clear()
-            last = applied.get(tp)
-            if last is None:
-                last = applied[tp] = applied_in.applied_offset(tp.topic, tp.partition)
-            return offset <= last
 
         async def read() -> None:
             async for event in manual.events():
@@ -172,11 +155,6 @@ class Pipeline:
                     continue
                 if verdict == PROCESS:
                     faust_fixes.reseeking.discard(message.tp)
-                    if applied_in is not None and already_applied(message.tp, message.offset):
-                        # Its effects are in the table (the worker stopped before committing
-                        # its offset): acked after the batches in flight, not applied twice.
-                        metrics.already_applied.labels(stage).inc()
-                        verdict = ALREADY_READ
                 await arrived.put((event, verdict == ALREADY_READ))
             await arrived.put(None)  # the stream ended (a finite test stream): finish and stop
 
@@ -194,7 +172,7 @@ class Pipeline:
                     # which hold its first reading, and not processed twice.
                     fresh = [event for event, already in batch if not already]
                     if fresh:
-                        await self.process_batch(fresh, stage, handler, tables, stage_of, applied_in)
+                        await self.process_batch(fresh, stage, handler, tables, stage_of)
                     await ack_processed(manual, [event for event, _ in batch])
 
         async with asyncio.TaskGroup() as tasks:
@@ -202,7 +180,7 @@ class Pipeline:
             tasks.create_task(process(), name=f"{stage}-process")
 
     async def process_batch(self, events, stage: str, handler, tables: tuple[StagedTable, ...] = (),
-                            stage_of=None, applied_in: StagedTable | None = None) -> None:
+                            stage_of=None) -> None:
         outbox = Outbox()
         token = current_outbox.set(outbox)
         timer = _stage_timer(stage)
@@ -231,8 +209,6 @@ class Pipeline:
         await self.deliver(outbox.outputs, stage)
         for table in tables:
             table.commit()
-        if applied_in is not None:
-            applied_in.record_applied({event.message.tp: event for event in events}.values())
 
     async def deliver(self, outputs: list[Output], stage: str) -> None:
         def on_permanent(output: Output, exc: BaseException) -> Output | None:

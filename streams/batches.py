@@ -23,17 +23,11 @@ its partition: a commit must never pass a message no batch processed.
 
 A crash before step 3 replays the batch against the state it was first processed with: the
 same outputs, with the same ids and the same content (the handlers are deterministic in their
-input and state). Downstream sees duplicates by id only, never a gap.
-
-A crash after step 3 but before the offsets were committed would replay messages against
-state that already holds their effects. Triage is idempotent by construction (a post it has
-seen is a redelivery), but the clustering and SLA state are not (a pause replayed after its
-resume pauses the clock again). Their tables therefore also record, per input partition, the
-last offset whose effects they hold (:meth:`StagedTable.record_applied`, written after the
-batch's entries into the same changelog partition, so it can never land without them). A
-message at or below that offset is acked without being processed again: the state is always
-exactly the effect of a prefix of each partition. Kafka transactions would give the same
-atomicity; the embedded broker has none, and this needs none.
+input and state). A crash during step 3 replays it against part of its own writes: the
+messages whose state landed are redeliveries and emit nothing new (their outputs were
+delivered in step 2), the others are processed again. Downstream sees duplicates by id only,
+never a gap. Kafka transactions would close even the step-3 window; the embedded broker has
+none, and this needs none.
 """
 
 from __future__ import annotations
@@ -52,20 +46,6 @@ from faust.streams import _current_event
 log = logging.getLogger("tanggap")
 
 _DELETED = object()
-
-APPLIED_KEY_PREFIX = "\x00applied\x00"
-"""Table keys of the applied-offset records: no complaint id or post key starts with NUL."""
-
-
-def applied_key(topic: str, partition: int) -> str:
-    """The key of the record holding the last offset of `topic`/`partition` whose effects a
-    table holds. The partition is part of the key because a store looks a key up in every
-    partition it owns."""
-    return f"{APPLIED_KEY_PREFIX}{topic}\x00{partition}"
-
-
-def is_applied_key(key: Any) -> bool:
-    return isinstance(key, str) and key.startswith(APPLIED_KEY_PREFIX)
 
 
 @contextmanager
@@ -118,23 +98,6 @@ class StagedTable(MutableMapping):
         self._batch = {}
         return written
 
-    # Applied offsets ---------------------------------------------------------------------
-    def record_applied(self, last_events: Any) -> None:
-        """After :meth:`commit`: record that the table holds the effects of every message up to
-        each of `last_events` (the last message of the batch in each partition). Each record is
-        written in its message's context, so it follows that partition's entries in the same
-        changelog partition: the log can hold the entries without the record, never the other
-        way round. Only for a stage whose messages write the keys of their own partition."""
-        for event in last_events:
-            message = event.message
-            with processing(event):
-                self.table[applied_key(message.topic, message.partition)] = message.offset
-
-    def applied_offset(self, topic: str, partition: int) -> int:
-        """The last offset of `topic`/`partition` whose effects the table holds (-1: none)."""
-        offset = self._stored(applied_key(topic, partition))
-        return -1 if offset is None else offset
-
     # Mapping -------------------------------------------------------------------------------
     def _stored(self, key: Any) -> Any:
         # The store itself, looked up on first use (faust creates it lazily): faust's Table.get
@@ -185,13 +148,13 @@ class StagedTable(MutableMapping):
     def __iter__(self) -> Iterator[Any]:
         """The stored keys (what timers and index rebuilds scan); staged writes are not
         included: they exist only inside the batch in progress."""
-        return (key for key in self.table.keys() if not is_applied_key(key))
+        return iter(self.table.keys())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self.table)
 
     def items(self):  # type: ignore[override]
-        return ((key, value) for key, value in self.table.items() if not is_applied_key(key))
+        return self.table.items()
 
 
 @dataclass(slots=True)

@@ -71,9 +71,6 @@ offsets_skipped = Counter("tanggap_offsets_skipped_total",
 out_of_sequence = Counter("tanggap_messages_out_of_sequence_total",
                           "Messages a stateful agent refused because they came past the offset due next in "
                           "their partition (the partition is read again from that offset)", ("stage",))
-already_applied = Counter("tanggap_messages_already_applied_total",
-                          "Messages a stateful agent acked without processing because its table already "
-                          "held their effects (read again after a crash or a rebalance)", ("stage",))
 rebalances = Counter("tanggap_rebalances_total", "Consumer group rebalances this worker took part in")
 rebalance_seconds = Histogram("tanggap_rebalance_duration_seconds", "Time from a rebalance's start to its end",
                               buckets=REBALANCE_BUCKETS)

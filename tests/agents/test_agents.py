@@ -56,8 +56,7 @@ def agent(pipeline, name: str):
 @contextlib.asynccontextmanager
 async def agent_context(pipeline, name: str):
     """faust's `test_context()` of an agent, with offsets that go on from the previous context's
-    as a topic's do: the clustering and SLA agents take a message at an offset they already
-    applied for a replay, and acknowledge it without processing it."""
+    as a topic's do (the sequence guard reads a repeated offset as a message read again)."""
     offsets = pipeline.__dict__.setdefault("test_offsets", {})
     async with agent(pipeline, name).test_context() as wrapper:
         wrapper.sent_offset = offsets.get(name, 0)

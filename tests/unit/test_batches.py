@@ -1,14 +1,11 @@
-"""The batches of the stateful agents (streams/batches.py): the sequence guard processes a
-partition's messages in offset order from where its last seek put it, whatever the consumer
-delivers; a staged table records the offsets whose effects it holds."""
+"""The sequence guard of the stateful agents (streams/batches.py): a partition's messages are
+processed in offset order from where its last seek put it, whatever the consumer delivers."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from faust.types import TP
 
-from streams.batches import ALREADY_READ, OUT_OF_SEQUENCE, PROCESS, SequenceGuard, StagedTable
+from streams.batches import ALREADY_READ, OUT_OF_SEQUENCE, PROCESS, SequenceGuard
 
 CLUSTERS = TP("posts.clusters", 2)
 
@@ -82,33 +79,3 @@ def test_a_partition_whose_seek_is_still_under_way_is_refused_without_a_seek_of_
     assert guard.check(taken_over, 200) == (OUT_OF_SEQUENCE, None)
     seeks.again({CLUSTERS: 10, taken_over: 39})
     assert verdicts(guard, [39, 40], taken_over) == [(PROCESS, None)] * 2
-
-
-class FakeTable(dict):
-    """The part of a faust table a staged table uses: a mapping, and `data` (the store)."""
-
-    @property
-    def data(self) -> dict:
-        return self
-
-
-class Event:
-    """What a staged table needs of a faust event: its message (and a weak reference to it)."""
-
-    def __init__(self, topic: str, partition: int, offset: int) -> None:
-        self.message = SimpleNamespace(topic=topic, partition=partition, offset=offset, tp=TP(topic, partition))
-
-
-def test_a_staged_table_records_the_last_applied_offset_per_partition_and_hides_the_records():
-    table = StagedTable(FakeTable())
-    assert table.applied_offset("posts.clusters", 2) == -1, "nothing applied yet"
-    first = Event("posts.clusters", 2, 40)
-    table.begin(first)
-    table["cmp-1"] = {"members": 1}
-    table.keep()
-    table.commit()
-    table.record_applied([first, Event("posts.clusters", 0, 7)])
-    assert table.applied_offset("posts.clusters", 2) == 40
-    assert table.applied_offset("posts.clusters", 0) == 7
-    assert table.applied_offset("complaints", 2) == -1, "per topic as well as per partition"
-    assert list(table) == ["cmp-1"] and dict(table.items()) == {"cmp-1": {"members": 1}} and len(table) == 1
