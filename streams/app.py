@@ -320,8 +320,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     topics = {
         field: app.topic(getattr(names, field), partitions=settings.partitions, key_type=bytes,
                          value_type=bytes, internal=False)
-        for field in ("posts_raw", "responses", "threads", "clusters", "triaged", "complaints", "sla_timeline", "breaches",
-                      "deadletter")
+        for field in TopicNames.fields()
     }
     pipeline = Pipeline(app, settings, config, names, topics, make_clock(settings.clock_speed))
     metrics.build_info.info({"version": VERSION, "regency": config.regency_id})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from streams.settings import Settings
 
@@ -36,8 +36,12 @@ class TopicNames:
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.posts_raw, self.responses, self.threads, self.clusters, self.triaged, self.complaints, self.sla_timeline,
-                self.breaches, self.deadletter)
+        return tuple(getattr(self, name) for name in self.fields())
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """The topics' field names, in declaration order."""
+        return tuple(field.name for field in fields(cls))
 
     def resolve(self, short_or_full: str) -> str:
         """Accept "complaints" or "tanggap.complaints" on the command line."""
