@@ -7,8 +7,12 @@ configurable proportions. Fixed seeds make runs repeatable.
 
 from __future__ import annotations
 
+import csv
 import random
+import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -26,20 +30,53 @@ class Mix:
     repost: float = 0.05
     reply: float = 0.05
     official_reply: float = 0.15
+    copies: float = 1.0
+    """Share of new thread-starting posts that repeat their template's text as it is, place
+    included. The sample has about 150 such templates, so with 1.0 every complaint after the
+    first few hundred is a copy of an open one: the clustering stage's worst case (survivors with
+    hundreds of mentions, each merge rewriting a large table entry). The other posts are moved
+    to a random desa of the regency: their own complaints, unless the same problem lands in the
+    same desa again (then they are copies, as they would be in life)."""
 
 
-def _templates() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Citizen posts that start a thread, and official replies by platform."""
+GAZETTEER = Path(__file__).resolve().parents[1] / "deploy" / "config" / "klaten" / "gazetteer" / "wilayah.csv"
+
+
+@lru_cache(maxsize=1)
+def _desa() -> list[tuple[str, str]]:
+    """(desa or kelurahan, its kecamatan) of the default regency."""
+    with GAZETTEER.open(newline="") as f:
+        return [(row["nama"], row["kecamatan"]) for row in csv.DictReader(f)
+                if row["level"] in ("desa", "kelurahan")]
+
+
+def _relocated(template: dict[str, Any], place: dict[str, Any], rng: random.Random) -> str:
+    """The template's text about another desa: its own place names replaced, or one added."""
+    desa, kecamatan = rng.choice(_desa())
+    text = template["text"]
+    replaced = False
+    for old, new in ((place.get("desa"), desa), (place.get("kecamatan"), kecamatan)):
+        if old:
+            text, count = re.subn(rf"\b{re.escape(old)}\b", new, text, flags=re.IGNORECASE)
+            replaced = replaced or count > 0
+    return text if replaced else f"{text} (desa {desa}, kec. {kecamatan})"
+
+
+def _templates() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """Citizen posts that start a thread, official replies by platform, and the labelled place
+    of each citizen post (by post id)."""
     citizen: list[dict[str, Any]] = []
     official: dict[str, list[dict[str, Any]]] = {}
+    places: dict[str, dict[str, Any]] = {}
     for line in bundled_sample().read_bytes().splitlines():
         post = orjson.loads(line)
-        kind = post.pop("expect")["kind"]
-        if kind == "respon_resmi":
+        expect = post.pop("expect")
+        if expect["kind"] == "respon_resmi":
             official.setdefault(post["platform"], []).append(post)
         elif not (post.get("reply_to") or post.get("repost_of")):
             citizen.append(post)
-    return citizen, official
+            places[post["post_id"]] = expect
+    return citizen, official, places
 
 
 def generate_posts(count: int, seed: int = 7, mix: Mix = Mix(),
@@ -47,7 +84,7 @@ def generate_posts(count: int, seed: int = 7, mix: Mix = Mix(),
                    mean_gap_seconds: float = 20.0) -> list[dict[str, Any]]:
     """`count` posts from `start`, `mean_gap_seconds` apart on average (exponential gaps)."""
     rng = random.Random(seed)
-    citizen, official = _templates()
+    citizen, official, places = _templates()
     posts: list[dict[str, Any]] = []
     opened: list[dict[str, Any]] = []
     at = start
@@ -72,6 +109,10 @@ def generate_posts(count: int, seed: int = 7, mix: Mix = Mix(),
             post.update(platform=parent["platform"], text=reply["text"], author=reply["author"],
                         reply_to=parent["post_id"])
         else:
+            # rng is drawn only when copies < 1: a mix without the setting makes the same posts
+            # as before it existed (the fault tests' expectations are built on them).
+            if mix.copies < 1.0 and rng.random() >= mix.copies:
+                post["text"] = _relocated(template, places[template["post_id"]], rng)
             opened.append(post)
         posts.append(post)
     return posts

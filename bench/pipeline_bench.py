@@ -82,6 +82,7 @@ class Report:
     machine: str
     posts: int
     runs: int
+    copies: float
     batching: str
     throughput: list[dict] = field(default_factory=list)
     latency: list[dict] = field(default_factory=list)
@@ -202,13 +203,18 @@ def _wait_http(port: int, timeout: float = 60) -> None:
 BENCH_START = datetime.now(WIB).replace(microsecond=0)
 
 
-def bench_posts(count: int, seed: int, mix: Mix = Mix()) -> list[tuple[bytes, bytes]]:
+DEFAULT_COPIES = 0.2
+"""Share of new complaints that copy an open one (bench.generate.Mix.copies): a desk's steady
+state, where most complaints are their own and some are posted again by others."""
+
+
+def bench_posts(count: int, seed: int, mix: Mix = Mix(copies=DEFAULT_COPIES)) -> list[tuple[bytes, bytes]]:
     return encoded(generate_posts(count, seed=seed, mix=mix, start=BENCH_START, mean_gap_seconds=0.005))
 
 
-def warmup_messages(count: int, seed: int) -> list[tuple[bytes, bytes]]:
+def warmup_messages(count: int, seed: int, copies: float = DEFAULT_COPIES) -> list[tuple[bytes, bytes]]:
     """Posts of another seed (so other ids) for the warm-up, with the same mix as the run."""
-    return bench_posts(max(1, count), seed + 1000)
+    return bench_posts(max(1, count), seed + 1000, Mix(copies=copies))
 
 
 # Both kinds of worker fetch as Tanggap does against the embedded broker (`tanggap run`, tests).
@@ -248,7 +254,7 @@ def settled_cpu_seconds(pids: list[int], quiet: float = 0.02, step: float = 0.5,
 
 async def run_workers(bootstrap: str, messages: list[tuple[bytes, bytes]], partitions: int, workers: int, *,
                       system: str, label: str, tag: str, extra_env: dict[str, str], warmup: int,
-                      seed: int, workdir: Path) -> Measurement:
+                      seed: int, workdir: Path, copies: float = DEFAULT_COPIES) -> Measurement:
     """Start `workers` processes, warm them up, then time `messages`."""
     if system == "faust no-op":
         source, first_out, last_out = f"{tag}.in", f"{tag}.out", f"{tag}.out"
@@ -274,7 +280,7 @@ async def run_workers(bootstrap: str, messages: list[tuple[bytes, bytes]], parti
                 tail = (workdir / f"{tag}-{n}.log").read_text(errors="replace")[-3000:]
                 raise TimeoutError(f"{system} worker did not start:\n{tail}") from None
         # Warm-up: the group has joined, every worker has partitions and has run the code paths.
-        warm = warmup_messages(warmup, seed)
+        warm = warmup_messages(warmup, seed, copies)
         await produce(bootstrap, source, warm)
         warm_out = await collect(bootstrap, last_out, len(warm), timeout=180)
         await asyncio.sleep(2)  # let a second worker finish its join before the clock starts
@@ -295,9 +301,9 @@ async def run_workers(bootstrap: str, messages: list[tuple[bytes, bytes]], parti
 
 
 async def pipeline_latency(bootstrap: str, posts: int, rate: float, tag: str, workdir: Path, warmup: int,
-                           extra_env: dict[str, str]) -> dict:
+                           extra_env: dict[str, str], copies: float = DEFAULT_COPIES) -> dict:
     """p50/p99 from a post's produce timestamp to its decision's, at a fixed input rate."""
-    messages = bench_posts(posts, 11, Mix(redelivery=0.0))
+    messages = bench_posts(posts, 11, Mix(redelivery=0.0, copies=copies))
     source, sink = f"{tag}.posts.raw", f"{tag}.posts.triaged"
     port = free_port()
     env, command = _worker_env("tanggap", bootstrap, tag, 4, port, workdir / tag, source, sink, extra_env)
@@ -309,7 +315,7 @@ async def pipeline_latency(bootstrap: str, posts: int, rate: float, tag: str, wo
             _wait_http(port)
         except TimeoutError:
             raise TimeoutError("latency worker did not start:\n" + (workdir / f"{tag}.log").read_text()[-3000:]) from None
-        warm = warmup_messages(warmup, 11)
+        warm = warmup_messages(warmup, 11, copies)
         await produce(bootstrap, source, warm)
         await collect(bootstrap, sink, len(warm), timeout=180)
         await asyncio.sleep(1)
@@ -417,9 +423,9 @@ def pipeline_variants(args: argparse.Namespace) -> list[tuple[str, str, dict[str
 
 
 async def main_async(args: argparse.Namespace) -> Report:
-    messages = bench_posts(args.posts, args.seed)
+    messages = bench_posts(args.posts, args.seed, Mix(copies=args.copies))
     variants = pipeline_variants(args)
-    report = Report(machine(), args.posts, args.runs,
+    report = Report(machine(), args.posts, args.runs, args.copies,
                     "default: Tanggap's producer defaults (see streams/settings.py); tansu-safe: one record per "
                     "batch (TANGGAP_PRODUCER_MAX_BATCH_BYTES=64), needed for table recovery on the embedded broker only")
     with tempfile.TemporaryDirectory(prefix="tanggap-bench-") as tmp, EmbeddedBroker() as broker:
@@ -439,7 +445,7 @@ async def main_async(args: argparse.Namespace) -> Report:
                     else:
                         measured = await run_workers(broker.bootstrap, messages, partitions, workers, system=system,
                                                      label=label, tag=tag, extra_env=env, warmup=args.warmup,
-                                                     seed=args.seed, workdir=workdir)
+                                                     seed=args.seed, workdir=workdir, copies=args.copies)
                     by_row.setdefault((label, batching), []).append(measured)
                     print(f"  {label:<24} {batching:<10} {partitions}p x{workers}: {measured.per_second:8.0f} posts/s "
                           f"{measured.cpu_per_100k:6.1f} CPU-s/100k", file=sys.stderr, flush=True)
@@ -467,7 +473,7 @@ async def main_async(args: argparse.Namespace) -> Report:
                 for _ in range(args.runs):
                     run_id += 1
                     runs.append(await pipeline_latency(broker.bootstrap, args.latency_posts, rate,
-                                                       f"lat{run_id}", workdir, args.warmup, env))
+                                                       f"lat{run_id}", workdir, args.warmup, env, args.copies))
                 report.latency.append({
                     "system": label, "batching": batching, "rate_per_second": rate, "posts": runs[0]["posts"],
                     "p50_ms": statistics.median(r["p50_ms"] for r in runs),
@@ -483,6 +489,9 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3, help="runs per system and configuration (median and spread)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--copies", type=float, default=DEFAULT_COPIES,
+                        help="share of new complaints that copy an open one, place included (1.0: every post "
+                             "repeats one of ~150 sample texts, the clustering stage's worst case)")
     parser.add_argument("--warmup", type=int, default=500, help="posts pushed through before each run's clock starts")
     parser.add_argument("--configs", default="1x1,2x1,4x1,4x2", help="PARTITIONSxWORKERS, comma-separated")
     parser.add_argument("--rate", default="500", help="input rates of the latency runs (posts/s), comma-separated")

@@ -31,7 +31,12 @@ class Recorder:
             future.set_result(None)
             return future
 
+        async def produce_batches(outputs):
+            return [([output], await produce(output.topic, output.key, output.value, output.partition))
+                    for output in outputs]
+
         pipeline.produce = produce
+        pipeline.produce_batches = produce_batches
 
     def on(self, topic: str) -> list[dict]:
         return [value for name, _, value in self.sent if name == topic]

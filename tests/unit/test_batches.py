@@ -79,3 +79,65 @@ def test_a_partition_whose_seek_is_still_under_way_is_refused_without_a_seek_of_
     assert guard.check(taken_over, 200) == (OUT_OF_SEQUENCE, None)
     seeks.again({CLUSTERS: 10, taken_over: 39})
     assert verdicts(guard, [39, 40], taken_over) == [(PROCESS, None)] * 2
+
+
+# Delivery: whole produce batches first, one record at a time only for a batch that failed.
+
+class RecordTooLargeError(Exception):
+    """Named like aiokafka's: a permanent refusal (streams.batches.PERMANENT_ERRORS)."""
+
+
+def _deliver(outputs, *, failing_batches=(), too_large=()):
+    import asyncio
+
+    from streams.batches import Output, deliver
+
+    sent_alone: list[bytes] = []
+    retried: list[bytes] = []
+    refused: list[bytes] = []
+
+    async def send_batches(batch_outputs):
+        loop = asyncio.get_running_loop()
+        batches = [batch_outputs[:2], batch_outputs[2:]]
+        futures = []
+        for number, batch in enumerate(batches):
+            future = loop.create_future()
+            if number in failing_batches:
+                error = RecordTooLargeError() if any(o.value in too_large for o in batch) else ConnectionError()
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+            futures.append((batch, future))
+        return futures
+
+    async def send(topic, key, value, partition):
+        sent_alone.append(value)
+        future = asyncio.get_running_loop().create_future()
+        if value in too_large:
+            future.set_exception(RecordTooLargeError())
+        else:
+            future.set_result(None)
+        return future
+
+    async def scenario():
+        await deliver([Output("triaged", None, value) for value in outputs], send, send_batches=send_batches,
+                      on_permanent=lambda output, exc: refused.append(output.value),
+                      on_retry=lambda output, exc, attempt: retried.append(output.value))
+
+    asyncio.run(scenario())
+    return sent_alone, retried, refused
+
+
+def test_outputs_go_out_as_whole_batches_when_the_broker_takes_them():
+    assert _deliver([b"a", b"b", b"c"]) == ([], [], [])
+
+
+def test_a_failed_batch_is_sent_again_record_by_record_and_only_that_batch():
+    sent_alone, retried, refused = _deliver([b"a", b"b", b"c", b"d"], failing_batches={1})
+    assert sent_alone == [b"c", b"d"] and retried == [b"c", b"d"] and refused == []
+
+
+def test_a_record_refused_for_good_is_told_apart_from_the_rest_of_its_batch():
+    sent_alone, retried, refused = _deliver([b"a", b"b", b"big", b"d"], failing_batches={1}, too_large={b"big"})
+    assert sent_alone == [b"big", b"d"], "the batch's records are sent again one by one"
+    assert refused == [b"big"], "only the record the broker refuses for good goes to on_permanent"
