@@ -4,9 +4,10 @@ Triage (exact dedupe, classify, assign) opens a complaint per post that is not a
 repost or reply. This stage, keyed by *cluster key* (the kecamatan, or ``unknown``), decides
 whether such a new complaint is a copy of one opened earlier in the window:
 
-- fingerprint: MinHash (``rensa``) over character shingles of the normalized text without
-  filler words (greetings, "mohon", "pak bupati", ...), indexed by LSH bands whose keys also
-  carry the category and kecamatan, so only posts that agree on both ever become candidates;
+- fingerprint: MinHash (agents/domain/fingerprint.py: a C extension, or its pure-Python twin)
+  over hashed character shingles of the normalized text without filler words (greetings,
+  "mohon", "pak bupati", ...), indexed by LSH bands whose keys also carry the category and
+  kecamatan, so only posts that agree on both ever become candidates;
 - confirmation: the exact Jaccard similarity of the shingle sets (or, for truncated copies, the
   containment of the shorter in the longer), and the desa must not disagree;
 - a copy becomes an *alias* of the surviving complaint: its events (`opened`, mentions by its
@@ -24,15 +25,16 @@ from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from math import ceil
 from typing import Any
 
-from rensa import RMinHash, RMinHashLSH
-
 from agents.domain.classify import PRIORITIES
+from agents.domain.fingerprint import BandIndex, fingerprint, signature
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
 SHINGLE_CHARS = 4
+"""Characters per shingle (agents/domain/fingerprint.py hashes shingles of the same length)."""
 BANDS = 15
 ROWS = 3
 NUM_PERM = BANDS * ROWS
@@ -41,8 +43,9 @@ with 0.06. Pair recall on the labelled set 0.953-0.958 over four seeds, vs 0.940
 32 x 4, at 15 LSH probes per post instead of 32: in a big window every probe is a cache miss,
 and the probes of the query and the insert were a quarter of the stage's time at 200,000
 fingerprints (docs/dedupe.md, Speed)."""
-MINHASH_SEED = 1_2025
-"""Fixed: fingerprints of one release must agree across processes and restarts."""
+MINHASH_SEED = 4
+"""Fixed: fingerprints of one release must agree across processes and restarts. None is stored
+(the index is rebuilt from the table's texts), so a release may change the MinHash."""
 UNKNOWN_PLACE = "unknown"
 FINGERPRINT_CHARS = 1000
 """Posts may be 20,000 characters long; a complaint is recognizable from its beginning, and the
@@ -131,6 +134,7 @@ def shingle_list(text: str) -> list[str]:
 
 
 def shingles(text: str) -> set[str]:
+    """The shingle set as strings (the stage itself compares hashed shingles: LshIndex.close)."""
     return set(shingle_list(text))
 
 
@@ -156,40 +160,35 @@ def raised(priority: str | None) -> str | None:
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time.
 
-    One `rensa.RMinHashLSH` (Rust) per bucket (category and place), so posts that disagree on
-    them never collide; its keys are slot numbers given in arrival order. The band tables live in
-    Rust: a Python dict of band keys (32 million with 32 bands) made every lookup a cache miss
-    (~1 µs each at 200,000 fingerprints on this machine) and every band key cost a Python int. Each
-    fingerprint keeps its MinHash (Rust-side, 180 bytes of values): candidates are ranked by the
-    estimated Jaccard it gives, and only those close enough are confirmed exactly on their text.
+    One `BandIndex` (agents/domain/fingerprint.py, C) per bucket (category and place), so posts
+    that disagree on them never collide; its keys are slot numbers given in arrival order. The
+    band tables, each fingerprint's signature (45 32-bit values) and its distinct shingle keys
+    live in C: one query finds the candidates, estimates their Jaccard similarity and confirms
+    the close ones exactly (:meth:`close`), without a Python object per fingerprint or a call
+    per candidate (rensa's RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one
+    Python shingle set per candidate: docs/dedupe.md, Speed).
 
-    In a big window nearly every access here is a cache miss (~0.8 µs for a dict lookup, ~1.9 µs
-    for a candidate's estimate at 1,000,000 fingerprints on this machine), so a fingerprint's
-    fields live in parallel lists indexed by slot (minus the slots already trimmed from their
-    front): one miss fewer per access than a dict, and adding and expiring, which walk the slots
-    in order, touch neighbouring memory. Only the id -> slot map is a dict. The lists are created
-    once and never re-tracked by the garbage collector, unlike dicts, which CPython moves back to
-    the youngest generation as soon as one tracked value goes in (measured: 57 µs per post in the
-    collector at 200,000 fingerprints with tuple values in a dict).
+    The rest of a fingerprint lives in parallel lists indexed by slot (minus the slots already
+    trimmed from their front): one cache miss fewer per access than a dict, and adding and
+    expiring, which walk the slots in order, touch neighbouring memory. Only the id -> slot map
+    is a dict. The lists are created once and never re-tracked by the garbage collector, unlike
+    dicts, which CPython moves back to the youngest generation as soon as one tracked value goes
+    in (measured: 57 µs per post in the collector at 200,000 fingerprints with tuple values in a
+    dict).
     """
 
     def __init__(self) -> None:
-        self._bands: dict[str, RMinHashLSH] = {}
+        self._bands: dict[str, BandIndex] = {}
         self._slots: dict[str, int] = {}
         self._base = 0
         """The slot of index 0 of the lists below."""
         self._head = 0
         """The oldest slot not expired yet: every slot before it was forgotten."""
         self._ids: list[str | None] = []
-        self._minhashes: list[RMinHash | None] = []
         self._texts: list[str | None] = []
         self._times: list[float | None] = []
         """None once forgotten."""
         self._buckets: list[str | None] = []
-        self._bucket_slots: dict[str, list[int]] = {}
-        """Slots inserted into each bucket's LSH, forgotten ones included until it is rebuilt."""
-        self._forgotten: dict[str, int] = {}
-        """Slots of each bucket's LSH whose fingerprint was forgotten but not removed from it."""
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -198,31 +197,58 @@ class LshIndex:
         return member in self._slots
 
     @staticmethod
-    def minhash(tokens: Iterable[str]) -> RMinHash:
-        minhash = RMinHash(num_perm=NUM_PERM, seed=MINHASH_SEED)
-        minhash.update(tokens if isinstance(tokens, list) else list(tokens))
-        return minhash
+    def signature(text: str) -> bytes:
+        """The MinHash signature of the text's shingles (NUM_PERM 32-bit values)."""
+        return signature(text, NUM_PERM, MINHASH_SEED)
 
-    def candidates(self, bucket: str, minhash: RMinHash, least: float) -> list[tuple[float, str]]:
-        """Fingerprints sharing a band with `minhash` whose estimated Jaccard is at least
+    @staticmethod
+    def fingerprint(text: str) -> tuple[bytes, bytes]:
+        """The signature and the distinct shingle keys: what the index keeps of a text."""
+        return fingerprint(text, NUM_PERM, MINHASH_SEED)
+
+    def candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str]]:
+        """Fingerprints sharing a band with `signature` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
-        return [(estimate, member) for estimate, member, _ in self._candidates(bucket, minhash, least)]
+        return [(estimate, member) for estimate, member, _ in self._candidates(bucket, signature, least)]
 
-    def _candidates(self, bucket: str, minhash: RMinHash, least: float) -> list[tuple[float, str, int]]:
+    def _candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str, int]]:
         """:meth:`candidates` with the list index of each (valid until the next add or expiry)."""
         lsh = self._bands.get(bucket)
         if lsh is None:
             return []
-        slots = lsh.query(minhash)
-        if not slots:
+        found = lsh.query(signature, ceil(least * NUM_PERM - 1e-9))
+        if not found:
             return []
-        base, ids, minhashes = self._base, self._ids, self._minhashes
-        found = [(estimate, ids[i], i) for slot in slots
-                 if (i := slot - base) >= 0 and (other := minhashes[i]) is not None
-                 and (estimate := minhash.jaccard(other)) >= least]
+        base, ids = self._base, self._ids
+        # The band tables hold only live slots (forgotten ones are skipped in C), and every
+        # trimmed slot was forgotten: `slot - base` is a valid index.
+        found = [(matches / NUM_PERM, ids[slot - base], slot - base) for matches, slot in found]
         if len(found) > 1:
             found.sort(reverse=True)
         return found
+
+    def close(self, bucket: str, fingerprint: tuple[bytes, bytes], jaccard: float, containment: float,
+              containment_min: int) -> list[tuple[float, str, int, float, float]]:
+        """Candidates (estimated Jaccard >= ESTIMATE_FLOOR) whose shingle sets are close enough,
+        exactly: Jaccard >= `jaccard`, or containment >= `containment` with at least
+        `containment_min` shingles in the smaller set; best estimate first, as (estimate, id,
+        list index, jaccard, containment). The exact check runs in C on the shingle keys kept
+        for each fingerprint: in a big bucket most candidates fail it (posts of one category
+        share its words), and confirming each in Python cost ~2 µs."""
+        lsh = self._bands.get(bucket)
+        if lsh is None:
+            return []
+        signature, keys = fingerprint
+        found = lsh.query(signature, ceil(ESTIMATE_FLOOR * NUM_PERM - 1e-9), keys, jaccard, containment,
+                          containment_min)
+        if not found:
+            return []
+        base, ids = self._base, self._ids
+        close = [(matches / NUM_PERM, ids[slot - base], slot - base, exact, contained)
+                 for matches, slot, exact, contained in found]
+        if len(close) > 1:
+            close.sort(reverse=True)
+        return close
 
     def text_of(self, member: str) -> str | None:
         slot = self._slots.get(member)
@@ -232,22 +258,18 @@ class LshIndex:
         slot = self._slots.get(member)
         return None if slot is None else self._times[slot - self._base]
 
-    def add(self, member: str, bucket: str, text: str, at: float, minhash: RMinHash | None = None) -> None:
+    def add(self, member: str, bucket: str, text: str, at: float,
+            fingerprint: tuple[bytes, bytes] | None = None) -> None:
         slots = self._slots
         if member in slots:
             return
-        minhash = minhash or self.minhash(shingle_list(text))
         lsh = self._bands.get(bucket)
         if lsh is None:
-            lsh = self._bands[bucket] = RMinHashLSH(ESTIMATE_FLOOR, NUM_PERM, BANDS)
-            self._bucket_slots[bucket] = []
-            self._forgotten[bucket] = 0
+            lsh = self._bands[bucket] = BandIndex(NUM_PERM, BANDS)
         slot = self._base + len(self._ids)
-        lsh.insert(slot, minhash)
-        self._bucket_slots[bucket].append(slot)
+        lsh.insert(slot, *(fingerprint or self.fingerprint(text)))
         slots[member] = slot
         self._ids.append(member)
-        self._minhashes.append(minhash)
         self._texts.append(text)
         self._times.append(at)
         self._buckets.append(bucket)
@@ -258,35 +280,23 @@ class LshIndex:
             self._forget(slot - self._base)
 
     def _forget(self, i: int) -> str:
-        """Drop a fingerprint; its LSH entries stay (queries skip them) until the bucket's LSH is
-        rebuilt. `RMinHashLSH.remove` cost ~39 µs per fingerprint at 200,000 (cold hash-map
-        lookups and vector edits in 32 bands), more than the post's own query and insert; a
-        rebuild re-inserts the bucket's live fingerprints once as many were forgotten, at most one
-        re-insert per forgotten fingerprint, into fresh tables (bench/dedupe_bench.py prices it)."""
+        """Drop a fingerprint; its band entries stay (queries skip them) until the bucket's band
+        tables are compacted, once at least REBUILD_FORGOTTEN and half of them were forgotten:
+        at most one re-insert per forgotten fingerprint (bench/dedupe_bench.py prices it), and
+        no pause longer than one bucket's rebuild."""
         bucket = self._buckets[i]
-        self._ids[i] = self._minhashes[i] = self._texts[i] = self._times[i] = self._buckets[i] = None
-        forgotten = self._forgotten[bucket] = self._forgotten[bucket] + 1
-        inserted = self._bucket_slots[bucket]
-        if forgotten >= REBUILD_FORGOTTEN and 2 * forgotten >= len(inserted):
-            self._rebuild_bucket(bucket, inserted)
+        lsh = self._bands[bucket]
+        lsh.forget(self._base + i)
+        self._ids[i] = self._texts[i] = self._times[i] = self._buckets[i] = None
+        forgotten = lsh.forgotten
+        if forgotten >= REBUILD_FORGOTTEN and 2 * forgotten >= lsh.inserted:
+            lsh.compact()
         return bucket
 
-    def _rebuild_bucket(self, bucket: str, inserted: list[int]) -> None:
-        base, minhashes = self._base, self._minhashes
-        live = [slot for slot in inserted if slot >= base and minhashes[slot - base] is not None]
-        lsh = self._bands[bucket] = RMinHashLSH(ESTIMATE_FLOOR, NUM_PERM, BANDS)
-        lsh.insert_pairs([(slot, minhashes[slot - base]) for slot in live])
-        self._bucket_slots[bucket] = live
-        self._forgotten[bucket] = 0
-
     def compact(self) -> int:
-        """Rebuild every bucket's LSH without its forgotten fingerprints; returns how many
-        fingerprints were re-inserted (the benchmark prices rebuilds with it)."""
-        reinserted = 0
-        for bucket, inserted in list(self._bucket_slots.items()):
-            self._rebuild_bucket(bucket, inserted)
-            reinserted += len(self._bucket_slots[bucket])
-        return reinserted
+        """Rebuild every bucket's band tables without its forgotten fingerprints; returns how
+        many fingerprints were re-inserted (the benchmark prices rebuilds with it)."""
+        return sum(lsh.compact() for lsh in self._bands.values())
 
     def expire(self, before: float) -> int:
         """Forget fingerprints older than `before` (roughly in arrival order, which is close to
@@ -309,7 +319,7 @@ class LshIndex:
             i += 1
         self._head = base + i
         if i >= TRIM_SLOTS and 2 * i >= end:  # the forgotten front: drop it (amortized O(1))
-            for column in (self._ids, self._minhashes, self._texts, self._times, self._buckets):
+            for column in (self._ids, self._texts, self._times, self._buckets):
                 del column[:i]
             self._base += i
         return expired
@@ -479,7 +489,8 @@ class Clusterer:
             mentions, platforms, priority, reasons = sent[event_id]
             return {**emitted, "mentions": mentions, "platforms": platforms, "priority": priority,
                     "reasons": reasons}
-        if event_id == cause["event_id"] and all(emitted.get(f) == cause.get(f) for f in _SENT_FIELDS):
+        if event_id == cause["event_id"] and (emitted is cause or all(emitted.get(f) == cause.get(f)
+                                                                   for f in _SENT_FIELDS)):
             return emitted
         content = [emitted.get(f) for f in _SENT_FIELDS]
         view[survivor_id] = {**survivor, "sent": _recent({**(sent or {}), event_id: content})}
@@ -573,9 +584,8 @@ class Clusterer:
             return
         text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
         bucket = f"{event.get('category')}|{cluster_key(event.get('kecamatan'))}"
-        tokens = shingle_list(text)
-        minhash = LshIndex.minhash(tokens) if tokens else None
-        match = self._match(event, tokens, minhash, bucket, at, view) if minhash is not None else None
+        fingerprint = LshIndex.fingerprint(text) if text else None
+        match = self._match(event, fingerprint, bucket, at, view) if fingerprint is not None else None
         own = {"at": at, "text": text or None, "bucket": bucket}
         member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
         if match is not None and not view[match[0]].get("resolved"):
@@ -602,31 +612,22 @@ class Clusterer:
             own["members"] = {complaint_id: member}
             view[complaint_id] = own
             result.events.append(opened)
-        if minhash is not None:
-            self.index.add(complaint_id, bucket, text, at, minhash)
+        if fingerprint is not None:
+            self.index.add(complaint_id, bucket, text, at, fingerprint)
 
-    def _match(self, event: Mapping[str, Any], tokens: list[str], minhash: RMinHash, bucket: str,
+    def _match(self, event: Mapping[str, Any], fingerprint: tuple[bytes, bytes], bucket: str,
                at: float, view: _Overlay) -> tuple[str, list[str]] | None:
         policy = self.policy
-        index = self.index
-        mine: set[str] | None = None
-        times, texts = index._times, index._texts
-        for _, candidate, i in index._candidates(bucket, minhash, ESTIMATE_FLOOR):
+        # The exact similarity first (in the index, on the shingles in memory): most candidates
+        # fail it, and reading their table entries (a JSON decode each) cost more than the check.
+        if event.get("kecamatan"):
+            least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
+        else:
+            least, containment, containment_min = policy.unknown_place_jaccard, float("inf"), 0
+        times = self.index._times
+        for _, candidate, i, jaccard, contained in self.index.close(bucket, fingerprint, least, containment,
+                                                                    containment_min):
             if abs(at - times[i]) > policy.window_seconds:
-                continue
-            # The exact similarity first, on the text in memory: most candidates fail it, and
-            # reading their table entries (a JSON decode each) cost more than the check.
-            if mine is None:
-                mine = set(tokens)
-            theirs = shingles(texts[i])
-            jaccard, containment = similarity(mine, theirs)
-            if event.get("kecamatan"):
-                least = policy.jaccard
-                contained = (containment >= policy.containment
-                             and min(len(mine), len(theirs)) >= MIN_CONTAINMENT_SHINGLES)
-            else:
-                least, contained = policy.unknown_place_jaccard, False
-            if jaccard < least and not contained:
                 continue
             entry = view.get(candidate)
             if entry is None:
@@ -639,7 +640,7 @@ class Clusterer:
             if desa and survivor.get("desa") and survivor["desa"] != desa:
                 continue
             first = (survivor.get("first_post") or {}).get("key", survivor_id)
-            how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={containment:.2f}"
+            how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={contained:.2f}"
             return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
         return None
 

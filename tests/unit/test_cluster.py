@@ -205,7 +205,7 @@ def test_lsh_index_expires_fingerprints_by_event_time():
     index = LshIndex()
     index.add("a", "jalan|Wedi", "jalan berlubang besar dekat pasar", 100.0)
     index.add("b", "jalan|Wedi", "jalan berlubang besar dekat pasar raya", 200.0)
-    probe = LshIndex.minhash(shingles("jalan berlubang besar dekat pasar"))
+    probe = LshIndex.signature("jalan berlubang besar dekat pasar")
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {"a", "b"}
     assert index.candidates("jalan|Bayat", probe, 0.25) == []
     assert index.expire(150.0) == 1
@@ -223,7 +223,7 @@ def test_forgotten_fingerprints_are_never_candidates_and_a_rebuild_keeps_the_liv
     count = 2 * REBUILD_FORGOTTEN + 10
     for i in range(count):
         index.add(f"m{i}", "jalan|Wedi", text, float(i))
-    probe = LshIndex.minhash(shingles(text))
+    probe = LshIndex.signature(text)
     assert len(index.candidates("jalan|Wedi", probe, 0.25)) == count
 
     assert index.expire(REBUILD_FORGOTTEN - 1) == REBUILD_FORGOTTEN - 1  # too few: no rebuild yet
@@ -233,7 +233,7 @@ def test_forgotten_fingerprints_are_never_candidates_and_a_rebuild_keeps_the_liv
     assert index.text_of(f"m{count - 1}") == text and index.at_of(f"m{count - 1}") == count - 1
 
     index.expire(REBUILD_FORGOTTEN + 20)  # half forgotten: the bucket's LSH was rebuilt
-    assert index._forgotten["jalan|Wedi"] < REBUILD_FORGOTTEN
+    assert index._bands["jalan|Wedi"].forgotten < REBUILD_FORGOTTEN
     live = {f"m{i}" for i in range(REBUILD_FORGOTTEN + 20, count)}
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live
     index.remove(f"m{count - 1}")
@@ -254,7 +254,7 @@ def test_the_index_trims_its_expired_front_and_keeps_answering(monkeypatch):
     assert index.expire(8.0) == 8
     assert index._base == 8, "the expired front was dropped"
     assert len(index) == 3 and "m3" not in index and "m8" in index
-    probe = LshIndex.minhash(shingles(texts["m10"]))
+    probe = LshIndex.signature(texts["m10"])
     assert ("m10" in {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.25)})
     assert index.text_of("m11") == texts["m11"] and index.at_of("m8") == 8.0 and index.text_of("m9") is None
     index.add("m12", "penerangan_jalan|Wedi", texts["m10"], 12.0)
@@ -532,3 +532,12 @@ def test_a_resolution_notice_without_a_complaint_id_is_bad_input():
 
     with pytest.raises(InvalidInput):
         Clusterer().process({RESOLUTION_NOTICE: {"complaint": 1}}, {})
+
+
+def test_the_install_built_the_native_fingerprint_extension():
+    """`pip install` builds agents/domain/_fingerprint.c when a C compiler is there (.ci/run and
+    the Dockerfile install one). Without it the stage runs the pure-Python fallback, with the
+    same results and about a hundred times slower: a silent fallback would show only as lag."""
+    from agents.domain import fingerprint
+
+    assert fingerprint.native is not None, "agents.domain._fingerprint was not built: install gcc and reinstall"
