@@ -154,26 +154,29 @@ static PyObject *minhash(const uint64_t *hashes, Py_ssize_t count, int num_perm,
     return result;
 }
 
-static int parse_signature_args(PyObject *args, PyObject **text, int *num_perm, unsigned long long *seed)
+/* The arguments (text, num_perm, seed) of signature() and fingerprint(), and the text's shingle
+ * hashes (into `buffer`, STACK_SHINGLES long, or a malloc'd array returned in *heap to free).
+ * Returns the count of hashes, or -1 with an exception set. */
+static Py_ssize_t parse_and_hash(PyObject *args, int *num_perm, unsigned long long *seed, uint64_t *buffer,
+                                 uint64_t **heap, uint64_t **hashes)
 {
-    if (!PyArg_ParseTuple(args, "OiK", text, num_perm, seed))
+    PyObject *text;
+    *heap = NULL;
+    if (!PyArg_ParseTuple(args, "OiK", &text, num_perm, seed))
         return -1;
     if (*num_perm < 1 || *num_perm > MAX_PERM) {
         PyErr_SetString(PyExc_ValueError, "num_perm out of range");
         return -1;
     }
-    return 0;
+    return hash_shingles(text, buffer, STACK_SHINGLES, heap, hashes);
 }
 
 static PyObject *py_signature(PyObject *module, PyObject *args)
 {
-    PyObject *text;
     int num_perm;
     unsigned long long seed;
-    if (parse_signature_args(args, &text, &num_perm, &seed) < 0)
-        return NULL;
     uint64_t buffer[STACK_SHINGLES], *heap, *hashes;
-    Py_ssize_t count = hash_shingles(text, buffer, STACK_SHINGLES, &heap, &hashes);
+    Py_ssize_t count = parse_and_hash(args, &num_perm, &seed, buffer, &heap, &hashes);
     if (count < 0)
         return NULL;
     PyObject *result = minhash(hashes, count, num_perm, seed);
@@ -241,13 +244,10 @@ static inline uint32_t shingle_key(uint64_t hash)
  * shingle keys in order of first occurrence as bytes of 32-bit values. */
 static PyObject *py_fingerprint(PyObject *module, PyObject *args)
 {
-    PyObject *text;
     int num_perm;
     unsigned long long seed;
-    if (parse_signature_args(args, &text, &num_perm, &seed) < 0)
-        return NULL;
     uint64_t buffer[STACK_SHINGLES], *heap, *hashes;
-    Py_ssize_t count = hash_shingles(text, buffer, STACK_SHINGLES, &heap, &hashes);
+    Py_ssize_t count = parse_and_hash(args, &num_perm, &seed, buffer, &heap, &hashes);
     if (count < 0)
         return NULL;
     PyObject *signature = minhash(hashes, count, num_perm, seed), *keys = NULL, *result = NULL;

@@ -71,16 +71,20 @@ def _permutations(num_perm: int, seed: int) -> list[tuple[int, int]]:
     return permutations
 
 
-def python_signature(text: str, num_perm: int, seed: int) -> bytes:
-    hashes = python_shingle_hashes(text)
+def _minhash(hashes: list[int], num_perm: int, seed: int) -> bytes:
     # min(x >> 32) == min(x) >> 32: the shift is monotonic
     return array("I", [min([(a * h + b) & _MASK for h in hashes], default=_MASK) >> 32
                        for a, b in _permutations(num_perm, seed)]).tobytes()
 
 
+def python_signature(text: str, num_perm: int, seed: int) -> bytes:
+    return _minhash(python_shingle_hashes(text), num_perm, seed)
+
+
 def python_fingerprint(text: str, num_perm: int, seed: int) -> tuple[bytes, bytes]:
-    keys = dict.fromkeys(h >> 32 for h in python_shingle_hashes(text))
-    return python_signature(text, num_perm, seed), array("I", keys).tobytes()
+    hashes = python_shingle_hashes(text)
+    keys = dict.fromkeys(h >> 32 for h in hashes)
+    return _minhash(hashes, num_perm, seed), array("I", keys).tobytes()
 
 
 def _band_key(values: array, band: int, rows: int) -> tuple[int, tuple[int, ...]]:
