@@ -53,7 +53,7 @@ static inline uint64_t splitmix64(uint64_t *state)
 
 /* The shingle hashes of `text` into `buffer` (`capacity` long) or, if more, into a malloc'd
  * array returned in *heap (to free). Returns the count, or -1 with an exception set. A text of
- * at most SHINGLE_CHARS code points is one shingle (as cluster.shingle_list), "" has none. */
+ * at most SHINGLE_CHARS code points is one shingle (as fingerprint.python_shingle_hashes), "" has none. */
 static Py_ssize_t hash_shingles(PyObject *text, uint64_t *buffer, Py_ssize_t capacity, uint64_t **heap,
                                 uint64_t **out)
 {

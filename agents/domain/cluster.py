@@ -33,8 +33,6 @@ from agents.domain.fingerprint import BandIndex, fingerprint, signature
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
-SHINGLE_CHARS = 4
-"""Characters per shingle (agents/domain/fingerprint.py hashes shingles of the same length)."""
 BANDS = 15
 ROWS = 3
 NUM_PERM = BANDS * ROWS
@@ -117,33 +115,6 @@ def fingerprint_text(normalized_text: str, kecamatan: str | None = None) -> str:
 @lru_cache(maxsize=1024)
 def _dropped_words(kecamatan: str | None) -> frozenset[str]:
     return FILLER_WORDS | STOP_WORDS | PLACE_MARKERS | frozenset((kecamatan or "").lower().split())
-
-
-_SHINGLE_SLICES = tuple(slice(i, i + SHINGLE_CHARS) for i in range(FINGERPRINT_CHARS))
-
-
-def shingle_list(text: str) -> list[str]:
-    """The shingles in order, repeats included: enough for a MinHash (a minimum ignores
-    repeats) and a third cheaper than building the set."""
-    if len(text) <= SHINGLE_CHARS:
-        return [text] if text else []
-    count = len(text) - SHINGLE_CHARS + 1
-    if count > len(_SHINGLE_SLICES):
-        return [text[i:i + SHINGLE_CHARS] for i in range(count)]
-    return list(map(text.__getitem__, _SHINGLE_SLICES[:count]))
-
-
-def shingles(text: str) -> set[str]:
-    """The shingle set as strings (the stage itself compares hashed shingles: LshIndex.close)."""
-    return set(shingle_list(text))
-
-
-def similarity(a: set[str], b: set[str]) -> tuple[float, float]:
-    """Exact Jaccard and containment (overlap over the smaller set) of two shingle sets."""
-    if not a or not b:
-        return 0.0, 0.0
-    overlap = len(a & b)
-    return overlap / (len(a) + len(b) - overlap), overlap / min(len(a), len(b))
 
 
 def cluster_key(kecamatan: str | None) -> str:

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from agents.domain.cluster import (Clusterer, ClusterPolicy, LshIndex, cluster_key, fingerprint_text, raised,
-                                   route, score_pairs, shingles, similarity)
+                                   route, score_pairs)
 from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from schemas import validator
@@ -196,9 +196,12 @@ def test_partitioning_gain_keys_spread_over_partitions():
 
 def test_fingerprint_drops_fillers_and_the_place_and_similarity_is_exact():
     assert fingerprint_text("min mohon jalan di kec wedi rusak", "Wedi") == "jalan rusak"
-    a, b = shingles("jalan rusak"), shingles("jalan rusak")
-    assert similarity(a, b) == (1.0, 1.0)
-    assert similarity(shingles("abcdef"), set()) == (0.0, 0.0)
+    # The exact check is the index's (LshIndex.close, on the shingles kept in C).
+    index = LshIndex()
+    index.add("a", "jalan|Wedi", "jalan rusak", 0.0)
+    (_, member, _, jaccard, containment), = index.close("jalan|Wedi", LshIndex.fingerprint("jalan rusak"), 0.5, 0.8, 1)
+    assert (member, jaccard, containment) == ("a", 1.0, 1.0)
+    assert index.close("jalan|Wedi", LshIndex.fingerprint(""), 0.0, 0.0, 0) == [], "an empty text matches nothing"
 
 
 def test_lsh_index_expires_fingerprints_by_event_time():
