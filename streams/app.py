@@ -82,7 +82,8 @@ class Pipeline:
         batch's outputs with the future that resolves when the broker has the batch.
 
         A record sent alone costs faust's and aiokafka's send paths, a future and its callback
-        (~10% of a worker's CPU, docs/performance.md); a record appended to a batch costs the
+        (with the gather of the futures, ~7% of a worker's main thread in a profile; ~4.5% as
+        batches, docs/performance.md); a record appended to a batch costs the
         append. Partitions come from the producer's own partitioner (`key_partition`), so a key
         lands where a plain send would put it. The producer still takes one batch per partition
         per request, and a full batch waits until its predecessor is on its way, as a plain
