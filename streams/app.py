@@ -25,7 +25,7 @@ from agents.domain.config import TanggapConfig
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
-from streams import faust_fixes, metrics, security
+from streams import faust_fixes, metrics, security, stores
 from streams.batches import (
     ALREADY_READ,
     OUT_OF_SEQUENCE,
@@ -343,6 +343,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
     options["producer_linger"] = settings.producer_linger_ms / 1000.0
     _use_fetch_max_wait(settings.fetch_max_wait_ms)
+    stores.install(write_ahead_log=settings.store_wal)
     if settings.producer_max_batch_bytes:
         options["producer_max_batch_size"] = settings.producer_max_batch_bytes
     if settings.rebalance_timeout:

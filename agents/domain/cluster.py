@@ -541,10 +541,13 @@ class Clusterer:
         at = parse_time(event["occurred_at"])
         self.watermark = max(self.watermark, at)
         watched = self.watched
-        for expired, expired_bucket in self.index.expire_members(self.watermark - self.policy.window_seconds):
+        cutoff = self.watermark - self.policy.window_seconds
+        for expired, expired_bucket in self.index.expire_members(cutoff):
             if expired in watched:
                 self._queue_expired(expired, expired_bucket)
-        if view.get(complaint_id) is not None:  # redelivered envelope: decided before
+        text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
+        if self._maybe_decided(complaint_id, text, at, cutoff) and view.get(complaint_id) is not None:
+            # A redelivered envelope: decided before.
             existing = view[complaint_id]
             if existing.get("alias_of"):
                 survivor = view[existing["alias_of"]]
@@ -553,7 +556,6 @@ class Clusterer:
             else:
                 result.events.append(event)
             return
-        text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
         bucket = f"{event.get('category')}|{cluster_key(event.get('kecamatan'))}"
         fingerprint = LshIndex.fingerprint(text) if text else None
         match = self._match(event, fingerprint, bucket, at, view) if fingerprint is not None else None
@@ -585,6 +587,16 @@ class Clusterer:
             result.events.append(opened)
         if fingerprint is not None:
             self.index.add(complaint_id, bucket, text, at, fingerprint)
+
+    def _maybe_decided(self, complaint_id: str, text: str, at: float, cutoff: float) -> bool:
+        """Whether the cluster table may hold an entry for this opening already (a redelivered
+        envelope), or certainly does not; certainty spares a table read (RocksDB) for nearly
+        every opening. A complaint with a fingerprint text, opened inside the window, that the
+        index does not know was never decided: this worker indexed every fingerprint it decided
+        and every one of the table's in the window when it rebuilt the index (:meth:`rebuild`,
+        after every assignment); only a fingerprint older than the window is forgotten, and the
+        cutoff only moves forward."""
+        return not text or at < cutoff or complaint_id in self.index
 
     def _match(self, event: Mapping[str, Any], fingerprint: tuple[bytes, bytes], bucket: str,
                at: float, view: _Overlay) -> tuple[str, list[str]] | None:

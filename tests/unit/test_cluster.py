@@ -468,6 +468,31 @@ def test_a_replayed_merge_and_mention_go_out_as_first_sent_though_the_survivor_m
     assert apply(clusterer, table, copy).records[0]["complaint_id"] == id_of(1)
 
 
+class CountingTable(dict):
+    """A cluster table that counts the reads of each key (each one a RocksDB get in the worker)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[str, int] = {}
+
+    def get(self, key, default=None):
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get(key, default)
+
+
+def test_a_new_complaint_costs_no_table_read_and_a_redelivery_is_still_recognized_after_a_restart():
+    clusterer, table = Clusterer(), CountingTable()
+    first = apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    other = apply(clusterer, table, opened(2, "lampu jalan mati sejak seminggu gelap sekali", 70.0))
+    assert table.reads == {}, "neither opening could have been decided before: the index did not know them"
+    assert apply(clusterer, table, opened(2, "lampu jalan mati sejak seminggu gelap sekali", 70.0)).events == other.events
+    restarted = Clusterer()
+    restarted.rebuild(table.items())
+    again = apply(restarted, table, opened(1, WEDI_TEXT, 60.0))
+    assert again.events == first.events and again.updates == {}, "the redelivery changed nothing"
+    assert table.reads.get(id_of(1)), "the restarted stage looked the indexed opening up"
+
+
 def test_a_replayed_copy_keeps_the_priority_it_was_sent_with_after_the_survivor_was_raised():
     clusterer, table = Clusterer(ClusterPolicy(viral_mentions=3, viral_platforms=1000)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))

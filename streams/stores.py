@@ -1,0 +1,69 @@
+"""How the workers' RocksDB table stores are opened: faust's options, and the write-ahead log.
+
+A faust table is its changelog topic; the RocksDB store is a local copy of it that spares a
+restarted worker replaying the whole changelog. RocksDB's write-ahead log makes every single
+write durable in the copy by itself, at the price of a `write()` system call per put: with a
+table write and a persisted-offset write per changelog record, that is two system calls per
+record, and it was ~15% of the clustering stage at 1,000,000 fingerprints
+(`bench/dedupe_bench.py`, docs/dedupe.md).
+
+Without the log (`TANGGAP_STORE_WAL=false`, the default; Kafka Streams runs its RocksDB stores
+the same way) a crash loses the writes still in RocksDB's memtable, never a change of the table:
+
+- RocksDB flushes memtables in write order, so what survives a crash is a prefix of the writes;
+- faust writes each changelog record's offset into the same database after the record is
+  acknowledged, after the table write it carries, so the surviving offset never runs ahead of
+  the surviving table writes;
+- on start faust replays the changelog from that offset: the lost writes come back from the
+  topic, and writes replayed twice are idempotent (the same values in the same order).
+
+A crash costs a longer replay instead. A stop flushes the memtable (RocksDB does when a database
+without a log is closed), so a restart after a clean stop replays nothing more than before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_INSTALLED: list[bool] = []
+"""Whether the write-ahead log is on, once `install` ran (process-wide, like faust's options)."""
+
+
+def install(write_ahead_log: bool) -> None:
+    """Open every RocksDB table store of this process with or without the write-ahead log.
+
+    faust 0.15 has no setting for RocksDB's write options: the store opens its databases
+    through `RocksDBOptions.open`, which is wrapped here (idempotent)."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    opener = RocksDBOptions.open
+    original = getattr(opener, "__wrapped__", opener)
+
+    def open_with_write_options(self: Any, path: Path, *, read_only: bool = False) -> Any:
+        db = original(self, path, read_only=read_only)
+        if self.use_rocksdict and not write_ahead_log and not read_only:
+            _disable_wal(db)
+        return db
+
+    open_with_write_options.__wrapped__ = original  # type: ignore[attr-defined]
+    RocksDBOptions.open = open_with_write_options  # type: ignore[method-assign]
+    _INSTALLED[:] = [write_ahead_log]
+
+
+def _disable_wal(db: Any) -> None:
+    import rocksdict
+
+    options = rocksdict.WriteOptions()
+    options.disable_wal = True
+    db.set_write_options(options)
+
+
+def open_table_store(path: Path, *, write_ahead_log: bool = False) -> Any:
+    """A RocksDB database opened exactly as a worker opens a table partition's store (faust's
+    default options, raw bytes), for benchmarks and tests that need the real store without an
+    app."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    install(write_ahead_log)
+    return RocksDBOptions(use_rocksdict=True).open(path)
