@@ -15,7 +15,9 @@
  * - BandIndex: the LSH band tables of one bucket, with each entry's signature and shingle keys,
  *   so that one query finds the candidates, estimates their Jaccard similarity and confirms the
  *   close ones exactly (Jaccard or containment of the shingle sets), without a Python object
- *   per fingerprint or per candidate.
+ *   per fingerprint or per candidate;
+ * - WindowIndex: all buckets' BandIndexes and the rest of what the window keeps per fingerprint
+ *   (id, event time, bucket), with expiry by event time: one C call per add, expiry or query.
  *
  * agents/domain/fingerprint.py holds the pure-Python fallback that computes the same values
  * bit for bit (tests/unit/test_fingerprint.py checks it); it is used when this module was not
@@ -526,6 +528,42 @@ static const uint32_t *digest_of(BandIndex *self, PyObject *signature)
     return (const uint32_t *)PyBytes_AS_STRING(signature);
 }
 
+/* Appends an entry. Returns 0, or -1 with an exception set; the entry may then be in some
+ * posting lists (out of memory while linking): the caller forgets `slot`, which stays used. */
+static int band_insert(BandIndex *self, int64_t slot, const uint32_t *digest, const uint32_t *keys,
+                       Py_ssize_t key_count)
+{
+    if (self->count > 0 && slot <= self->slots[self->count - 1]) {
+        PyErr_SetString(PyExc_ValueError, "slots must be inserted in increasing order");
+        return -1;
+    }
+    if (key_count > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many shingle keys");
+        return -1;
+    }
+    uint32_t *own_keys = PyMem_Malloc(key_count ? key_count * sizeof(uint32_t) : 1);
+    if (own_keys == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (ensure_entries(self) < 0 || ensure_cells(self) < 0) {
+        PyMem_Free(own_keys);
+        return -1;
+    }
+    memcpy(own_keys, keys, key_count * sizeof(uint32_t));
+    Py_ssize_t e = self->count;
+    Entry *entry = entry_at(self, e);
+    self->slots[e] = entry->slot = slot;
+    entry->keys = own_keys;
+    entry->key_count = (uint32_t)key_count;
+    entry->alive = 1;
+    memcpy(entry->values, digest, self->num_perm * sizeof(uint32_t));
+    /* Counted even if linking fails (out of memory): it may be in some posting lists. */
+    self->count++;
+    self->live++;
+    return link_entry(self, e);
+}
+
 static PyObject *BandIndex_insert(BandIndex *self, PyObject *args)
 {
     long long slot;
@@ -534,7 +572,6 @@ static PyObject *BandIndex_insert(BandIndex *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "LOy*", &slot, &signature, &keys))
         return NULL;
     PyObject *result = NULL;
-    uint32_t *own_keys = NULL;
     const uint32_t *digest = digest_of(self, signature);
     if (digest == NULL)
         goto done;
@@ -542,82 +579,74 @@ static PyObject *BandIndex_insert(BandIndex *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "keys must be bytes of 32-bit values");
         goto done;
     }
-    if (self->count > 0 && slot <= self->slots[self->count - 1]) {
-        PyErr_SetString(PyExc_ValueError, "slots must be inserted in increasing order");
-        goto done;
-    }
-    own_keys = PyMem_Malloc(keys.len ? keys.len : 1);
-    if (own_keys == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    memcpy(own_keys, keys.buf, keys.len);
-    if (ensure_entries(self) < 0 || ensure_cells(self) < 0)
-        goto done;
-    Py_ssize_t e = self->count;
-    Entry *entry = entry_at(self, e);
-    self->slots[e] = entry->slot = slot;
-    entry->keys = own_keys;
-    entry->key_count = (uint32_t)(keys.len / sizeof(uint32_t));
-    entry->alive = 1;
-    memcpy(entry->values, digest, self->num_perm * sizeof(uint32_t));
-    /* Counted even if linking fails (out of memory): it may be in some posting lists. */
-    self->count++;
-    self->live++;
-    own_keys = NULL;
-    if (link_entry(self, e) < 0)
-        goto done;
-    result = Py_NewRef(Py_None);
+    if (band_insert(self, slot, digest, keys.buf, keys.len / (Py_ssize_t)sizeof(uint32_t)) == 0)
+        result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(own_keys);
     PyBuffer_Release(&keys);
     return result;
 }
 
 #define MAX_BANDS 256
 #define PREFETCH_AHEAD 8
+#define STACK_CANDIDATES 256
 
-/* The exact confirmation of one query: its shingle keys as a set, built at the first
- * candidate that needs it, and the thresholds. */
+/* The exact confirmation a query asks for: its shingle keys and the thresholds. */
 typedef struct {
     const uint32_t *keys;
     Py_ssize_t count; /* -1: no exact confirmation asked */
     double jaccard, containment;
     Py_ssize_t containment_min;
-    HashSet set;
-    uint64_t *heap_cells;
 } Confirmation;
 
-/* query(signature, least[, keys, jaccard, containment, containment_min]) -> [(matches, slot)]:
- * the live entries sharing at least one band with `signature` whose signatures agree on at
- * least `least` of the num_perm values. With the query's shingle keys (fingerprint()), only
- * those whose shingle sets are close enough, exactly: Jaccard >= `jaccard`, or containment
- * (overlap over the smaller set) >= `containment` with at least `containment_min` shingles in
- * the smaller set; then each comes as (matches, slot, jaccard, containment). */
-static PyObject *BandIndex_query(BandIndex *self, PyObject *args)
+/* One answer of a query. `id`, `id_length` and `at` are WindowIndex's, filled after the query
+ * so that its sort needs no other memory. */
+typedef struct {
+    int64_t slot;
+    int32_t entry;
+    int matches;
+    double jaccard, containment; /* 0 without exact confirmation */
+    const char *id;
+    size_t id_length;
+    double at;
+} Candidate;
+
+/* The answers of a query: in the caller's stack buffer, or in `heap` once they outgrow it (a
+ * bucket of near-identical posts). */
+typedef struct {
+    Candidate *items;
+    Py_ssize_t count, capacity;
+    Candidate *heap;
+} Candidates;
+
+static Candidate *candidates_push(Candidates *found)
 {
-    PyObject *signature;
-    int least;
-    Py_buffer query_keys = {.buf = NULL, .obj = NULL, .len = 0};
-    Confirmation exact = {.count = -1};
-    if (!PyArg_ParseTuple(args, "Oi|y*ddn", &signature, &least, &query_keys, &exact.jaccard, &exact.containment,
-                          &exact.containment_min))
-        return NULL;
-    PyObject *found = NULL;
-    int32_t stack_close[256], *close = stack_close; /* step 3's entries, and their matches */
-    int stack_matches[256], *close_matches = stack_matches;
-    Py_ssize_t close_count = 0, close_capacity = 256;
-    const uint32_t *digest = digest_of(self, signature);
-    int num_perm = self->num_perm, bands = self->bands, rows = self->rows;
-    if (digest == NULL)
-        goto done;
-    if (bands > MAX_BANDS || query_keys.len % sizeof(uint32_t) != 0) {
-        PyErr_SetString(PyExc_ValueError, bands > MAX_BANDS ? "too many bands" : "keys must be bytes of 32-bit values");
-        goto done;
+    if (found->count == found->capacity) {
+        Py_ssize_t capacity = 2 * found->capacity;
+        Candidate *more = PyMem_Malloc(capacity * sizeof(Candidate));
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        memcpy(more, found->items, found->count * sizeof(Candidate));
+        PyMem_Free(found->heap);
+        found->items = found->heap = more;
+        found->capacity = capacity;
     }
-    if (query_keys.obj != NULL) {
-        exact.keys = query_keys.buf;
-        exact.count = query_keys.len / sizeof(uint32_t);
+    return &found->items[found->count++];
+}
+
+/* The live entries sharing at least one band with `digest` whose signatures agree on at least
+ * `least` of the num_perm values, in the order found; with exact confirmation (exact->count >= 0),
+ * only those whose shingle sets are close enough: Jaccard >= exact->jaccard, or containment
+ * (overlap over the smaller set) >= exact->containment with at least exact->containment_min
+ * shingles in the smaller set. Returns 0, or -1 with an exception set. */
+static int band_query(const BandIndex *self, const uint32_t *digest, int least, const Confirmation *exact,
+                      Candidates *found)
+{
+    int num_perm = self->num_perm, bands = self->bands, rows = self->rows;
+    if (bands > MAX_BANDS) {
+        PyErr_SetString(PyExc_ValueError, "too many bands");
+        return -1;
     }
     /* 1. all band keys, their cells prefetched; 2. the posting lists, prefetched; 3. the
      * entries, each prefetched PREFETCH_AHEAD postings before it is compared. */
@@ -658,85 +687,104 @@ static PyObject *BandIndex_query(BandIndex *self, PyObject *args)
                 matches += digest[p] == other[p];
             if (matches < least)
                 continue;
-            if (close_count == close_capacity) { /* a bucket of near-identical posts */
-                int32_t *more = PyMem_Malloc(2 * close_capacity * sizeof(int32_t));
-                int *more_matches = PyMem_Malloc(2 * close_capacity * sizeof(int));
-                if (more == NULL || more_matches == NULL) {
-                    PyMem_Free(more);
-                    PyMem_Free(more_matches);
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                memcpy(more, close, close_count * sizeof(int32_t));
-                memcpy(more_matches, close_matches, close_count * sizeof(int));
-                if (close != stack_close) {
-                    PyMem_Free(close);
-                    PyMem_Free(close_matches);
-                }
-                close = more;
-                close_matches = more_matches;
-                close_capacity *= 2;
-            }
-            close[close_count] = postings[k];
-            close_matches[close_count++] = matches;
-            if (exact.count >= 0)
+            Candidate *candidate = candidates_push(found);
+            if (candidate == NULL)
+                return -1;
+            candidate->slot = entry->slot;
+            candidate->entry = postings[k];
+            candidate->matches = matches;
+            candidate->jaccard = candidate->containment = 0.0;
+            if (exact->count >= 0)
                 for (uint32_t line = 0; line < entry->key_count; line += 16)
                     __builtin_prefetch(entry->keys + line);
         }
     }
-    /* 4. the exact confirmation, and the answer. */
-    if (close_count > 0 && exact.count >= 0) { /* the query's set of shingle keys */
-        size_t capacity = set_capacity(exact.count);
-        exact.set.cells = exact.heap_cells = PyMem_Calloc(capacity, sizeof(uint64_t));
-        if (exact.set.cells == NULL) {
-            PyErr_NoMemory();
-            goto done;
+    if (found->count == 0 || exact->count < 0)
+        return 0;
+    /* 4. the exact confirmation against the query's set of shingle keys: the close ones are
+     * kept, in order. */
+    size_t capacity = set_capacity(exact->count);
+    HashSet mine = {PyMem_Calloc(capacity, sizeof(uint64_t)), capacity - 1, 0};
+    if (mine.cells == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < exact->count; i++)
+        hashset_add(&mine, exact->keys[i]);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t j = 0; j < found->count; j++) {
+        Candidate *candidate = &found->items[j];
+        const Entry *entry = entry_at(self, candidate->entry);
+        Py_ssize_t overlap = 0, theirs = entry->key_count;
+        for (uint32_t i = 0; i < entry->key_count; i++)
+            overlap += hashset_has(&mine, entry->keys[i]);
+        Py_ssize_t smaller = exact->count < theirs ? exact->count : theirs;
+        double jaccard = 0.0, containment = 0.0;
+        if (smaller > 0) {
+            jaccard = (double)overlap / (double)(exact->count + theirs - overlap);
+            containment = (double)overlap / (double)smaller;
         }
-        exact.set.mask = capacity - 1;
-        for (Py_ssize_t i = 0; i < exact.count; i++)
-            hashset_add(&exact.set, exact.keys[i]);
+        if (jaccard < exact->jaccard && (containment < exact->containment || smaller < exact->containment_min))
+            continue;
+        candidate->jaccard = jaccard;
+        candidate->containment = containment;
+        found->items[kept++] = *candidate;
     }
-    found = PyList_New(0);
-    for (Py_ssize_t j = 0; found != NULL && j < close_count; j++) {
-        const Entry *entry = entry_at(self, close[j]);
-        PyObject *item;
-        if (exact.count < 0) {
-            item = Py_BuildValue("iL", close_matches[j], (long long)entry->slot);
-        } else {
-            Py_ssize_t overlap = 0, mine = exact.count, theirs = entry->key_count;
-            for (uint32_t i = 0; i < entry->key_count; i++)
-                overlap += hashset_has(&exact.set, entry->keys[i]);
-            Py_ssize_t smaller = mine < theirs ? mine : theirs;
-            double jaccard = 0.0, containment = 0.0;
-            if (smaller > 0) {
-                jaccard = (double)overlap / (double)(mine + theirs - overlap);
-                containment = (double)overlap / (double)smaller;
-            }
-            if (jaccard < exact.jaccard && (containment < exact.containment || smaller < exact.containment_min))
-                continue;
-            item = Py_BuildValue("iLdd", close_matches[j], (long long)entry->slot, jaccard, containment);
-        }
-        if (item == NULL || PyList_Append(found, item) < 0)
-            Py_CLEAR(found);
-        Py_XDECREF(item);
-    }
-done:
-    if (close != stack_close) {
-        PyMem_Free(close);
-        PyMem_Free(close_matches);
-    }
-    PyMem_Free(exact.heap_cells);
-    if (query_keys.obj != NULL)
-        PyBuffer_Release(&query_keys);
-    return found;
+    found->count = kept;
+    PyMem_Free(mine.cells);
+    return 0;
 }
 
-/* forget(slot) -> bool: the entry of `slot` is no candidate any more (until compact drops it). */
-static PyObject *BandIndex_forget(BandIndex *self, PyObject *arg)
+/* query(signature, least[, keys, jaccard, containment, containment_min]) -> [(matches, slot)]:
+ * band_query's answers; with the query's shingle keys (fingerprint()), each comes as
+ * (matches, slot, jaccard, containment). */
+static PyObject *BandIndex_query(BandIndex *self, PyObject *args)
 {
-    long long slot = PyLong_AsLongLong(arg);
-    if (slot == -1 && PyErr_Occurred())
+    PyObject *signature;
+    int least;
+    Py_buffer query_keys = {.buf = NULL, .obj = NULL, .len = 0};
+    Confirmation exact = {.count = -1};
+    if (!PyArg_ParseTuple(args, "Oi|y*ddn", &signature, &least, &query_keys, &exact.jaccard, &exact.containment,
+                          &exact.containment_min))
         return NULL;
+    PyObject *result = NULL;
+    Candidate stack[STACK_CANDIDATES];
+    Candidates found = {stack, 0, STACK_CANDIDATES, NULL};
+    const uint32_t *digest = digest_of(self, signature);
+    if (digest == NULL)
+        goto done;
+    if (query_keys.len % sizeof(uint32_t) != 0) {
+        PyErr_SetString(PyExc_ValueError, "keys must be bytes of 32-bit values");
+        goto done;
+    }
+    if (query_keys.obj != NULL) {
+        exact.keys = query_keys.buf;
+        exact.count = query_keys.len / (Py_ssize_t)sizeof(uint32_t);
+    }
+    if (band_query(self, digest, least, &exact, &found) < 0)
+        goto done;
+    result = PyList_New(found.count);
+    for (Py_ssize_t j = 0; result != NULL && j < found.count; j++) {
+        const Candidate *candidate = &found.items[j];
+        PyObject *item = exact.count < 0
+            ? Py_BuildValue("iL", candidate->matches, (long long)candidate->slot)
+            : Py_BuildValue("iLdd", candidate->matches, (long long)candidate->slot, candidate->jaccard,
+                            candidate->containment);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, j, item);
+    }
+done:
+    PyMem_Free(found.heap);
+    if (query_keys.obj != NULL)
+        PyBuffer_Release(&query_keys);
+    return result;
+}
+
+/* Hides the entry of `slot` from queries (until compaction drops it). Returns 1 if it was live. */
+static int band_forget(BandIndex *self, int64_t slot)
+{
     Py_ssize_t low = 0, high = self->count;
     while (low < high) {
         Py_ssize_t middle = low + (high - low) / 2;
@@ -746,18 +794,27 @@ static PyObject *BandIndex_forget(BandIndex *self, PyObject *arg)
             high = middle;
     }
     Entry *entry = low < self->count && self->slots[low] == slot ? entry_at(self, low) : NULL;
-    if (entry != NULL && entry->alive) {
-        entry->alive = 0;
-        PyMem_Free(entry->keys);
-        entry->keys = NULL;
-        self->live--;
-        Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+    if (entry == NULL || !entry->alive)
+        return 0;
+    entry->alive = 0;
+    PyMem_Free(entry->keys);
+    entry->keys = NULL;
+    self->live--;
+    return 1;
 }
 
-/* compact() -> live entries: drops the forgotten entries and rebuilds the band tables. */
-static PyObject *BandIndex_compact(BandIndex *self, PyObject *unused)
+/* forget(slot) -> bool: the entry of `slot` is no candidate any more (until compact drops it). */
+static PyObject *BandIndex_forget(BandIndex *self, PyObject *arg)
+{
+    long long slot = PyLong_AsLongLong(arg);
+    if (slot == -1 && PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(band_forget(self, slot));
+}
+
+/* Drops the forgotten entries and rebuilds the band tables. Returns the live entries, or -1
+ * with an exception set. */
+static Py_ssize_t band_compact(BandIndex *self)
 {
     Py_ssize_t kept = 0;
     for (Py_ssize_t e = 0; e < self->count; e++) {
@@ -771,12 +828,19 @@ static PyObject *BandIndex_compact(BandIndex *self, PyObject *unused)
     }
     self->count = self->live = kept;
     if (reset_cells(self, (size_t)kept * self->bands) < 0)
-        return NULL;
+        return -1;
     for (Py_ssize_t e = 0; e < kept; e++) {
         if (link_entry(self, e) < 0)
-            return NULL;
+            return -1;
     }
-    return PyLong_FromSsize_t(kept);
+    return kept;
+}
+
+/* compact() -> live entries: drops the forgotten entries and rebuilds the band tables. */
+static PyObject *BandIndex_compact(BandIndex *self, PyObject *unused)
+{
+    Py_ssize_t kept = band_compact(self);
+    return kept < 0 ? NULL : PyLong_FromSsize_t(kept);
 }
 
 static Py_ssize_t BandIndex_len(BandIndex *self)
@@ -829,6 +893,669 @@ static PyTypeObject BandIndexType = {
     .tp_as_sequence = &BandIndex_as_sequence,
 };
 
+/* ---- WindowIndex ----------------------------------------------------------------------------
+ *
+ * Everything LshIndex (agents/domain/cluster.py) keeps of the fingerprints in the window: a
+ * BandIndex per bucket (category and place; bucket strings are numbered in order of first use),
+ * and per slot (arrival order) the member's id, event time and bucket number, with an
+ * id -> slot hash table. Adding, expiring by time and answering a query are one C call each and
+ * keep no Python object per fingerprint: ids are kept as UTF-8, and a str is made only for the
+ * ids a call returns. (In Python these were a dict and four parallel lists of objects: ~15% of
+ * the stage at 1,000,000 fingerprints, nearly all of it cache misses on those objects.)
+ *
+ * Members are an array indexed by slot - base. Expiry walks it from `head` and drops the
+ * expired front once it is at least trim_slots long and half the array (amortized O(1) per
+ * member). A bucket's band tables are compacted once at least rebuild_forgotten of its entries,
+ * and at least half, were forgotten: at most one re-insert per forgotten fingerprint.
+ */
+
+#define INLINE_ID_CHARS 24 /* "cmp-" and 20 hex digits (schemas.events.stable_id) fit inline */
+
+typedef struct {
+    double at;
+    uint64_t id_hash;
+    int32_t bucket;     /* -1: forgotten (expired or removed) */
+    uint32_t id_length; /* bytes of UTF-8; 0 once forgotten */
+    union {
+        char chars[INLINE_ID_CHARS]; /* id_length <= INLINE_ID_CHARS */
+        char *heap;                  /* longer ids: malloc'd */
+    } id;
+} Member;
+
+typedef struct {
+    uint64_t hash;
+    int64_t slot; /* -1: a free cell */
+} IdCell;
+
+typedef struct {
+    PyObject_HEAD
+    int num_perm, bands;
+    Py_ssize_t rebuild_forgotten, trim_slots;
+    PyObject *bucket_numbers; /* dict: bucket -> its number */
+    PyObject *buckets;        /* list: number -> (bucket, BandIndex), appended in one step */
+    Member *members;          /* the slots base .. base + member_count - 1 */
+    Py_ssize_t member_count, member_capacity;
+    int64_t base, head;       /* head: the oldest slot not expired; every slot before it is forgotten */
+    IdCell *id_cells;         /* linear probing, at most 70% full */
+    size_t id_mask;
+    Py_ssize_t live;
+} WindowIndex;
+
+static inline const char *member_id(const Member *member)
+{
+    return member->id_length <= INLINE_ID_CHARS ? member->id.chars : member->id.heap;
+}
+
+static inline Member *member_at(const WindowIndex *self, int64_t slot)
+{
+    return &self->members[slot - self->base];
+}
+
+static inline PyObject *bucket_entry(const WindowIndex *self, Py_ssize_t number)
+{
+    return PyList_GET_ITEM(self->buckets, number);
+}
+
+static inline BandIndex *table_of(const WindowIndex *self, Py_ssize_t number)
+{
+    return (BandIndex *)PyTuple_GET_ITEM(bucket_entry(self, number), 1);
+}
+
+static inline uint64_t id_hash(const char *chars, size_t length)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < length; i++)
+        h = (h ^ (unsigned char)chars[i]) * FNV_PRIME;
+    return fmix64(h);
+}
+
+/* The UTF-8 of a member id, or NULL with an exception set if it is not a str. Lone surrogates
+ * are encoded as such ("surrogatepass"), so every str is a valid id, as for a dict; `*hold` is
+ * then the bytes holding them, to release after use (else NULL). */
+static const char *id_chars(PyObject *member, Py_ssize_t *length, PyObject **hold)
+{
+    *hold = NULL;
+    if (!PyUnicode_Check(member)) {
+        PyErr_SetString(PyExc_TypeError, "member must be a str");
+        return NULL;
+    }
+    const char *chars = PyUnicode_AsUTF8AndSize(member, length);
+    if (chars != NULL || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return chars;
+    PyErr_Clear();
+    *hold = PyUnicode_AsEncodedString(member, "utf-8", "surrogatepass");
+    if (*hold == NULL)
+        return NULL;
+    *length = PyBytes_GET_SIZE(*hold);
+    return PyBytes_AS_STRING(*hold);
+}
+
+/* A member id as a str (the inverse of id_chars). */
+static inline PyObject *id_str(const char *chars, size_t length)
+{
+    return PyUnicode_DecodeUTF8(chars, (Py_ssize_t)length, "surrogatepass");
+}
+
+/* A tuple of `count` new references; NULL if one of them is NULL (its exception set) or the
+ * tuple cannot be made, releasing the others. */
+static PyObject *tuple_of(Py_ssize_t count, PyObject **items)
+{
+    PyObject *tuple = NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (items[i] == NULL)
+            goto failed;
+    }
+    tuple = PyTuple_New(count);
+    if (tuple == NULL)
+        goto failed;
+    for (Py_ssize_t i = 0; i < count; i++)
+        PyTuple_SET_ITEM(tuple, i, items[i]);
+    return tuple;
+failed:
+    for (Py_ssize_t i = 0; i < count; i++)
+        Py_XDECREF(items[i]);
+    return NULL;
+}
+
+/* The cell of the live member with this id, or NULL. */
+static IdCell *find_id(const WindowIndex *self, const char *chars, size_t length, uint64_t hash)
+{
+    for (size_t i = (size_t)hash & self->id_mask;; i = (i + 1) & self->id_mask) {
+        IdCell *cell = &self->id_cells[i];
+        if (cell->slot < 0)
+            return NULL;
+        if (cell->hash == hash) {
+            const Member *member = member_at(self, cell->slot);
+            if (member->id_length == length && memcmp(member_id(member), chars, length) == 0)
+                return cell;
+        }
+    }
+}
+
+/* The live member of a str id, or NULL (no exception) if there is none. NULL with an exception
+ * set only if the id cannot be encoded (out of memory). */
+static Member *find_member(const WindowIndex *self, PyObject *member)
+{
+    if (!PyUnicode_Check(member))
+        return NULL;
+    Py_ssize_t length;
+    PyObject *hold;
+    const char *chars = id_chars(member, &length, &hold);
+    if (chars == NULL)
+        return NULL;
+    const IdCell *cell = find_id(self, chars, (size_t)length, id_hash(chars, (size_t)length));
+    Py_XDECREF(hold);
+    return cell == NULL ? NULL : member_at(self, cell->slot);
+}
+
+static void place_id(IdCell *cells, size_t mask, uint64_t hash, int64_t slot)
+{
+    size_t i = (size_t)hash & mask;
+    while (cells[i].slot >= 0)
+        i = (i + 1) & mask;
+    cells[i].hash = hash;
+    cells[i].slot = slot;
+}
+
+/* Removes the cell of `slot` (whose id hashes to `hash`) and moves later cells of its probe
+ * run back into the hole, so that lookups need no tombstones. */
+static void unlink_id(WindowIndex *self, uint64_t hash, int64_t slot)
+{
+    IdCell *cells = self->id_cells;
+    size_t mask = self->id_mask, hole = (size_t)hash & mask;
+    while (cells[hole].slot != slot) {
+        if (cells[hole].slot < 0)
+            return; /* not there (cannot happen: every live member has its cell) */
+        hole = (hole + 1) & mask;
+    }
+    for (size_t next = (hole + 1) & mask; cells[next].slot >= 0; next = (next + 1) & mask) {
+        size_t home = (size_t)cells[next].hash & mask;
+        /* It may fill the hole unless its home lies after the hole (cyclically, up to `next`). */
+        if (((next - home) & mask) >= ((next - hole) & mask)) {
+            cells[hole] = cells[next];
+            hole = next;
+        }
+    }
+    cells[hole].slot = -1;
+}
+
+static IdCell *new_id_cells(size_t capacity)
+{
+    IdCell *cells = PyMem_Malloc(capacity * sizeof(IdCell));
+    if (cells == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (size_t i = 0; i < capacity; i++)
+        cells[i].slot = -1;
+    return cells;
+}
+
+/* Room in the id table for one more member. */
+static int ensure_id_room(WindowIndex *self)
+{
+    size_t capacity = self->id_mask + 1;
+    if ((size_t)(self->live + 1) * 10 <= capacity * 7)
+        return 0;
+    IdCell *cells = new_id_cells(2 * capacity);
+    if (cells == NULL)
+        return -1;
+    for (size_t i = 0; i < capacity; i++) {
+        if (self->id_cells[i].slot >= 0)
+            place_id(cells, 2 * capacity - 1, self->id_cells[i].hash, self->id_cells[i].slot);
+    }
+    PyMem_Free(self->id_cells);
+    self->id_cells = cells;
+    self->id_mask = 2 * capacity - 1;
+    return 0;
+}
+
+static int ensure_member_room(WindowIndex *self)
+{
+    if (self->member_count < self->member_capacity)
+        return 0;
+    Py_ssize_t capacity = self->member_capacity ? 2 * self->member_capacity : 64;
+    if ((size_t)capacity > PY_SSIZE_T_MAX / sizeof(Member)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Member *members = PyMem_Realloc(self->members, capacity * sizeof(Member));
+    if (members == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->members = members;
+    self->member_capacity = capacity;
+    return 0;
+}
+
+/* The number of `bucket`; -1 if it has none and `create` is 0; -2 with an exception set. */
+static Py_ssize_t bucket_number(WindowIndex *self, PyObject *bucket, int create)
+{
+    if (!PyUnicode_Check(bucket)) {
+        if (!create)
+            return -1; /* as a dict of str keys answers */
+        PyErr_SetString(PyExc_TypeError, "bucket must be a str");
+        return -2;
+    }
+    PyObject *known = PyDict_GetItemWithError(self->bucket_numbers, bucket); /* borrowed */
+    if (known != NULL)
+        return PyLong_AsSsize_t(known);
+    if (PyErr_Occurred())
+        return -2;
+    if (!create)
+        return -1;
+    Py_ssize_t number = PyList_GET_SIZE(self->buckets);
+    if (number >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many buckets");
+        return -2;
+    }
+    PyObject *table = PyObject_CallFunction((PyObject *)&BandIndexType, "ii", self->num_perm, self->bands);
+    PyObject *entry = table == NULL ? NULL : PyTuple_Pack(2, bucket, table);
+    PyObject *key = entry == NULL ? NULL : PyLong_FromSsize_t(number);
+    /* An entry appended whose number was not recorded is never used: the next bucket gets the
+     * next number. */
+    int failed = key == NULL || PyList_Append(self->buckets, entry) < 0
+                 || PyDict_SetItem(self->bucket_numbers, bucket, key) < 0;
+    Py_XDECREF(table);
+    Py_XDECREF(entry);
+    Py_XDECREF(key);
+    return failed ? -2 : number;
+}
+
+static int WindowIndex_init(WindowIndex *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"num_perm", "bands", "rebuild_forgotten", "trim_slots", NULL};
+    int num_perm, bands;
+    Py_ssize_t rebuild_forgotten, trim_slots;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iinn", names, &num_perm, &bands, &rebuild_forgotten,
+                                     &trim_slots))
+        return -1;
+    if (num_perm < 1 || num_perm > MAX_PERM || bands < 1 || num_perm % bands != 0) {
+        PyErr_SetString(PyExc_ValueError, "num_perm must be a multiple of bands");
+        return -1;
+    }
+    if (rebuild_forgotten < 1 || trim_slots < 1) {
+        PyErr_SetString(PyExc_ValueError, "rebuild_forgotten and trim_slots must be positive");
+        return -1;
+    }
+    if (self->id_cells != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "WindowIndex already initialized");
+        return -1;
+    }
+    Py_XSETREF(self->bucket_numbers, PyDict_New());
+    Py_XSETREF(self->buckets, PyList_New(0));
+    self->id_cells = new_id_cells(16);
+    if (self->bucket_numbers == NULL || self->buckets == NULL || self->id_cells == NULL)
+        return -1; /* dealloc releases what was made */
+    self->id_mask = 15;
+    self->num_perm = num_perm;
+    self->bands = bands;
+    self->rebuild_forgotten = rebuild_forgotten;
+    self->trim_slots = trim_slots;
+    return 0;
+}
+
+static int WindowIndex_ready(const WindowIndex *self)
+{
+    if (self->id_cells != NULL)
+        return 1;
+    PyErr_SetString(PyExc_RuntimeError, "WindowIndex not initialized");
+    return 0;
+}
+
+static void WindowIndex_dealloc(WindowIndex *self)
+{
+    for (Py_ssize_t i = 0; i < self->member_count; i++) {
+        if (self->members[i].id_length > INLINE_ID_CHARS)
+            PyMem_Free(self->members[i].id.heap);
+    }
+    PyMem_Free(self->members);
+    PyMem_Free(self->id_cells);
+    Py_XDECREF(self->bucket_numbers);
+    Py_XDECREF(self->buckets);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* add(member, bucket, at, signature, keys) -> bool: index a fingerprint under the next slot;
+ * False (and nothing done) if the member is indexed already. */
+static PyObject *WindowIndex_add(WindowIndex *self, PyObject *args)
+{
+    PyObject *member, *bucket, *signature, *hold = NULL, *result = NULL;
+    double at;
+    Py_buffer keys;
+    if (!WindowIndex_ready(self) || !PyArg_ParseTuple(args, "OOdOy*", &member, &bucket, &at, &signature, &keys))
+        return NULL;
+    char *heap_id = NULL;
+    Py_ssize_t length;
+    const char *chars = id_chars(member, &length, &hold);
+    if (chars == NULL)
+        goto done;
+    if (keys.len % sizeof(uint32_t) != 0 || (size_t)length > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, (size_t)length > UINT32_MAX ? "member id too long"
+                                                                      : "keys must be bytes of 32-bit values");
+        goto done;
+    }
+    uint64_t hash = id_hash(chars, (size_t)length);
+    if (find_id(self, chars, (size_t)length, hash) != NULL) {
+        result = Py_NewRef(Py_False);
+        goto done;
+    }
+    Py_ssize_t number = bucket_number(self, bucket, 1);
+    if (number < 0)
+        goto done;
+    BandIndex *table = table_of(self, number);
+    const uint32_t *digest = digest_of(table, signature);
+    if (digest == NULL)
+        goto done;
+    if (length > INLINE_ID_CHARS) {
+        heap_id = PyMem_Malloc(length);
+        if (heap_id == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy(heap_id, chars, length);
+    }
+    if (ensure_member_room(self) < 0 || ensure_id_room(self) < 0)
+        goto done;
+    /* The slot is used even if the insert fails: the band tables may hold it (forgotten), and
+     * slots must increase. */
+    int64_t slot = self->base + self->member_count;
+    Member *record = &self->members[self->member_count++];
+    record->at = at;
+    record->id_hash = hash;
+    record->bucket = -1;
+    record->id_length = 0;
+    if (band_insert(table, slot, digest, keys.buf, keys.len / (Py_ssize_t)sizeof(uint32_t)) < 0) {
+        band_forget(table, slot);
+        goto done;
+    }
+    record->bucket = (int32_t)number;
+    record->id_length = (uint32_t)length;
+    if (heap_id != NULL) {
+        record->id.heap = heap_id;
+        heap_id = NULL;
+    } else {
+        memcpy(record->id.chars, chars, length);
+    }
+    place_id(self->id_cells, self->id_mask, hash, slot);
+    self->live++;
+    result = Py_NewRef(Py_True);
+done:
+    PyMem_Free(heap_id);
+    Py_XDECREF(hold);
+    PyBuffer_Release(&keys);
+    return result;
+}
+
+/* Forgets the live member of `slot`: out of the id table and no candidate any more. Its
+ * bucket's band tables are compacted once enough of them were forgotten. Returns 0, or -1 with
+ * an exception set (out of memory while compacting: the member is forgotten all the same). */
+static int forget_member(WindowIndex *self, int64_t slot)
+{
+    Member *member = member_at(self, slot);
+    BandIndex *table = table_of(self, member->bucket);
+    unlink_id(self, member->id_hash, slot);
+    band_forget(table, slot);
+    if (member->id_length > INLINE_ID_CHARS)
+        PyMem_Free(member->id.heap);
+    member->id_length = 0;
+    member->bucket = -1;
+    self->live--;
+    Py_ssize_t forgotten = table->count - table->live;
+    if (forgotten >= self->rebuild_forgotten && 2 * forgotten >= table->count)
+        return band_compact(table) < 0 ? -1 : 0;
+    return 0;
+}
+
+/* remove(member) -> bool: forget a member; False if it was not indexed. */
+static PyObject *WindowIndex_remove(WindowIndex *self, PyObject *member)
+{
+    if (!WindowIndex_ready(self))
+        return NULL;
+    Member *found = find_member(self, member);
+    if (found == NULL)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
+    if (forget_member(self, self->base + (found - self->members)) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* expire(before) -> [(member, bucket)]: forget members in slot order up to the first live one
+ * whose time is at least `before` (arrival order is close to event-time order; callers check
+ * the window exactly on candidates). */
+static PyObject *WindowIndex_expire(WindowIndex *self, PyObject *arg)
+{
+    if (!WindowIndex_ready(self))
+        return NULL;
+    double before = PyFloat_AsDouble(arg);
+    if (before == -1.0 && PyErr_Occurred())
+        return NULL;
+    PyObject *expired = PyList_New(0);
+    if (expired == NULL)
+        return NULL;
+    Py_ssize_t i = self->head - self->base;
+    for (; i < self->member_count; i++) {
+        const Member *member = &self->members[i];
+        if (member->bucket < 0)
+            continue;
+        if (member->at >= before)
+            break;
+        PyObject *bucket = PyTuple_GET_ITEM(bucket_entry(self, member->bucket), 0);
+        PyObject *pair = tuple_of(2, (PyObject *[]){id_str(member_id(member), member->id_length), Py_NewRef(bucket)});
+        int appended = pair != NULL && PyList_Append(expired, pair) == 0;
+        Py_XDECREF(pair);
+        if (!appended) { /* not forgotten: the next call returns it */
+            Py_CLEAR(expired);
+            break;
+        }
+        if (forget_member(self, self->base + i) < 0) {
+            Py_CLEAR(expired);
+            i++;
+            break;
+        }
+    }
+    self->head = self->base + i;
+    Py_ssize_t front = i;
+    if (front >= self->trim_slots && 2 * front >= self->member_count) {
+        /* Every member of the front is forgotten (its id freed): nothing refers to it. */
+        memmove(self->members, self->members + front, (size_t)(self->member_count - front) * sizeof(Member));
+        self->member_count -= front;
+        self->base += front;
+    }
+    return expired;
+}
+
+/* Best estimate first, ties by id, greatest first: the order Python's sort(reverse=True) gives
+ * the (estimate, id, ...) tuples, ids being unique (UTF-8 orders as code points do). */
+static int best_first(const void *x, const void *y)
+{
+    const Candidate *a = x, *b = y;
+    if (a->matches != b->matches)
+        return a->matches > b->matches ? -1 : 1;
+    size_t common = a->id_length < b->id_length ? a->id_length : b->id_length;
+    int order = memcmp(a->id, b->id, common);
+    if (order == 0)
+        order = (a->id_length > b->id_length) - (a->id_length < b->id_length);
+    return order > 0 ? -1 : order < 0 ? 1 : 0;
+}
+
+/* query(bucket, signature, least[, keys, jaccard, containment, containment_min]) ->
+ * [(estimate, member, at)], with the query's shingle keys [(estimate, member, at, jaccard,
+ * containment)]: BandIndex.query on the bucket's tables, with each slot's member and time, the
+ * estimated Jaccard similarity (matches / num_perm), best first (ties by id). */
+static PyObject *WindowIndex_query(WindowIndex *self, PyObject *args)
+{
+    PyObject *bucket, *signature;
+    int least;
+    Py_buffer query_keys = {.buf = NULL, .obj = NULL, .len = 0};
+    Confirmation exact = {.count = -1};
+    if (!WindowIndex_ready(self)
+        || !PyArg_ParseTuple(args, "OOi|y*ddn", &bucket, &signature, &least, &query_keys, &exact.jaccard,
+                             &exact.containment, &exact.containment_min))
+        return NULL;
+    PyObject *result = NULL;
+    Candidate stack[STACK_CANDIDATES];
+    Candidates found = {stack, 0, STACK_CANDIDATES, NULL};
+    Py_ssize_t number = bucket_number(self, bucket, 0);
+    if (number == -2)
+        goto done;
+    if (number == -1) { /* a bucket never seen: nothing to check the arguments against */
+        result = PyList_New(0);
+        goto done;
+    }
+    if (query_keys.len % sizeof(uint32_t) != 0) {
+        PyErr_SetString(PyExc_ValueError, "keys must be bytes of 32-bit values");
+        goto done;
+    }
+    if (query_keys.obj != NULL) {
+        exact.keys = query_keys.buf;
+        exact.count = query_keys.len / (Py_ssize_t)sizeof(uint32_t);
+    }
+    BandIndex *table = table_of(self, number);
+    const uint32_t *digest = digest_of(table, signature);
+    if (digest == NULL || band_query(table, digest, least, &exact, &found) < 0)
+        goto done;
+    for (Py_ssize_t j = 0; j < found.count; j++) {
+        Candidate *candidate = &found.items[j];
+        /* The band tables hold live slots only, and every live slot is at or after head. */
+        if (candidate->slot < self->head || candidate->slot - self->base >= self->member_count
+            || member_at(self, candidate->slot)->bucket != number) {
+            PyErr_SetString(PyExc_SystemError, "WindowIndex: band tables out of step with the members");
+            goto done;
+        }
+        const Member *member = member_at(self, candidate->slot);
+        candidate->id = member_id(member);
+        candidate->id_length = member->id_length;
+        candidate->at = member->at;
+    }
+    if (found.count > 1)
+        qsort(found.items, (size_t)found.count, sizeof(Candidate), best_first);
+    result = PyList_New(found.count);
+    for (Py_ssize_t j = 0; result != NULL && j < found.count; j++) {
+        const Candidate *candidate = &found.items[j];
+        PyObject *items[5] = {PyFloat_FromDouble((double)candidate->matches / (double)self->num_perm),
+                              id_str(candidate->id, candidate->id_length), PyFloat_FromDouble(candidate->at),
+                              NULL, NULL};
+        Py_ssize_t count = 3;
+        if (exact.count >= 0) {
+            items[3] = PyFloat_FromDouble(candidate->jaccard);
+            items[4] = PyFloat_FromDouble(candidate->containment);
+            count = 5;
+        }
+        PyObject *item = tuple_of(count, items);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, j, item);
+    }
+done:
+    PyMem_Free(found.heap);
+    if (query_keys.obj != NULL)
+        PyBuffer_Release(&query_keys);
+    return result;
+}
+
+/* at_of(member) -> float | None: the event time of an indexed member. */
+static PyObject *WindowIndex_at_of(WindowIndex *self, PyObject *member)
+{
+    if (!WindowIndex_ready(self))
+        return NULL;
+    const Member *found = find_member(self, member);
+    if (found == NULL)
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    return PyFloat_FromDouble(found->at);
+}
+
+/* compact() -> int: every bucket's band tables rebuilt without their forgotten entries;
+ * returns how many entries were re-inserted. */
+static PyObject *WindowIndex_compact(WindowIndex *self, PyObject *unused)
+{
+    if (!WindowIndex_ready(self))
+        return NULL;
+    Py_ssize_t reinserted = 0;
+    for (Py_ssize_t number = 0; number < PyList_GET_SIZE(self->buckets); number++) {
+        Py_ssize_t kept = band_compact(table_of(self, number));
+        if (kept < 0)
+            return NULL;
+        reinserted += kept;
+    }
+    return PyLong_FromSsize_t(reinserted);
+}
+
+/* band_index(bucket) -> BandIndex | None: a bucket's band tables (for tests and diagnostics). */
+static PyObject *WindowIndex_band_index(WindowIndex *self, PyObject *bucket)
+{
+    if (!WindowIndex_ready(self))
+        return NULL;
+    Py_ssize_t number = bucket_number(self, bucket, 0);
+    if (number == -2)
+        return NULL;
+    return Py_NewRef(number < 0 ? Py_None : (PyObject *)table_of(self, number));
+}
+
+static Py_ssize_t WindowIndex_len(WindowIndex *self)
+{
+    return self->live;
+}
+
+static int WindowIndex_contains(WindowIndex *self, PyObject *member)
+{
+    if (!WindowIndex_ready(self))
+        return -1;
+    if (find_member(self, member) != NULL)
+        return 1;
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *WindowIndex_get_trimmed(WindowIndex *self, void *closure)
+{
+    return PyLong_FromLongLong(self->base);
+}
+
+static PyMethodDef WindowIndex_methods[] = {
+    {"add", (PyCFunction)WindowIndex_add, METH_VARARGS,
+     "add(member, bucket, at, signature, keys) -> bool: index a fingerprint (False if the member is indexed)."},
+    {"remove", (PyCFunction)WindowIndex_remove, METH_O, "remove(member) -> bool: forget a member."},
+    {"expire", (PyCFunction)WindowIndex_expire, METH_O,
+     "expire(before) -> [(member, bucket)]: forget members in arrival order up to the first live one at or "
+     "after `before`."},
+    {"query", (PyCFunction)WindowIndex_query, METH_VARARGS,
+     "query(bucket, signature, least[, keys, jaccard, containment, containment_min]) -> [(estimate, member, at"
+     "[, jaccard, containment])], best estimate first, ties by id."},
+    {"at_of", (PyCFunction)WindowIndex_at_of, METH_O, "at_of(member) -> float | None"},
+    {"compact", (PyCFunction)WindowIndex_compact, METH_NOARGS,
+     "compact() -> int: rebuild every bucket's band tables; returns the entries re-inserted."},
+    {"band_index", (PyCFunction)WindowIndex_band_index, METH_O, "band_index(bucket) -> BandIndex | None"},
+    {NULL},
+};
+
+static PyGetSetDef WindowIndex_getset[] = {
+    {"trimmed", (getter)WindowIndex_get_trimmed, NULL, "slots dropped from the expired front", NULL},
+    {NULL},
+};
+
+static PySequenceMethods WindowIndex_as_sequence = {
+    .sq_length = (lenfunc)WindowIndex_len,
+    .sq_contains = (objobjproc)WindowIndex_contains,
+};
+
+/* Not garbage-collected: it refers only to strs and BandIndexes, never back to itself. */
+static PyTypeObject WindowIndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "agents.domain._fingerprint.WindowIndex",
+    .tp_doc = PyDoc_STR("WindowIndex(num_perm, bands, rebuild_forgotten, trim_slots): the fingerprints of the "
+                        "window, by bucket, with expiry by event time."),
+    .tp_basicsize = sizeof(WindowIndex),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)WindowIndex_init,
+    .tp_dealloc = (destructor)WindowIndex_dealloc,
+    .tp_methods = WindowIndex_methods,
+    .tp_getset = WindowIndex_getset,
+    .tp_as_sequence = &WindowIndex_as_sequence,
+};
+
 static PyMethodDef module_methods[] = {
     {"shingle_hashes", py_shingle_hashes, METH_O, "shingle_hashes(text) -> [int]: 64-bit hash of each shingle, in order."},
     {"signature", py_signature, METH_VARARGS,
@@ -845,14 +1572,12 @@ static struct PyModuleDef module_definition = {
 
 PyMODINIT_FUNC PyInit__fingerprint(void)
 {
-    if (PyType_Ready(&BandIndexType) < 0)
+    if (PyType_Ready(&BandIndexType) < 0 || PyType_Ready(&WindowIndexType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_definition);
     if (module == NULL)
         return NULL;
-    Py_INCREF(&BandIndexType);
-    if (PyModule_AddObject(module, "BandIndex", (PyObject *)&BandIndexType) < 0) {
-        Py_DECREF(&BandIndexType);
+    if (PyModule_AddType(module, &BandIndexType) < 0 || PyModule_AddType(module, &WindowIndexType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -29,7 +29,7 @@ from math import ceil
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
-from agents.domain.fingerprint import BandIndex, fingerprint, signature
+from agents.domain.fingerprint import WindowIndex, fingerprint, signature
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
@@ -96,9 +96,9 @@ EXPIRY_BATCH = 32
 latency; in a steady state about one fingerprint expires per fingerprint added."""
 REBUILD_FORGOTTEN = 64
 """A bucket's LSH is rebuilt once at least this many of its entries, and at least half, were
-forgotten (LshIndex._forget)."""
+forgotten (LshIndex.compact)."""
 TRIM_SLOTS = 4096
-"""LshIndex drops the expired front of its slot lists once it is this long and half of them."""
+"""LshIndex drops the expired front of its slots once it is this long and half of them."""
 
 
 PLACE_MARKERS = frozenset("kec kecamatan desa ds kelurahan kel dukuh dusun daerah wilayah".split())
@@ -131,41 +131,33 @@ def raised(priority: str | None) -> str | None:
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time.
 
-    One `BandIndex` (agents/domain/fingerprint.py, C) per bucket (category and place), so posts
-    that disagree on them never collide; its keys are slot numbers given in arrival order. The
-    band tables, each fingerprint's signature (45 32-bit values) and its distinct shingle keys
-    live in C: one query finds the candidates, estimates their Jaccard similarity and confirms
-    the close ones exactly (:meth:`close`), without a Python object per fingerprint or a call
-    per candidate (rensa's RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one
-    Python shingle set per candidate: docs/dedupe.md, Speed).
+    All of it lives in one `WindowIndex` (agents/domain/fingerprint.py, C): a `BandIndex` per
+    bucket (category and place), so posts that disagree on them never collide, keyed by slot
+    numbers given in arrival order; each fingerprint's signature (45 32-bit values) and distinct
+    shingle keys; and per slot the id, event time and bucket, with an id -> slot table. One query
+    finds the candidates, estimates their Jaccard similarity and confirms the close ones exactly
+    (:meth:`close`), without a Python object per fingerprint or a call per candidate (rensa's
+    RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one Python shingle set per
+    candidate: docs/dedupe.md, Speed). Adding and expiring are one C call each too: in Python,
+    the id -> slot dict and four parallel lists of ids, texts, times and buckets cost ~15% of the
+    stage at 1,000,000 fingerprints, in cache misses on their objects.
 
-    The rest of a fingerprint lives in parallel lists indexed by slot (minus the slots already
-    trimmed from their front): one cache miss fewer per access than a dict, and adding and
-    expiring, which walk the slots in order, touch neighbouring memory. Only the id -> slot map
-    is a dict. The lists are created once and never re-tracked by the garbage collector, unlike
-    dicts, which CPython moves back to the youngest generation as soon as one tracked value goes
-    in (measured: 57 µs per post in the collector at 200,000 fingerprints with tuple values in a
-    dict).
+    The texts are not kept: the stage needs only the shingle keys, and the index is rebuilt from
+    the table's texts after a restart (:meth:`Clusterer.rebuild`).
     """
 
+    FLOOR_MATCHES = ceil(ESTIMATE_FLOOR * NUM_PERM - 1e-9)
+    """ESTIMATE_FLOOR as the count of signature values a candidate must share with the query."""
+
     def __init__(self) -> None:
-        self._bands: dict[str, BandIndex] = {}
-        self._slots: dict[str, int] = {}
-        self._base = 0
-        """The slot of index 0 of the lists below."""
-        self._head = 0
-        """The oldest slot not expired yet: every slot before it was forgotten."""
-        self._ids: list[str | None] = []
-        self._texts: list[str | None] = []
-        self._times: list[float | None] = []
-        """None once forgotten."""
-        self._buckets: list[str | None] = []
+        # Read when the index is made (tests shrink them to reach the rebuild and the trim).
+        self._window = WindowIndex(NUM_PERM, BANDS, REBUILD_FORGOTTEN, TRIM_SLOTS)
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._window)
 
     def __contains__(self, member: object) -> bool:
-        return member in self._slots
+        return member in self._window
 
     @staticmethod
     def signature(text: str) -> bytes:
@@ -180,94 +172,43 @@ class LshIndex:
     def candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `signature` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
-        return [(estimate, member) for estimate, member, _ in self._candidates(bucket, signature, least)]
-
-    def _candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str, int]]:
-        """:meth:`candidates` with the list index of each (valid until the next add or expiry)."""
-        lsh = self._bands.get(bucket)
-        if lsh is None:
-            return []
-        found = lsh.query(signature, ceil(least * NUM_PERM - 1e-9))
-        if not found:
-            return []
-        base, ids = self._base, self._ids
-        # The band tables hold only live slots (forgotten ones are skipped in C), and every
-        # trimmed slot was forgotten: `slot - base` is a valid index.
-        found = [(matches / NUM_PERM, ids[slot - base], slot - base) for matches, slot in found]
-        if len(found) > 1:
-            found.sort(reverse=True)
-        return found
+        return [(estimate, member)
+                for estimate, member, _ in self._window.query(bucket, signature, ceil(least * NUM_PERM - 1e-9))]
 
     def close(self, bucket: str, fingerprint: tuple[bytes, bytes], jaccard: float, containment: float,
-              containment_min: int) -> list[tuple[float, str, int, float, float]]:
+              containment_min: int) -> list[tuple[float, str, float, float, float]]:
         """Candidates (estimated Jaccard >= ESTIMATE_FLOOR) whose shingle sets are close enough,
         exactly: Jaccard >= `jaccard`, or containment >= `containment` with at least
-        `containment_min` shingles in the smaller set; best estimate first, as (estimate, id,
-        list index, jaccard, containment). The exact check runs in C on the shingle keys kept
-        for each fingerprint: in a big bucket most candidates fail it (posts of one category
-        share its words), and confirming each in Python cost ~2 µs."""
-        lsh = self._bands.get(bucket)
-        if lsh is None:
-            return []
+        `containment_min` shingles in the smaller set; best estimate first (ties by id), as
+        (estimate, id, event time, jaccard, containment). The exact check runs in C on the
+        shingle keys kept for each fingerprint: in a big bucket most candidates fail it (posts of
+        one category share its words), and confirming each in Python cost ~2 µs."""
         signature, keys = fingerprint
-        found = lsh.query(signature, ceil(ESTIMATE_FLOOR * NUM_PERM - 1e-9), keys, jaccard, containment,
-                          containment_min)
-        if not found:
-            return []
-        base, ids = self._base, self._ids
-        close = [(matches / NUM_PERM, ids[slot - base], slot - base, exact, contained)
-                 for matches, slot, exact, contained in found]
-        if len(close) > 1:
-            close.sort(reverse=True)
-        return close
-
-    def text_of(self, member: str) -> str | None:
-        slot = self._slots.get(member)
-        return None if slot is None else self._texts[slot - self._base]
+        return self._window.query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment,
+                                  containment_min)
 
     def at_of(self, member: str) -> float | None:
-        slot = self._slots.get(member)
-        return None if slot is None else self._times[slot - self._base]
+        return self._window.at_of(member)
 
     def add(self, member: str, bucket: str, text: str, at: float,
             fingerprint: tuple[bytes, bytes] | None = None) -> None:
-        slots = self._slots
-        if member in slots:
-            return
-        lsh = self._bands.get(bucket)
-        if lsh is None:
-            lsh = self._bands[bucket] = BandIndex(NUM_PERM, BANDS)
-        slot = self._base + len(self._ids)
-        lsh.insert(slot, *(fingerprint or self.fingerprint(text)))
-        slots[member] = slot
-        self._ids.append(member)
-        self._texts.append(text)
-        self._times.append(at)
-        self._buckets.append(bucket)
+        if fingerprint is None:
+            if member in self._window:
+                return
+            fingerprint = self.fingerprint(text)
+        self._window.add(member, bucket, at, *fingerprint)
 
     def remove(self, member: str) -> None:
-        slot = self._slots.pop(member, None)
-        if slot is not None:
-            self._forget(slot - self._base)
-
-    def _forget(self, i: int) -> str:
-        """Drop a fingerprint; its band entries stay (queries skip them) until the bucket's band
-        tables are compacted, once at least REBUILD_FORGOTTEN and half of them were forgotten:
-        at most one re-insert per forgotten fingerprint (bench/dedupe_bench.py prices it), and
-        no pause longer than one bucket's rebuild."""
-        bucket = self._buckets[i]
-        lsh = self._bands[bucket]
-        lsh.forget(self._base + i)
-        self._ids[i] = self._texts[i] = self._times[i] = self._buckets[i] = None
-        forgotten = lsh.forgotten
-        if forgotten >= REBUILD_FORGOTTEN and 2 * forgotten >= lsh.inserted:
-            lsh.compact()
-        return bucket
+        self._window.remove(member)
 
     def compact(self) -> int:
         """Rebuild every bucket's band tables without its forgotten fingerprints; returns how
-        many fingerprints were re-inserted (the benchmark prices rebuilds with it)."""
-        return sum(lsh.compact() for lsh in self._bands.values())
+        many fingerprints were re-inserted (the benchmark prices rebuilds with it). Otherwise a
+        forgotten fingerprint's band entries stay (queries skip them) until its bucket is
+        compacted, once at least REBUILD_FORGOTTEN and half of them were forgotten: at most one
+        re-insert per forgotten fingerprint (bench/dedupe_bench.py prices it), and no pause
+        longer than one bucket's rebuild."""
+        return self._window.compact()
 
     def expire(self, before: float) -> int:
         """Forget fingerprints older than `before` (roughly in arrival order, which is close to
@@ -275,25 +216,9 @@ class LshIndex:
         return len(self.expire_members(before))
 
     def expire_members(self, before: float) -> list[tuple[str, str]]:
-        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot."""
-        expired: list[tuple[str, str]] = []
-        base, times, ids = self._base, self._times, self._ids
-        i, end = self._head - base, len(times)
-        while i < end:
-            at = times[i]
-            if at is not None:
-                if at >= before:
-                    break
-                member = ids[i]
-                del self._slots[member]
-                expired.append((member, self._forget(i)))
-            i += 1
-        self._head = base + i
-        if i >= TRIM_SLOTS and 2 * i >= end:  # the forgotten front: drop it (amortized O(1))
-            for column in (self._ids, self._texts, self._times, self._buckets):
-                del column[:i]
-            self._base += i
-        return expired
+        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot. The slots'
+        expired front is dropped once it is TRIM_SLOTS long and half of them (amortized O(1))."""
+        return self._window.expire(before)
 
 
 @dataclass(slots=True)
@@ -607,10 +532,9 @@ class Clusterer:
             least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
         else:
             least, containment, containment_min = policy.unknown_place_jaccard, float("inf"), 0
-        times = self.index._times
-        for _, candidate, i, jaccard, contained in self.index.close(bucket, fingerprint, least, containment,
-                                                                    containment_min):
-            if abs(at - times[i]) > policy.window_seconds:
+        for _, candidate, candidate_at, jaccard, contained in self.index.close(bucket, fingerprint, least,
+                                                                               containment, containment_min):
+            if abs(at - candidate_at) > policy.window_seconds:
                 continue
             entry = view.get(candidate)
             if entry is None:

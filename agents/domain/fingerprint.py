@@ -18,6 +18,8 @@ Definitions (the C file says the same):
 - a shingle's *key* is the top 32 bits of its hash; ``fingerprint(text, num_perm, seed)`` is the
   signature and the text's distinct shingle keys in order of first occurrence (bytes of 32-bit
   values), what the index keeps of a text for the exact confirmation of candidates;
+- a *window index* holds the band tables of every bucket and, per slot (arrival order), the
+  member's id, event time and bucket: what agents.domain.cluster.LshIndex keeps of the window.
 """
 
 from __future__ import annotations
@@ -175,6 +177,107 @@ class PythonBandIndex:
         return len(self._forgotten)
 
 
+class PythonWindowIndex:
+    """The fingerprints of the window (the C WindowIndex's contract): a PythonBandIndex per
+    bucket, and per slot (arrival order) the member's id, event time and bucket.
+
+    ``add(member, bucket, at, signature, keys)`` indexes a fingerprint under the next slot (False
+    if the member is indexed already); ``expire(before)`` forgets members in slot order up to the
+    first live one whose time is at least `before` and returns their (member, bucket);
+    ``query(bucket, signature, least[, keys, jaccard, containment, containment_min])`` is the
+    bucket's ``PythonBandIndex.query`` as (estimate, member, at[, jaccard, containment]), best
+    estimate first, ties by id (greatest first). A bucket's band tables are compacted once at
+    least `rebuild_forgotten` of its entries, and half, were forgotten; the expired front of the
+    slots is dropped once it is at least `trim_slots` long and half of them."""
+
+    def __init__(self, num_perm: int, bands: int, rebuild_forgotten: int, trim_slots: int) -> None:
+        if num_perm < 1 or bands < 1 or num_perm % bands:
+            raise ValueError("num_perm must be a multiple of bands")
+        if rebuild_forgotten < 1 or trim_slots < 1:
+            raise ValueError("rebuild_forgotten and trim_slots must be positive")
+        self.num_perm, self.bands = num_perm, bands
+        self.rebuild_forgotten, self.trim_slots = rebuild_forgotten, trim_slots
+        self._tables: dict[str, PythonBandIndex] = {}
+        self._slots: dict[str, int] = {}
+        self._members: list[tuple[str, str, float] | None] = []
+        """(member, bucket, at) of slot `trimmed + i`; None once forgotten."""
+        self.trimmed = 0
+        self._head = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._slots
+
+    def add(self, member: str, bucket: str, at: float, signature: bytes, keys: bytes) -> bool:
+        if member in self._slots:
+            return False
+        table = self._tables.get(bucket)
+        if table is None:
+            table = self._tables[bucket] = PythonBandIndex(self.num_perm, self.bands)
+        slot = self.trimmed + len(self._members)
+        table.insert(slot, signature, keys)
+        self._members.append((member, bucket, float(at)))
+        self._slots[member] = slot
+        return True
+
+    def remove(self, member: str) -> bool:
+        slot = self._slots.get(member)
+        if slot is None:
+            return False
+        self._forget(slot)
+        return True
+
+    def _forget(self, slot: int) -> None:
+        member, bucket, _ = self._members[slot - self.trimmed]
+        self._members[slot - self.trimmed] = None
+        del self._slots[member]
+        table = self._tables[bucket]
+        table.forget(slot)
+        if table.forgotten >= self.rebuild_forgotten and 2 * table.forgotten >= table.inserted:
+            table.compact()
+
+    def expire(self, before: float) -> list[tuple[str, str]]:
+        expired: list[tuple[str, str]] = []
+        members, i = self._members, self._head - self.trimmed
+        while i < len(members):
+            record = members[i]
+            if record is not None:
+                if record[2] >= before:
+                    break
+                expired.append((record[0], record[1]))
+                self._forget(self.trimmed + i)
+            i += 1
+        self._head = self.trimmed + i
+        if i >= self.trim_slots and 2 * i >= len(members):
+            del members[:i]
+            self.trimmed += i
+        return expired
+
+    def query(self, bucket: str, signature: bytes, least: int, keys: bytes | None = None, jaccard: float = 0.0,
+              containment: float = 0.0, containment_min: int = 0) -> list[tuple]:
+        table = self._tables.get(bucket)
+        if table is None:
+            return []
+        found = []
+        for matches, slot, *exact in table.query(signature, least, keys, jaccard, containment, containment_min):
+            member, _, at = self._members[slot - self.trimmed]
+            found.append((matches / self.num_perm, member, at, *exact))
+        found.sort(reverse=True)
+        return found
+
+    def at_of(self, member: str) -> float | None:
+        slot = self._slots.get(member)
+        return None if slot is None else self._members[slot - self.trimmed][2]
+
+    def compact(self) -> int:
+        return sum(table.compact() for table in self._tables.values())
+
+    def band_index(self, bucket: str) -> PythonBandIndex | None:
+        return self._tables.get(bucket)
+
+
 try:
     from agents.domain import _fingerprint as native
 except ImportError:  # not built (no C compiler): the same results, slower
@@ -188,8 +291,10 @@ if native is not None:
     signature = native.signature
     fingerprint = native.fingerprint
     BandIndex = native.BandIndex
+    WindowIndex = native.WindowIndex
 else:
     shingle_hashes = python_shingle_hashes
     signature = python_signature
     fingerprint = python_fingerprint
     BandIndex = PythonBandIndex
+    WindowIndex = PythonWindowIndex

@@ -199,8 +199,8 @@ def test_fingerprint_drops_fillers_and_the_place_and_similarity_is_exact():
     # The exact check is the index's (LshIndex.close, on the shingles kept in C).
     index = LshIndex()
     index.add("a", "jalan|Wedi", "jalan rusak", 0.0)
-    (_, member, _, jaccard, containment), = index.close("jalan|Wedi", LshIndex.fingerprint("jalan rusak"), 0.5, 0.8, 1)
-    assert (member, jaccard, containment) == ("a", 1.0, 1.0)
+    (_, member, at, jaccard, containment), = index.close("jalan|Wedi", LshIndex.fingerprint("jalan rusak"), 0.5, 0.8, 1)
+    assert (member, at, jaccard, containment) == ("a", 0.0, 1.0, 1.0)
     assert index.close("jalan|Wedi", LshIndex.fingerprint(""), 0.0, 0.0, 0) == [], "an empty text matches nothing"
 
 
@@ -232,11 +232,11 @@ def test_forgotten_fingerprints_are_never_candidates_and_a_rebuild_keeps_the_liv
     assert index.expire(REBUILD_FORGOTTEN - 1) == REBUILD_FORGOTTEN - 1  # too few: no rebuild yet
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {
         f"m{i}" for i in range(REBUILD_FORGOTTEN - 1, count)}
-    assert index.text_of("m0") is None and index.at_of("m0") is None
-    assert index.text_of(f"m{count - 1}") == text and index.at_of(f"m{count - 1}") == count - 1
+    assert "m0" not in index and index.at_of("m0") is None
+    assert f"m{count - 1}" in index and index.at_of(f"m{count - 1}") == count - 1
 
     index.expire(REBUILD_FORGOTTEN + 20)  # half forgotten: the bucket's LSH was rebuilt
-    assert index._bands["jalan|Wedi"].forgotten < REBUILD_FORGOTTEN
+    assert index._window.band_index("jalan|Wedi").forgotten < REBUILD_FORGOTTEN
     live = {f"m{i}" for i in range(REBUILD_FORGOTTEN + 20, count)}
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live
     index.remove(f"m{count - 1}")
@@ -255,11 +255,11 @@ def test_the_index_trims_its_expired_front_and_keeps_answering(monkeypatch):
         index.add(member, "penerangan_jalan|Wedi", text, float(i))
     index.remove("m9")
     assert index.expire(8.0) == 8
-    assert index._base == 8, "the expired front was dropped"
+    assert index._window.trimmed == 8, "the expired front was dropped"
     assert len(index) == 3 and "m3" not in index and "m8" in index
     probe = LshIndex.signature(texts["m10"])
     assert ("m10" in {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.25)})
-    assert index.text_of("m11") == texts["m11"] and index.at_of("m8") == 8.0 and index.text_of("m9") is None
+    assert index.at_of("m11") == 11.0 and index.at_of("m8") == 8.0 and index.at_of("m9") is None
     index.add("m12", "penerangan_jalan|Wedi", texts["m10"], 12.0)
     assert {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.9)} == {"m10", "m12"}
     assert index.expire(100.0) == 4 and len(index) == 0

@@ -63,6 +63,78 @@ def test_band_index_matches_the_fallback_through_inserts_forgets_and_compactions
     assert indexes[0].query(signature, 45, keys, 1.0, 1.0, 0)[0][2:] == (1.0, 1.0)
 
 
+def test_window_index_matches_the_fallback_through_inserts_expiry_removals_and_compactions():
+    """Both window indexes driven alike, with small rebuild and trim thresholds so that every
+    path (bucket rebuilds, the trimmed front, removals, re-adds, out-of-order times) is taken."""
+    rng = random.Random(13)
+    words = "jalan rusak lampu mati banjir got mampet sampah numpuk pasar balai desa dekat sekolah".split()
+    buckets = ["jalan|Wedi", "jalan|Bayat", "penerangan_jalan|Wedi", "banjir|unknown"]
+    texts = [" ".join(rng.choices(words, k=rng.randint(1, 9))) for _ in range(1500)]
+    indexes = [native.WindowIndex(NUM_PERM, BANDS, 8, 16), fingerprint.PythonWindowIndex(NUM_PERM, BANDS, 8, 16)]
+
+    def same(call, *args):
+        answers = [getattr(index, call)(*args) for index in indexes]
+        assert answers[0] == answers[1], (call, args)
+        return answers[0]
+
+    ids = [f"cmp-{rng.getrandbits(80):020x}" for _ in range(len(texts))]
+    ids[5], ids[6] = "cmp-" + "é" * 30, "cmp-\ud800 a lone surrogate, and longer than fits inline"
+    now = 0.0
+    for step, (member, text) in enumerate(zip(ids, texts)):
+        now += rng.random()
+        at = now - 3 * rng.random()  # roughly in arrival order, as event times are
+        signature, keys = fingerprint.fingerprint(text, NUM_PERM, MINHASH_SEED)
+        bucket = rng.choice(buckets)
+        assert same("add", member, bucket, at, signature, keys) is True
+        if step % 7 == 0:
+            assert same("add", member, bucket, at + 1, signature, keys) is False, "indexed already"
+        if step % 5 == 0:
+            same("remove", rng.choice(ids[:step + 1]))
+        if step % 11 == 0:
+            same("add", rng.choice(ids[:step + 1]), bucket, now, signature, keys)  # re-added after removal
+        if step % 3 == 0:
+            same("expire", now - 40 * rng.random())
+        if step % 211 == 0:
+            same("compact")
+        probe = rng.randrange(step + 1)
+        probe_signature, probe_keys = fingerprint.fingerprint(texts[probe], NUM_PERM, MINHASH_SEED)
+        for bucket in (*buckets, "lain|lain"):
+            for least in (1, 12, 45):
+                same("query", bucket, probe_signature, least)
+            for exact in ((0.5, 0.8, 24), (0.9, float("inf"), 0), (0.3, 0.6, 3)):
+                same("query", bucket, probe_signature, 12, probe_keys, *exact)
+        same("at_of", ids[probe])
+        same("__contains__", ids[probe])
+        assert len({(len(index), index.trimmed) for index in indexes}) == 1
+        assert len({tuple((table.inserted, table.forgotten) if table else None
+                          for table in map(index.band_index, buckets)) for index in indexes}) == 1
+    assert indexes[0].trimmed > 0 and len(indexes[0]) > 0
+    everything = same("expire", float("inf"))
+    assert len(everything) > 0 and len(indexes[0]) == 0 and same("compact") == 0
+
+
+def test_window_index_answers_best_first_with_ties_by_id():
+    signature, keys = LshIndex.fingerprint("lampu jalan mati di depan balai desa")
+    for index in (native.WindowIndex(NUM_PERM, BANDS, 64, 4096),
+                  fingerprint.PythonWindowIndex(NUM_PERM, BANDS, 64, 4096)):
+        for member, at in (("cmp-b", 2.0), ("cmp-a", 1.0), ("cmp-é", 3.0), ("cmp-c", 4)):
+            index.add(member, "penerangan_jalan|Wedi", at, signature, keys)
+        assert [member for _, member, _ in index.query("penerangan_jalan|Wedi", signature, 45)] == [
+            "cmp-é", "cmp-c", "cmp-b", "cmp-a"]
+        assert index.query("penerangan_jalan|Wedi", signature, 45, keys, 0.5, 0.8, 24)[0] == (
+            1.0, "cmp-é", 3.0, 1.0, 1.0)
+        assert index.at_of("cmp-c") == 4.0 and index.at_of("cmp-x") is None and index.at_of(5) is None
+        assert index.query("jalan|Wedi", signature, 45) == [] and 5 not in index
+        assert index.expire(2.5) == [("cmp-b", "penerangan_jalan|Wedi"), ("cmp-a", "penerangan_jalan|Wedi")]
+        assert index.remove("cmp-c") is True and index.remove("cmp-c") is False and len(index) == 1
+        with pytest.raises(ValueError):
+            index.query("penerangan_jalan|Wedi", b"short", 1)
+    with pytest.raises(TypeError):
+        native.WindowIndex(NUM_PERM, BANDS, 64, 4096).add(b"bytes", "jalan|Wedi", 1.0, signature, keys)
+    with pytest.raises(ValueError):
+        native.WindowIndex(45, 4, 64, 4096)
+
+
 def test_band_index_rejects_what_it_cannot_index():
     for index in (native.BandIndex(NUM_PERM, BANDS), fingerprint.PythonBandIndex(NUM_PERM, BANDS)):
         index.insert(5, *LshIndex.fingerprint("jalan rusak"))
@@ -94,7 +166,7 @@ def test_the_labelled_set_clusters_the_same_without_the_extension(monkeypatch):
         return {r["post_key"]: r["complaint_id"] for r in triage_lines(config, iter(lines))}
 
     with_extension = clustered()
-    monkeypatch.setattr(cluster, "BandIndex", fingerprint.PythonBandIndex)
+    monkeypatch.setattr(cluster, "WindowIndex", fingerprint.PythonWindowIndex)
     monkeypatch.setattr(cluster, "signature", fingerprint.python_signature)
     monkeypatch.setattr(cluster, "fingerprint", fingerprint.python_fingerprint)
     assert clustered() == with_extension
