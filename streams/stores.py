@@ -26,10 +26,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_INSTALLED: list[bool] = []
-"""Whether the write-ahead log is on, once `install` ran (process-wide, like faust's options)."""
-
-
 def install(write_ahead_log: bool) -> None:
     """Open every RocksDB table store of this process with or without the write-ahead log.
 
@@ -48,7 +44,6 @@ def install(write_ahead_log: bool) -> None:
 
     open_with_write_options.__wrapped__ = original  # type: ignore[attr-defined]
     RocksDBOptions.open = open_with_write_options  # type: ignore[method-assign]
-    _INSTALLED[:] = [write_ahead_log]
 
 
 def _disable_wal(db: Any) -> None:
@@ -65,5 +60,8 @@ def open_table_store(path: Path, *, write_ahead_log: bool = False) -> Any:
     app."""
     from faust.stores.rocksdb import RocksDBOptions
 
-    install(write_ahead_log)
-    return RocksDBOptions(use_rocksdict=True).open(path)
+    opener = RocksDBOptions.open
+    db = getattr(opener, "__wrapped__", opener)(RocksDBOptions(use_rocksdict=True), path)
+    if not write_ahead_log:
+        _disable_wal(db)
+    return db
