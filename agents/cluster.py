@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from agents.domain.cluster import Clusterer, ClusterPolicy
 from schemas.events import decode_json_object
 from streams import metrics
-from streams.batches import StagedTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -35,10 +34,8 @@ def policy_from(settings: Settings) -> ClusterPolicy:
 
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
-    clusters = StagedTable(app.Table(
-        "clusters", default=None, partitions=pipeline.settings.partitions,
-        help="Per complaint id: the surviving complaint's snapshot and members, or the alias of a merged copy.",
-    ))
+    clusters = pipeline.table(
+        "clusters", help="Per complaint id: the surviving complaint's snapshot and members, or the alias of a merged copy.")
     clusterer = Clusterer(policy_from(pipeline.settings), pipeline.config.timezone)
 
     async def handle(event) -> None:

@@ -44,7 +44,6 @@ from agents.domain.sla import (
 )
 from schemas.events import InvalidInput, decode_json_object, parse_time
 from streams import metrics
-from streams.batches import StagedTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -63,10 +62,7 @@ def register(pipeline: Pipeline) -> None:
     tz = pipeline.config.timezone
     source = f"tanggap/{pipeline.config.regency_id}"
     clock = pipeline.clock
-    clocks = StagedTable(app.Table(
-        "clocks", default=None, partitions=settings.partitions,
-        help="SLA clocks per complaint id.",
-    ))
+    clocks = pipeline.table("clocks", help="SLA clocks per complaint id.")
     index = DeadlineIndex()
     pipeline.sla_index = index  # for tests and the health page
 

@@ -23,7 +23,6 @@ from agents.domain.triage import Triage
 from agents.responses import DESK_RESPONSE_ENVELOPE
 from schemas.events import DeskResponse, InvalidInput, RawPost, decode_json_object
 from streams import metrics
-from streams.batches import StagedTable
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -35,14 +34,9 @@ RELEASE_ENVELOPE = "release_orphans"
 
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
-    threads = StagedTable(app.Table(
-        "threads", default=None, partitions=pipeline.settings.partitions,
-        help="Per post key: its decision; per complaint's first post: the complaint summary.",
-    ))
-    orphans = StagedTable(app.Table(
-        "orphans", default=None, partitions=pipeline.settings.partitions,
-        help="Replies waiting for their parent post, by the parent's post key.",
-    ))
+    threads = pipeline.table(
+        "threads", help="Per post key: its decision; per complaint's first post: the complaint summary.")
+    orphans = pipeline.table("orphans", help="Replies waiting for their parent post, by the parent's post key.")
     triage = Triage(pipeline.config, max_waiting_replies=pipeline.settings.max_waiting_replies)
     clock = pipeline.clock
     wait_seconds = pipeline.settings.orphan_wait_seconds

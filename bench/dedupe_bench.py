@@ -10,8 +10,8 @@ What it measures, in one run:
 2. posts/s of `Clusterer.process` (exactly what the `cluster` agent runs per message, minus the
    Kafka I/O) with N fingerprints in the window. The table is a real RocksDB database, opened as
    a worker opens a table partition's store (streams/stores.py: faust's options, no
-   write-ahead log), with keys and values encoded by faust's json codec, as the worker's table
-   reads and writes are (`--table serialized`: the earlier model, a dict of JSON values).
+   write-ahead log), with keys and values encoded as the worker's table reads and writes encode
+   them (`--table serialized`: the earlier model, a dict of JSON values).
    30% of the posts are copies of indexed complaints (changed like citizens change them), 70% new
    complaints in the same kecamatan and categories. The window
    slides: each post pushes about one old fingerprint out, whose table entry the stage settles
@@ -46,6 +46,7 @@ from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from faust.serializers import codecs
 from schemas.events import RawPost, format_time, stable_id
+from streams.batches import JSON_OPTIONS
 from streams.stores import open_table_store
 
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "config" / "klaten"
@@ -124,8 +125,9 @@ def envelope(number: int, text: str, category: str, kecamatan: str, at: float) -
 
 class StoredTable:
     """The cluster table as a worker has it: a RocksDB database opened as faust opens a table
-    partition's store (streams/stores.py), keys and values encoded by faust's json codec, every
-    read decoded. Deletes are writes, as in faust's store."""
+    partition's store (streams/stores.py), keys encoded by faust's json codec and values as
+    `StagedTable` encodes them (orjson), every read decoded. Deletes are writes, as in faust's
+    store."""
 
     def __init__(self, directory: Path) -> None:
         self.db = open_table_store(directory)
@@ -134,7 +136,7 @@ class StoredTable:
 
     def get(self, key, default=None):
         raw = self.db.get(codecs.dumps("json", key))
-        return default if raw is None else codecs.loads("json", raw)
+        return default if raw is None else orjson.loads(raw)
 
     def __getitem__(self, key):
         value = self.get(key)
@@ -150,7 +152,7 @@ class StoredTable:
                 db.delete(encoded)
                 self.written += len(encoded)
             else:
-                raw = codecs.dumps("json", value)
+                raw = orjson.dumps(value, option=JSON_OPTIONS)
                 db.put(encoded, raw)
                 self.written += len(encoded) + len(raw)
 
@@ -166,7 +168,7 @@ class StoredTable:
         return (time.process_time() - process_started) - (time.thread_time() - thread_started)
 
     def items(self):
-        return ((codecs.loads("json", key), codecs.loads("json", raw)) for key, raw in self.db.items())
+        return ((codecs.loads("json", key), orjson.loads(raw)) for key, raw in self.db.items())
 
     def stored(self) -> tuple[int, int]:
         """Entries, and bytes of keys and values (what RocksDB keeps, before compression)."""

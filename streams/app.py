@@ -69,6 +69,14 @@ class Pipeline:
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
 
+    def table(self, name: str, help: str) -> StagedTable:
+        """A faust table (RocksDB, changelogged, one partition per input partition) of JSON
+        documents, as the stateful agents use them. Its values are stored as the bytes
+        `StagedTable` encodes: faust's json codec and serializer registry cost ~0.7 µs per read
+        and per write more for the same bytes (docs/dedupe.md, Speed)."""
+        return StagedTable(self.app.Table(name, default=None, partitions=self.settings.partitions,
+                                          value_type=bytes, help=help))
+
     async def produce(self, topic: str, key: bytes | None, value: bytes,
                       partition: int | None = None) -> Awaitable[Any]:
         """Queue one record on the producer; the returned future resolves when the broker has

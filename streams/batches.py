@@ -41,6 +41,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from faust.streams import _current_event
 
 log = logging.getLogger("tanggap")
@@ -59,11 +60,17 @@ def processing(event: Any) -> Iterator[None]:
         _current_event.reset(token)
 
 
+JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+"""The options of faust's json codec: a value encodes to the same bytes as it did through it."""
+
+
 class StagedTable(MutableMapping):
     """A faust table as one batch sees it: the batch's own writes over the stored entries.
 
     Writes land in the table only at :meth:`commit`; each key is written once, in the context
-    of the last message that set it (same key, same partition)."""
+    of the last message that set it (same key, same partition). Values are JSON documents,
+    stored as bytes (a table with the raw value serializer, `Pipeline.table`): encoded once per
+    write here and decoded once per read."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
@@ -94,7 +101,7 @@ class StagedTable(MutableMapping):
                     if key in table:
                         del table[key]
                 else:
-                    table[key] = value
+                    table[key] = orjson.dumps(value, option=JSON_OPTIONS)
         self._batch = {}
         return written
 
@@ -105,7 +112,8 @@ class StagedTable(MutableMapping):
         # store's own get costs one.
         if self._store_get is None:
             self._store_get = self.table.data.get
-        return self._store_get(key)
+        raw = self._store_get(key)
+        return None if raw is None else orjson.loads(raw)
 
     def _staged(self, key: Any) -> tuple[Any, Any] | None:
         staged = self._message.get(key)
@@ -154,7 +162,7 @@ class StagedTable(MutableMapping):
         return len(self.table)
 
     def items(self):  # type: ignore[override]
-        return self.table.items()
+        return ((key, orjson.loads(raw)) for key, raw in self.table.items())
 
 
 @dataclass(slots=True)
