@@ -598,6 +598,21 @@ typedef struct {
     Py_ssize_t containment_min;
 } Confirmation;
 
+/* The query's shingle keys, when a query passed them (the optional `keys` argument): the exact
+ * confirmation then runs on them. Returns -1 with ValueError if they are not 32-bit values. */
+static int confirm_with(const Py_buffer *query_keys, Confirmation *exact)
+{
+    if (query_keys->len % sizeof(uint32_t) != 0) {
+        PyErr_SetString(PyExc_ValueError, "keys must be bytes of 32-bit values");
+        return -1;
+    }
+    if (query_keys->obj != NULL) {
+        exact->keys = query_keys->buf;
+        exact->count = query_keys->len / (Py_ssize_t)sizeof(uint32_t);
+    }
+    return 0;
+}
+
 /* One answer of a query. `id`, `id_length` and `at` are WindowIndex's, filled after the query
  * so that its sort needs no other memory. */
 typedef struct {
@@ -753,14 +768,8 @@ static PyObject *BandIndex_query(BandIndex *self, PyObject *args)
     const uint32_t *digest = digest_of(self, signature);
     if (digest == NULL)
         goto done;
-    if (query_keys.len % sizeof(uint32_t) != 0) {
-        PyErr_SetString(PyExc_ValueError, "keys must be bytes of 32-bit values");
+    if (confirm_with(&query_keys, &exact) < 0)
         goto done;
-    }
-    if (query_keys.obj != NULL) {
-        exact.keys = query_keys.buf;
-        exact.count = query_keys.len / (Py_ssize_t)sizeof(uint32_t);
-    }
     if (band_query(self, digest, least, &exact, &found) < 0)
         goto done;
     result = PyList_New(found.count);
@@ -1404,14 +1413,8 @@ static PyObject *WindowIndex_query(WindowIndex *self, PyObject *args)
         result = PyList_New(0);
         goto done;
     }
-    if (query_keys.len % sizeof(uint32_t) != 0) {
-        PyErr_SetString(PyExc_ValueError, "keys must be bytes of 32-bit values");
+    if (confirm_with(&query_keys, &exact) < 0)
         goto done;
-    }
-    if (query_keys.obj != NULL) {
-        exact.keys = query_keys.buf;
-        exact.count = query_keys.len / (Py_ssize_t)sizeof(uint32_t);
-    }
     BandIndex *table = table_of(self, number);
     const uint32_t *digest = digest_of(table, signature);
     if (digest == NULL || band_query(table, digest, least, &exact, &found) < 0)
