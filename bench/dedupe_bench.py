@@ -186,6 +186,12 @@ class SerializedTable(dict):
     1 KiB buffer then takes malloc's slow path (measured: the empty-window baseline at half the
     rate of the same run in a process without them)."""
 
+    written = 0
+    """No RocksDB behind it: nothing is owed for its writes."""
+
+    def settle(self) -> float:
+        return 0.0
+
     def get(self, key, default=None):
         raw = dict.get(self, key)
         return default if raw is None else orjson.loads(raw)
@@ -221,6 +227,12 @@ def _gc_timer(phase: str, info: dict) -> None:
 BACKGROUND_SECONDS = [0.0]
 """CPU of the other threads during the last run_stage: RocksDB's flushes and compactions, which
 share the one core with the stage (the benchmark is pinned to one)."""
+
+
+def owed_to_store(written: int, seconds_per_byte: float) -> float:
+    """What RocksDB's threads owe for the bytes the last run_stage wrote, beyond what they did
+    during it."""
+    return max(0.0, written * seconds_per_byte - BACKGROUND_SECONDS[0])
 
 
 def run_stage(clusterer: Clusterer, table: dict, envelopes: list[dict]) -> tuple[float, int]:
@@ -303,10 +315,8 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     # RocksDB's cost of a written byte (memtable flushes and compactions, in its own threads),
     # measured over the load and charged to the run by the bytes it writes: the run is too short
     # to fill a memtable, and what RocksDB still owes the load must not be charged to it.
-    store_seconds_per_byte = 0.0
-    if isinstance(table, StoredTable):
-        load_background = (time.process_time() - process_started) - (time.thread_time() - thread_started)
-        store_seconds_per_byte = (load_background + table.settle()) / table.written
+    load_background = (time.process_time() - process_started) - (time.thread_time() - thread_started)
+    store_seconds_per_byte = (load_background + table.settle()) / table.written if table.written else 0.0
     gc.collect()
     table_only = Clusterer(policy)  # the index rebuilt from the table, as after a restart
     started = time.perf_counter()
@@ -335,10 +345,10 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
 
     # 2. the stage with the full window
     indexed_before = len(table_only.index)
-    written_before = getattr(table, "written", 0)
+    written_before = table.written
     seconds, merged = run_stage(table_only, table, posts)
     gc_seconds, background_seconds = GC_SECONDS[0], BACKGROUND_SECONDS[0]
-    store_owed = max(0.0, (getattr(table, "written", 0) - written_before) * store_seconds_per_byte - background_seconds)
+    store_owed = owed_to_store(table.written - written_before, store_seconds_per_byte)
     forgotten = indexed_before + len(posts) - len(table_only.index)
     # Expired fingerprints stay in their bucket's LSH until it is rebuilt, once they are half of
     # it (LshIndex.compact): at most one re-insert per forgotten fingerprint, which a run of
@@ -362,7 +372,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     # 3. baselines in the same run
     empty_table = new_table()
     empty_seconds, _ = run_stage(Clusterer(policy), empty_table, posts)
-    empty_seconds += max(0.0, getattr(empty_table, "written", 0) * store_seconds_per_byte - BACKGROUND_SECONDS[0])
+    empty_seconds += owed_to_store(empty_table.written, store_seconds_per_byte)
     empty_rate = len(posts) / empty_seconds
     config = load_config(CONFIG)
     triage = Triage(config)
