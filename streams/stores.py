@@ -34,8 +34,7 @@ def install(write_ahead_log: bool) -> None:
     through `RocksDBOptions.open`, which is wrapped here (idempotent)."""
     from faust.stores.rocksdb import RocksDBOptions
 
-    opener = RocksDBOptions.open
-    original = getattr(opener, "__wrapped__", opener)
+    original = _faust_open()
 
     def open_with_write_options(self: Any, path: Path, *, read_only: bool = False) -> Any:
         db = original(self, path, read_only=read_only)
@@ -45,6 +44,14 @@ def install(write_ahead_log: bool) -> None:
 
     open_with_write_options.__wrapped__ = original  # type: ignore[attr-defined]
     RocksDBOptions.open = open_with_write_options  # type: ignore[method-assign]
+
+
+def _faust_open() -> Any:
+    """faust's own `RocksDBOptions.open`, whether `install` wrapped it or not."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    opener = RocksDBOptions.open
+    return getattr(opener, "__wrapped__", opener)
 
 
 def _configure(db: Any, write_ahead_log: bool) -> None:
@@ -64,7 +71,6 @@ def open_table_store(path: Path, *, write_ahead_log: bool = False) -> Any:
     app."""
     from faust.stores.rocksdb import RocksDBOptions
 
-    opener = RocksDBOptions.open
-    db = getattr(opener, "__wrapped__", opener)(RocksDBOptions(use_rocksdict=True), path)
+    db = _faust_open()(RocksDBOptions(use_rocksdict=True), path)
     _configure(db, write_ahead_log)
     return db
