@@ -46,6 +46,9 @@ from streams.topics import TopicNames
 log = logging.getLogger("tanggap")
 
 VERSION = "0.1.0"
+UNSOUGHT_WARNING_SECONDS = 60.0
+"""A partition whose records a sequence guard refuses for want of a seek this long is stalled:
+a seek after an assignment takes a broker round trip, a rebalance seconds."""
 
 
 _STAGE_TIMERS: dict[str, Any] = {}
@@ -193,6 +196,7 @@ class Pipeline:
         guard = SequenceGuard(lambda: (faust_fixes.seeks, faust_fixes.sought))
         consumer = self.app.consumer
         announced: dict = {}
+        stalled: set = set()
 
         async def read() -> None:
             async for event in manual.events():
@@ -204,7 +208,14 @@ class Pipeline:
                     metrics.out_of_sequence.labels(stage).inc()
                     faust_fixes.release_unprocessed(consumer, message)
                     if seek_to is None:
-                        continue  # its partition's seek is under way and reads it again
+                        # Its partition's seek is under way and reads it again; if none comes,
+                        # the partition is stalled, and the operators must hear of it.
+                        if guard.unsought_for(message.tp) > UNSOUGHT_WARNING_SECONDS and message.tp not in stalled:
+                            stalled.add(message.tp)
+                            log.warning("%s partition %d: no seek of this assignment covers it after %.0f s; "
+                                        "its records are refused (offset %d)", message.topic, message.partition,
+                                        guard.unsought_for(message.tp), message.offset)
+                        continue
                     if announced.get(message.tp) != seek_to:
                         announced[message.tp] = seek_to
                         log.warning("%s partition %d delivered offset %d where %d was due: not processed; "

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
@@ -324,6 +325,7 @@ class SequenceGuard:
         self._sought = sought
         self._seeks = -1
         self._expected: dict[Any, int] = {}
+        self._unsought_since: dict[Any, float] = {}
         self.refused = 0
 
     def check(self, tp: Any, offset: int) -> tuple[str, int | None]:
@@ -331,11 +333,13 @@ class SequenceGuard:
         if seeks != self._seeks:  # a new assignment: start from where its seek put each partition
             self._seeks = seeks
             self._expected = dict(sought)
+            self._unsought_since = {}
         expected = self._expected.get(tp)
         if expected is None and seeks > 0:
             # Not sought in this assignment: the seek that covers it has not finished, and the
             # record was read from a position nobody chose. It comes again after the seek.
             self.refused += 1
+            self._unsought_since.setdefault(tp, time.monotonic())
             return OUT_OF_SEQUENCE, None
         if expected is None or offset == expected:
             self._expected[tp] = offset + 1
@@ -344,3 +348,10 @@ class SequenceGuard:
             return ALREADY_READ, None
         self.refused += 1
         return OUT_OF_SEQUENCE, expected
+
+    def unsought_for(self, tp: Any) -> float:
+        """Seconds since the guard first refused a record of `tp` because no seek of this
+        assignment covered it (0: it has not). A seek under way covers it within a rebalance;
+        much longer means none is coming, and the partition is stalled."""
+        since = self._unsought_since.get(tp)
+        return 0.0 if since is None else time.monotonic() - since

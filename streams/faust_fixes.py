@@ -36,6 +36,21 @@ lost in one run). The fix is the same method with the two steps swapped: seek wh
 partitions are still paused, then resume them. The rest of the method is faust's, unchanged
 (faust-streaming, BSD-3-Clause).
 
+**Seeks to committed offsets can finish out of order.** faust seeks to committed offsets after
+every assignment, and also from its fetch loop whenever it finds the flow stopped
+(`Consumer.getmany`: "getmany called while flow not active"), which happens when a rebalance
+starts while a fetch is under way. That second seek reads the assignment and the committed
+offsets of the moment it starts. When it finishes after the seek of the new assignment, its
+positions are those of the previous assignment: the agents' sequence guards then took them as
+where the new assignment's partitions start. Seen in CI in the join/leave fault test: a worker
+that took over `posts.raw` partitions 2 and 3 in the last rebalance had a last recorded seek
+without them, refused their records for ever as "not sought yet", and 150 complaints were never
+opened; partition 1, recorded at the old committed offset 48 where 420 was due, was read again
+from 48. The fix numbers the seeks as they start, and a seek's positions are recorded only if no
+seek that started after it was recorded first. aiokafka's own positions may still be those of the
+stale seek; they are never ahead of the newer committed offsets (committed offsets only grow), so
+the guards see offsets they already count as read, and ack them without processing them again.
+
 **Watched, not changed: offsets counted as processed without being read.** faust's gap
 bookkeeping is right for compacted topics and transaction markers, where offsets really are
 absent, and wrong whenever a read position jumps, which is how both defects above lost
@@ -66,9 +81,18 @@ seeks = 0
 over from `sought` when this changes (streams/batches.py, SequenceGuard)."""
 
 
+_seeks_started = 0
+"""Seeks to committed offsets started in this process: numbers them in the order they read the
+assignment and the committed offsets."""
+_recorded_seek = 0
+"""The number of the seek whose positions are in `sought`."""
+
+
 async def _seek_to_committed_everywhere(consumer: Any) -> dict:
     """aiokafka's `seek_to_committed`, plus a seek for the partitions it leaves alone."""
-    global seeks
+    global _seeks_started
+    _seeks_started += 1
+    number = _seeks_started
     committed = await consumer.seek_to_committed()
     never_committed = [tp for tp, offset in committed.items() if offset is None]
     for tp, offset in committed.items():
@@ -79,14 +103,20 @@ async def _seek_to_committed_everywhere(consumer: Any) -> dict:
     positions = {_faust_tp(tp): offset for tp, offset in committed.items() if offset is not None}
     for tp in never_committed:
         positions[_faust_tp(tp)] = await consumer.position(tp)
-    _record_seek(positions)
+    _record_seek(number, positions)
     return committed
 
 
-def _record_seek(positions: dict) -> None:
-    # Runs in faust's consumer thread: the agents read `sought` from the event loop's thread,
-    # so it is replaced whole, never updated in place, and `seeks` moves after it.
-    global sought, seeks
+def _record_seek(number: int, positions: dict) -> None:
+    # Runs in faust's consumer thread, like every seek to committed offsets (so the numbering
+    # needs no lock): the agents read `sought` from the event loop's thread, so it is replaced
+    # whole, never updated in place, and `seeks` moves after it.
+    global sought, seeks, _recorded_seek
+    if number < _recorded_seek:
+        log.info("a seek to committed offsets finished after a later one: its positions are of an earlier "
+                 "assignment and are not recorded")
+        return
+    _recorded_seek = number
     sought = positions
     seeks += 1
 

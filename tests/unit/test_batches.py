@@ -141,3 +141,17 @@ def test_a_record_refused_for_good_is_told_apart_from_the_rest_of_its_batch():
     sent_alone, retried, refused = _deliver([b"a", b"b", b"big", b"d"], failing_batches={1}, too_large={b"big"})
     assert sent_alone == [b"big", b"d"], "the batch's records are sent again one by one"
     assert refused == [b"big"], "only the record the broker refuses for good goes to on_permanent"
+
+
+def test_how_long_a_partition_has_waited_for_a_seek_is_known_until_the_next_seek(monkeypatch):
+    seeks = Seeks({CLUSTERS: 29})
+    guard = SequenceGuard(seeks)
+    other = TP(CLUSTERS.topic, CLUSTERS.partition + 1)
+    clock = [100.0]
+    monkeypatch.setattr("streams.batches.time.monotonic", lambda: clock[0])
+    assert guard.check(other, 5) == (OUT_OF_SEQUENCE, None) and guard.unsought_for(other) == 0.0
+    clock[0] = 161.0
+    assert guard.check(other, 6) == (OUT_OF_SEQUENCE, None) and guard.unsought_for(other) == 61.0
+    assert guard.unsought_for(CLUSTERS) == 0.0
+    seeks.again({CLUSTERS: 29, other: 7})
+    assert guard.check(other, 7) == (PROCESS, None) and guard.unsought_for(other) == 0.0

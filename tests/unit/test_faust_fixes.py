@@ -46,6 +46,8 @@ def no_seek_leaks_out(monkeypatch):
     monkeypatch.setattr(faust_fixes, "sought", {})
     monkeypatch.setattr(faust_fixes, "reseeking", set())
     monkeypatch.setattr(faust_fixes, "guarded_topics", set())
+    monkeypatch.setattr(faust_fixes, "_seeks_started", 0)
+    monkeypatch.setattr(faust_fixes, "_recorded_seek", 0)
 
 
 def test_every_assigned_partition_is_sought_including_those_without_a_positive_commit():
@@ -62,6 +64,52 @@ def test_every_seek_is_counted_so_the_agents_start_over():
     before = faust_fixes.seeks
     asyncio.run(faust_fixes._seek_to_committed_everywhere(RecordingConsumer({TopicPartition("complaints", 0): 7})))
     assert faust_fixes.seeks == before + 1 and faust_fixes.sought == {TP("complaints", 0): 7}
+
+
+class SlowConsumer(RecordingConsumer):
+    """Answers `seek_to_committed` when told to: two seeks in flight finish in the order the test
+    chooses."""
+
+    def __init__(self, committed: dict) -> None:
+        super().__init__(committed)
+        self.answer = asyncio.Event()
+
+    async def seek_to_committed(self):
+        committed = dict(self.committed)  # read when the seek starts, as aiokafka reads them
+        await self.answer.wait()
+        for tp, offset in committed.items():
+            if offset and offset > 0:
+                self.positions[tp] = offset
+        return committed
+
+
+def test_a_seek_that_finishes_after_a_later_one_does_not_replace_its_positions():
+    """faust's fetch loop seeks when it finds the flow stopped, as a rebalance begins; that seek
+    reads the old assignment. If it finishes after the new assignment's seek, the guards must keep
+    the new positions: the old ones lack the partitions this worker just took over, whose
+    records were then refused for ever (CI, join/leave fault test)."""
+    p = [TopicPartition("posts.raw", n) for n in range(4)]
+
+    async def scenario():
+        old = SlowConsumer({p[0]: 30, p[1]: 48})  # the assignment before the rebalance
+        new = RecordingConsumer({p[0]: 30, p[1]: 420, p[2]: 419, p[3]: 727})
+        stale = asyncio.create_task(faust_fixes._seek_to_committed_everywhere(old))
+        await asyncio.sleep(0)  # the stale seek has started, and waits for the broker
+        await faust_fixes._seek_to_committed_everywhere(new)
+        old.answer.set()
+        await stale
+
+    asyncio.run(scenario())
+    assert faust_fixes.sought == {TP("posts.raw", 0): 30, TP("posts.raw", 1): 420, TP("posts.raw", 2): 419,
+                                  TP("posts.raw", 3): 727}
+    assert faust_fixes.seeks == 1
+
+
+def test_seeks_finishing_in_order_are_all_recorded():
+    p = TopicPartition("posts.raw", 0)
+    asyncio.run(faust_fixes._seek_to_committed_everywhere(RecordingConsumer({p: 5})))
+    asyncio.run(faust_fixes._seek_to_committed_everywhere(RecordingConsumer({p: 9})))
+    assert faust_fixes.seeks == 2 and faust_fixes.sought == {TP("posts.raw", 0): 9}
 
 
 def test_install_patches_faust_once_and_refuses_an_unknown_shape():
