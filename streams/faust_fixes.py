@@ -46,10 +46,9 @@ where the new assignment's partitions start. Seen in CI in the join/leave fault 
 that took over `posts.raw` partitions 2 and 3 in the last rebalance had a last recorded seek
 without them, refused their records for ever as "not sought yet", and 150 complaints were never
 opened; partition 1, recorded at the old committed offset 48 where 420 was due, was read again
-from 48. The fix numbers the seeks as they start, and a seek's positions are recorded only if no
-seek that started after it was recorded first. aiokafka's own positions may still be those of the
-stale seek; they are never ahead of the newer committed offsets (committed offsets only grow), so
-the guards see offsets they already count as read, and ack them without processing them again.
+from 48. The fix numbers the seeks as they start. A seek that finishes after a later-started one
+was recorded is undone: its partitions go back to where the later seek put them, and faust gets
+the later seek's committed offsets, so its own bookkeeping does not move back either.
 
 **Watched, not changed: offsets counted as processed without being read.** faust's gap
 bookkeeping is right for compacted topics and transaction markers, where offsets really are
@@ -86,6 +85,8 @@ _seeks_started = 0
 assignment and the committed offsets."""
 _recorded_seek = 0
 """The number of the seek whose positions are in `sought`."""
+_recorded_committed: dict = {}
+"""What that seek found committed (aiokafka's TopicPartition -> offset or None)."""
 
 
 async def _seek_to_committed_everywhere(consumer: Any) -> dict:
@@ -103,22 +104,36 @@ async def _seek_to_committed_everywhere(consumer: Any) -> dict:
     positions = {_faust_tp(tp): offset for tp, offset in committed.items() if offset is not None}
     for tp in never_committed:
         positions[_faust_tp(tp)] = await consumer.position(tp)
-    _record_seek(number, positions)
+    # Everything after the last await runs without a switch to another seek: the consumer
+    # thread runs them all, so the numbering needs no lock.
+    if number < _recorded_seek:
+        return _undo_stale_seek(consumer)
+    _record_seek(number, positions, committed)
     return committed
 
 
-def _record_seek(number: int, positions: dict) -> None:
-    # Runs in faust's consumer thread, like every seek to committed offsets (so the numbering
-    # needs no lock): the agents read `sought` from the event loop's thread, so it is replaced
-    # whole, never updated in place, and `seeks` moves after it.
-    global sought, seeks, _recorded_seek
-    if number < _recorded_seek:
-        log.info("a seek to committed offsets finished after a later one: its positions are of an earlier "
-                 "assignment and are not recorded")
-        return
+def _record_seek(number: int, positions: dict, committed: dict) -> None:
+    # The agents read `sought` from the event loop's thread: it is replaced whole, never updated
+    # in place, and `seeks` moves after it.
+    global sought, seeks, _recorded_seek, _recorded_committed
     _recorded_seek = number
+    _recorded_committed = dict(committed)
     sought = positions
     seeks += 1
+
+
+def _undo_stale_seek(consumer: Any) -> dict:
+    """A seek that read the assignment and committed offsets before the recorded one finished
+    after it: put the partitions it moved back where the recorded seek put them, and give faust
+    the recorded seek's committed offsets (it takes the returned ones as its own bookkeeping)."""
+    log.info("a seek to committed offsets finished after a later one: its positions were read before an "
+             "assignment; the later seek's stand")
+    assigned = consumer.assignment()
+    for tp in assigned:
+        offset = sought.get(_faust_tp(tp))
+        if offset is not None:
+            consumer.seek(tp, offset)
+    return {tp: offset for tp, offset in _recorded_committed.items() if tp in assigned}
 
 
 guarded_topics: set[str] = set()
@@ -133,10 +148,19 @@ seek's doing, not offsets skipped (they are dropped at the next seek_back)."""
 async def seek_back(consumer: Any, tp: Any, offset: int) -> None:
     """Put a partition's read position back to `offset` and forget faust's gap bookkeeping of
     the records read past it (they are read again, in order)."""
+    from aiokafka.errors import IllegalStateError
+
     reseeking.add(tp)
     # seek_wait runs the seek in faust's consumer thread (which owns the aiokafka consumer) and
     # resets faust's read offset of the partition with it.
-    await consumer.seek_wait({tp: offset})
+    try:
+        await consumer.seek_wait({tp: offset})
+    except IllegalStateError:
+        # Revoked since the record was read: its next owner reads it from the committed offset,
+        # which this worker never moved past the refused record. Raising would crash the agent.
+        log.info("%s partition %d was revoked before it could be read again from %d", tp.topic, tp.partition, offset)
+        reseeking.discard(tp)
+        return
     consumer._gap.pop(tp, None)
 
 

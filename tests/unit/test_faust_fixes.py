@@ -48,6 +48,7 @@ def no_seek_leaks_out(monkeypatch):
     monkeypatch.setattr(faust_fixes, "guarded_topics", set())
     monkeypatch.setattr(faust_fixes, "_seeks_started", 0)
     monkeypatch.setattr(faust_fixes, "_recorded_seek", 0)
+    monkeypatch.setattr(faust_fixes, "_recorded_committed", {})
 
 
 def test_every_assigned_partition_is_sought_including_those_without_a_positive_commit():
@@ -66,43 +67,51 @@ def test_every_seek_is_counted_so_the_agents_start_over():
     assert faust_fixes.seeks == before + 1 and faust_fixes.sought == {TP("complaints", 0): 7}
 
 
-class SlowConsumer(RecordingConsumer):
-    """Answers `seek_to_committed` when told to: two seeks in flight finish in the order the test
-    chooses."""
+class RebalancingConsumer(RecordingConsumer):
+    """One consumer whose assignment and committed offsets change between two seeks; the first
+    seek's answer from the broker waits until the test lets it through."""
 
     def __init__(self, committed: dict) -> None:
         super().__init__(committed)
-        self.answer = asyncio.Event()
+        self.first_answer = asyncio.Event()
+        self.calls = 0
+
+    def assignment(self) -> set:
+        return set(self.committed)
 
     async def seek_to_committed(self):
-        committed = dict(self.committed)  # read when the seek starts, as aiokafka reads them
-        await self.answer.wait()
+        self.calls += 1
+        committed = dict(self.committed)  # read as the seek starts, as aiokafka reads them
+        if self.calls == 1:
+            await self.first_answer.wait()
         for tp, offset in committed.items():
             if offset and offset > 0:
                 self.positions[tp] = offset
         return committed
 
 
-def test_a_seek_that_finishes_after_a_later_one_does_not_replace_its_positions():
+def test_a_seek_that_finishes_after_a_later_one_is_undone():
     """faust's fetch loop seeks when it finds the flow stopped, as a rebalance begins; that seek
-    reads the old assignment. If it finishes after the new assignment's seek, the guards must keep
-    the new positions: the old ones lack the partitions this worker just took over, whose
-    records were then refused for ever (CI, join/leave fault test)."""
+    reads the old assignment. If it finishes after the new assignment's seek, the new positions
+    stand: the old ones lack the partitions this worker just took over, whose records the guards
+    then refused for ever (CI, join/leave fault test)."""
     p = [TopicPartition("posts.raw", n) for n in range(4)]
+    consumer = RebalancingConsumer({p[0]: 30, p[1]: 48})  # the assignment before the rebalance
 
     async def scenario():
-        old = SlowConsumer({p[0]: 30, p[1]: 48})  # the assignment before the rebalance
-        new = RecordingConsumer({p[0]: 30, p[1]: 420, p[2]: 419, p[3]: 727})
-        stale = asyncio.create_task(faust_fixes._seek_to_committed_everywhere(old))
+        stale = asyncio.create_task(faust_fixes._seek_to_committed_everywhere(consumer))
         await asyncio.sleep(0)  # the stale seek has started, and waits for the broker
-        await faust_fixes._seek_to_committed_everywhere(new)
-        old.answer.set()
-        await stale
+        consumer.committed = {p[0]: 30, p[1]: 420, p[2]: 419, p[3]: 727}  # the new assignment
+        newer = await faust_fixes._seek_to_committed_everywhere(consumer)
+        consumer.first_answer.set()
+        return newer, await stale
 
-    asyncio.run(scenario())
+    newer, stale = asyncio.run(scenario())
     assert faust_fixes.sought == {TP("posts.raw", 0): 30, TP("posts.raw", 1): 420, TP("posts.raw", 2): 419,
                                   TP("posts.raw", 3): 727}
     assert faust_fixes.seeks == 1
+    assert consumer.positions == {p[0]: 30, p[1]: 420, p[2]: 419, p[3]: 727}  # not left at 48
+    assert stale == newer  # faust's committed-offset bookkeeping does not move back either
 
 
 def test_seeks_finishing_in_order_are_all_recorded():
@@ -220,3 +229,17 @@ def test_a_gap_on_a_topic_the_sequence_guard_reads_is_only_noted(caplog):
     asyncio.run(faust_fixes._add_gap_watched(faust_add_gap, None, TopicPartition("klaten.complaints", 0), 3, 9))
     assert skipped() == before
     assert "sequence guard reads them" in caplog.text and "never read" not in caplog.text
+
+
+def test_a_seek_back_of_a_partition_revoked_meanwhile_is_dropped_without_crashing_the_agent():
+    from aiokafka.errors import IllegalStateError
+
+    class RevokedConsumer:
+        _gap: dict = {}
+
+        async def seek_wait(self, partitions):
+            raise IllegalStateError("No current assignment for partition")
+
+    tp = TP("posts.raw", 2)
+    asyncio.run(faust_fixes.seek_back(RevokedConsumer(), tp, 419))
+    assert tp not in faust_fixes.reseeking
