@@ -46,7 +46,7 @@ from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from faust.serializers import codecs
 from schemas.events import RawPost, format_time, stable_id
-from streams.batches import JSON_OPTIONS
+from streams.batches import JSON_OPTIONS, stored_key
 from streams.stores import open_table_store
 
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "config" / "klaten"
@@ -125,9 +125,9 @@ def envelope(number: int, text: str, category: str, kecamatan: str, at: float) -
 
 class StoredTable:
     """The cluster table as a worker has it: a RocksDB database opened as faust opens a table
-    partition's store (streams/stores.py), keys encoded by faust's json codec and values as
-    `StagedTable` encodes them (orjson), every read decoded. Deletes are writes, as in faust's
-    store."""
+    partition's store (streams/stores.py), keys and values encoded as `StagedTable` encodes them
+    (the bytes of faust's json codec, made by orjson), every read decoded. Deletes are writes,
+    as in faust's store. Iterating decodes keys with faust's codec, as faust's store does."""
 
     def __init__(self, directory: Path) -> None:
         self.db = open_table_store(directory)
@@ -135,7 +135,7 @@ class StoredTable:
         """Bytes of keys and values written (deletes count their key)."""
 
     def get(self, key, default=None):
-        raw = self.db.get(codecs.dumps("json", key))
+        raw = self.db.get(stored_key(key))
         return default if raw is None else orjson.loads(raw)
 
     def __getitem__(self, key):
@@ -147,7 +147,7 @@ class StoredTable:
     def update(self, entries):
         db = self.db
         for key, value in entries.items():
-            encoded = codecs.dumps("json", key)
+            encoded = stored_key(key)
             if value is None:  # expired with the window: the agent pops it
                 db.delete(encoded)
                 self.written += len(encoded)
