@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -288,20 +287,10 @@ def run_worker(settings: Settings) -> int:
     # record: every debug call in faust and aiokafka then builds a LogRecord (~10% of a busy
     # worker's CPU, measured with py-spy). A worker has no terminal to spin on.
     worker.spinner = None
-    tune_garbage_collector(settings.gc_gen0_threshold)
     print(f"worker {settings.app_id}: broker {settings.broker}, metrics on "
           f"http://{settings.web_host}:{settings.web_port}/metrics", file=sys.stderr)
     worker.execute_from_commandline()
     return 0
-
-
-def tune_garbage_collector(gen0_threshold: int) -> None:
-    """Freeze what start-up made (modules, configuration, gazetteer, faust's app): it lives as
-    long as the process, and Python's collector would otherwise scan it again in every full
-    collection. Then set how many allocations trigger a collection of the youngest generation."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(gen0_threshold, *gc.get_threshold()[1:])
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

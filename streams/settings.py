@@ -48,7 +48,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_DATA_DIR", "var/tanggap", "Where RocksDB table state lives; keep it on a persistent volume."),
     Setting("TANGGAP_STORE", "rocksdb://", "Faust table store: rocksdb:// (durable, default) or memory:// (tests of stateless parts only)."),
     Setting("TANGGAP_STORE_WAL", "false", "true keeps RocksDB's write-ahead log on the table stores: a system call per write, to replay less of the changelog after a crash. Off, a crash loses no table change either (streams/stores.py)."),
-    Setting("TANGGAP_GC_GEN0_THRESHOLD", "700", "Allocations between two collections of Python's youngest generation (Python's default 700). The objects of start-up (code, configuration, gazetteer) are frozen out of every collection either way (streams/cli.py)."),
     Setting("TANGGAP_WEB_HOST", "127.0.0.1", "Interface of the worker's web server (/metrics, /health). Use 0.0.0.0 in containers."),
     Setting("TANGGAP_WEB_PORT", "6066", "Port of the worker's web server: Prometheus scrapes /metrics here."),
     Setting("TANGGAP_LOG_LEVEL", "info", "Log level: debug, info, warning, error."),
@@ -204,7 +203,6 @@ class Settings:
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
     store_wal: bool = False
-    gc_gen0_threshold: int = 700
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -262,7 +260,6 @@ class Settings:
             kafka_security=_kafka_security(raw),
             web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
             store_wal=_flag("TANGGAP_STORE_WAL", raw["TANGGAP_STORE_WAL"]),
-            gc_gen0_threshold=_int("TANGGAP_GC_GEN0_THRESHOLD", raw["TANGGAP_GC_GEN0_THRESHOLD"]) or 700,
             max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
             max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
             max_waiting_replies=_int("TANGGAP_MAX_WAITING_REPLIES", raw["TANGGAP_MAX_WAITING_REPLIES"]) or 100,

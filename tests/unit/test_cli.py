@@ -194,20 +194,3 @@ def test_strip_expectation_without_platform_and_post_id_strings_has_no_key(value
     key, line = strip_expectation(orjson.dumps(value))
     assert key is None
     assert "expect" not in orjson.loads(line)
-
-
-def test_a_worker_freezes_what_start_up_made_and_sets_the_young_generations_threshold():
-    import gc
-
-    from streams.cli import tune_garbage_collector
-    from streams.settings import Settings
-
-    before = gc.get_threshold()
-    try:
-        tune_garbage_collector(Settings.from_env({"TANGGAP_GC_GEN0_THRESHOLD": "20000"}).gc_gen0_threshold)
-        assert gc.get_threshold() == (20000, *before[1:])
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
-    assert Settings.from_env({}).gc_gen0_threshold == 700
