@@ -184,3 +184,33 @@ def test_a_desk_resolution_by_complaint_id_reaches_complaints_and_every_clusteri
                in zip(pipeline.recorder.sent, pipeline.recorder.partitions) if name == "clusters"]
     assert sorted(partition for partition, _ in notices) == list(range(pipeline.settings.partitions))
     assert {orjson.dumps(value) for _, value in notices} == {orjson.dumps({RESOLUTION_NOTICE: {"complaint_id": "cmp-1"}})}
+
+
+def test_a_partition_no_seek_covers_is_refused_and_reported_as_stalled(pipeline, monkeypatch, caplog):
+    """After seeks to committed offsets, a record of a partition none of them covered is refused
+    (its seek may be under way); if none comes, the partition is stalled, and the log says so
+    (the CI failure of session 7 left no trace)."""
+    import logging
+
+    from streams import app as streams_app
+    from streams import faust_fixes
+
+    monkeypatch.setattr(faust_fixes, "seeks", 1)
+    monkeypatch.setattr(faust_fixes, "sought", {})
+    monkeypatch.setattr(streams_app, "UNSOUGHT_WARNING_SECONDS", -1.0)  # at once, not after a minute
+    raw = pipeline.names.posts_raw
+
+    async def scenario():
+        async with agent_context(pipeline, "triage") as triage:
+            message = triage.to_message(b"twitter:1", orjson.dumps(POST), partition=0, offset=0)
+            message.topic = raw
+            await triage.stream().channel.put(await triage.stream().channel.decode(message))
+            for _ in range(100):
+                if any("no seek of this assignment covers it" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+
+    with caplog.at_level(logging.WARNING, logger="tanggap"):
+        run(scenario())
+    assert any("no seek of this assignment covers it" in r.getMessage() for r in caplog.records)
+    assert pipeline.recorder.sent == []  # refused: nothing decided
