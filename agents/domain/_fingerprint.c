@@ -750,6 +750,41 @@ static int band_query(const BandIndex *self, const uint32_t *digest, int least, 
     return 0;
 }
 
+/* The answers of a query as a list: `answer` makes each candidate's item (NULL with an exception
+ * set on failure, which fails the list). */
+typedef PyObject *(*AnswerFunction)(const Candidate *candidate, const void *context);
+
+static PyObject *answers_of(const Candidates *found, AnswerFunction answer, const void *context)
+{
+    PyObject *result = PyList_New(found->count);
+    for (Py_ssize_t j = 0; result != NULL && j < found->count; j++) {
+        PyObject *item = answer(&found->items[j], context);
+        if (item == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, j, item);
+    }
+    return result;
+}
+
+/* What a query holds until it returns: the answers that outgrew the stack, the query's keys. */
+static void query_release(Candidates *found, Py_buffer *query_keys)
+{
+    PyMem_Free(found->heap);
+    if (query_keys->obj != NULL)
+        PyBuffer_Release(query_keys);
+}
+
+/* BandIndex.query's item: (matches, slot[, jaccard, containment]). */
+static PyObject *band_answer(const Candidate *candidate, const void *context)
+{
+    const Confirmation *exact = context;
+    return exact->count < 0
+        ? Py_BuildValue("iL", candidate->matches, (long long)candidate->slot)
+        : Py_BuildValue("iLdd", candidate->matches, (long long)candidate->slot, candidate->jaccard,
+                        candidate->containment);
+}
+
 /* query(signature, least[, keys, jaccard, containment, containment_min]) -> [(matches, slot)]:
  * band_query's answers; with the query's shingle keys (fingerprint()), each comes as
  * (matches, slot, jaccard, containment). */
@@ -772,22 +807,9 @@ static PyObject *BandIndex_query(BandIndex *self, PyObject *args)
         goto done;
     if (band_query(self, digest, least, &exact, &found) < 0)
         goto done;
-    result = PyList_New(found.count);
-    for (Py_ssize_t j = 0; result != NULL && j < found.count; j++) {
-        const Candidate *candidate = &found.items[j];
-        PyObject *item = exact.count < 0
-            ? Py_BuildValue("iL", candidate->matches, (long long)candidate->slot)
-            : Py_BuildValue("iLdd", candidate->matches, (long long)candidate->slot, candidate->jaccard,
-                            candidate->containment);
-        if (item == NULL)
-            Py_CLEAR(result);
-        else
-            PyList_SET_ITEM(result, j, item);
-    }
+    result = answers_of(&found, band_answer, &exact);
 done:
-    PyMem_Free(found.heap);
-    if (query_keys.obj != NULL)
-        PyBuffer_Release(&query_keys);
+    query_release(&found, &query_keys);
     return result;
 }
 
@@ -1389,6 +1411,27 @@ static int best_first(const void *x, const void *y)
     return order > 0 ? -1 : order < 0 ? 1 : 0;
 }
 
+/* WindowIndex.query's item: (estimate, id, at[, jaccard, containment]). */
+typedef struct {
+    int num_perm;
+    const Confirmation *exact;
+} WindowAnswers;
+
+static PyObject *window_answer(const Candidate *candidate, const void *context)
+{
+    const WindowAnswers *how = context;
+    PyObject *items[5] = {PyFloat_FromDouble((double)candidate->matches / (double)how->num_perm),
+                          id_str(candidate->id, candidate->id_length), PyFloat_FromDouble(candidate->at), NULL,
+                          NULL};
+    Py_ssize_t count = 3;
+    if (how->exact->count >= 0) {
+        items[3] = PyFloat_FromDouble(candidate->jaccard);
+        items[4] = PyFloat_FromDouble(candidate->containment);
+        count = 5;
+    }
+    return tuple_of(count, items);
+}
+
 /* query(bucket, signature, least[, keys, jaccard, containment, containment_min]) ->
  * [(estimate, member, at)], with the query's shingle keys [(estimate, member, at, jaccard,
  * containment)]: BandIndex.query on the bucket's tables, with each slot's member and time, the
@@ -1434,28 +1477,10 @@ static PyObject *WindowIndex_query(WindowIndex *self, PyObject *args)
     }
     if (found.count > 1)
         qsort(found.items, (size_t)found.count, sizeof(Candidate), best_first);
-    result = PyList_New(found.count);
-    for (Py_ssize_t j = 0; result != NULL && j < found.count; j++) {
-        const Candidate *candidate = &found.items[j];
-        PyObject *items[5] = {PyFloat_FromDouble((double)candidate->matches / (double)self->num_perm),
-                              id_str(candidate->id, candidate->id_length), PyFloat_FromDouble(candidate->at),
-                              NULL, NULL};
-        Py_ssize_t count = 3;
-        if (exact.count >= 0) {
-            items[3] = PyFloat_FromDouble(candidate->jaccard);
-            items[4] = PyFloat_FromDouble(candidate->containment);
-            count = 5;
-        }
-        PyObject *item = tuple_of(count, items);
-        if (item == NULL)
-            Py_CLEAR(result);
-        else
-            PyList_SET_ITEM(result, j, item);
-    }
+    WindowAnswers how = {self->num_perm, &exact};
+    result = answers_of(&found, window_answer, &how);
 done:
-    PyMem_Free(found.heap);
-    if (query_keys.obj != NULL)
-        PyBuffer_Release(&query_keys);
+    query_release(&found, &query_keys);
     return result;
 }
 
