@@ -211,11 +211,12 @@ class Pipeline:
                         # Its partition's seek is under way and reads it again; if none comes,
                         # the partition is stalled, and the operators must hear of it.
                         stall = (message.tp, faust_fixes.seeks)  # once per partition and seek
-                        if guard.unsought_for(message.tp) > UNSOUGHT_WARNING_SECONDS and stall not in stalled:
+                        waited = guard.unsought_for(message.tp)
+                        if waited > UNSOUGHT_WARNING_SECONDS and stall not in stalled:
                             stalled.add(stall)
                             log.warning("%s partition %d: no seek of this assignment covers it after %.0f s; "
                                         "its records are refused (offset %d)", message.topic, message.partition,
-                                        guard.unsought_for(message.tp), message.offset)
+                                        waited, message.offset)
                         continue
                     if announced.get(message.tp) != seek_to:
                         announced[message.tp] = seek_to
