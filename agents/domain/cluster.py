@@ -29,7 +29,7 @@ from math import ceil
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
-from agents.domain.fingerprint import WindowIndex, fingerprint, signature
+from agents.domain.fingerprint import WindowIndex, WordFilter, fingerprint, signature
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
@@ -108,13 +108,14 @@ def fingerprint_text(normalized_text: str, kecamatan: str | None = None) -> str:
     """The words that tell copies of a complaint apart from other complaints: without fillers,
     and without the kecamatan's name, which the bucket key already carries (every complaint of
     the bucket names it, so its shingles would make all of them look alike)."""
-    dropped = _dropped_words(kecamatan)
-    return " ".join([word for word in normalized_text.split() if word not in dropped])[:FINGERPRINT_CHARS]
+    return _dropped_words(kecamatan).kept(normalized_text, FINGERPRINT_CHARS)
 
 
 @lru_cache(maxsize=1024)
-def _dropped_words(kecamatan: str | None) -> frozenset[str]:
-    return FILLER_WORDS | STOP_WORDS | PLACE_MARKERS | frozenset((kecamatan or "").lower().split())
+def _dropped_words(kecamatan: str | None) -> WordFilter:
+    """One filter per kecamatan, made once (a C WordFilter: splitting, filtering and joining in
+    Python was ~2 µs per post, ~5% of the stage at 1,000,000 fingerprints)."""
+    return WordFilter(FILLER_WORDS | STOP_WORDS | PLACE_MARKERS | frozenset((kecamatan or "").lower().split()))
 
 
 def cluster_key(kecamatan: str | None) -> str:

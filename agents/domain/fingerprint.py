@@ -18,6 +18,9 @@ Definitions (the C file says the same):
 - a shingle's *key* is the top 32 bits of its hash; ``fingerprint(text, num_perm, seed)`` is the
   signature and the text's distinct shingle keys in order of first occurrence (bytes of 32-bit
   values), what the index keeps of a text for the exact confirmation of candidates;
+- a *word filter* drops a set of words from a text: its words (split as ``str.split()`` splits)
+  without them, joined by single spaces and cut at a length (the clustering stage's fingerprint
+  text);
 - a *window index* holds the band tables of every bucket and, per slot (arrival order), the
   member's id, event time and bucket: what agents.domain.cluster.LshIndex keeps of the window.
 """
@@ -87,6 +90,22 @@ def python_fingerprint(text: str, num_perm: int, seed: int) -> tuple[bytes, byte
     hashes = python_shingle_hashes(text)
     keys = dict.fromkeys(h >> 32 for h in hashes)
     return _minhash(hashes, num_perm, seed), array("I", keys).tobytes()
+
+
+class PythonWordFilter:
+    """The words of a text without the filter's (the C WordFilter's contract): ``kept(text, limit)``
+    is ``" ".join(w for w in text.split() if w not in words)[:limit]``."""
+
+    def __init__(self, words) -> None:
+        self._words = frozenset(words)
+
+    def kept(self, text: str, limit: int) -> str:
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        return " ".join([word for word in text.split() if word not in self._words])[:limit]
+
+    def __len__(self) -> int:
+        return len(self._words)
 
 
 def _band_key(values: array, band: int, rows: int) -> tuple[int, tuple[int, ...]]:
@@ -290,11 +309,13 @@ if native is not None:
     shingle_hashes = native.shingle_hashes
     signature = native.signature
     fingerprint = native.fingerprint
+    WordFilter = native.WordFilter
     BandIndex = native.BandIndex
     WindowIndex = native.WindowIndex
 else:
     shingle_hashes = python_shingle_hashes
     signature = python_signature
     fingerprint = python_fingerprint
+    WordFilter = PythonWordFilter
     BandIndex = PythonBandIndex
     WindowIndex = PythonWindowIndex

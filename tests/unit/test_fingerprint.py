@@ -34,6 +34,29 @@ def test_shingle_hashes_signatures_and_keys_match_the_fallback():
     assert native.fingerprint("", NUM_PERM, MINHASH_SEED)[1] == b""
 
 
+def test_word_filter_keeps_the_same_words_as_the_fallback():
+    rng = random.Random(5)
+    words = ["min", "mohon", "di", "jalan", "é", "日本", "🙏", "", "x" * 40, "kec wedi"]
+    whitespace = [" ", "  ", "\t", "\n", "\u00a0", "\u3000", "\x1f", "\u2028"]
+    texts = [*sample_texts(), "  min  jalan  ", "min mohon di", "\u00a0jalan\u3000é 🙏 ",
+             " ".join(["lampu"] * 300)]  # more kept words than the C stack buffer of spans
+    texts += ["".join(rng.choice(words) + rng.choice(whitespace) for _ in range(rng.randint(0, 40)))
+              for _ in range(300)]
+    filters = [words[:3], words, [], ["jalan", "lampu"], ["🙏", "é"]]
+    for dropped in filters:
+        c_filter, python_filter = native.WordFilter(dropped), fingerprint.PythonWordFilter(dropped)
+        assert len(c_filter) == len(python_filter) == len(set(dropped))
+        for text in texts:
+            for limit in (0, 1, 4, 5, 17, 1000, 10**6):
+                kept = c_filter.kept(text, limit)
+                assert kept == python_filter.kept(text, limit), (dropped, text, limit)
+                assert hash(kept) == hash(python_filter.kept(text, limit))  # a canonical str
+    with pytest.raises(ValueError):
+        native.WordFilter(["min"]).kept("min jalan", -1)
+    with pytest.raises(TypeError):
+        native.WordFilter(["min", 3])
+
+
 def test_band_index_matches_the_fallback_through_inserts_forgets_and_compactions():
     rng = random.Random(11)
     words = "jalan rusak lampu mati banjir got mampet sampah numpuk pasar balai desa dekat sekolah".split()
