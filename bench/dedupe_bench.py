@@ -248,7 +248,8 @@ def run_stage(clusterer: Clusterer, table: dict, envelopes: list[dict]) -> tuple
         table.update(result.updates)
         merged += result.records[0]["outcome"] == "mention"
     seconds = time.perf_counter() - started
-    BACKGROUND_SECONDS[0] = (time.process_time() - process_started) - (time.thread_time() - thread_started)
+    # Clamped: the two clocks tick at different resolutions, and an idle RocksDB printed "-0.0".
+    BACKGROUND_SECONDS[0] = max(0.0, (time.process_time() - process_started) - (time.thread_time() - thread_started))
     return seconds, merged
 
 
