@@ -1,7 +1,16 @@
-"""The faust no-op baseline: consume a topic and produce every message unchanged to another,
-with the same faust settings a Tanggap worker uses. Configured by environment variables:
-BENCH_BROKER, BENCH_APP_ID, BENCH_IN, BENCH_OUT, BENCH_PARTITIONS, BENCH_WEB_PORT,
-BENCH_MAX_BATCH (optional), and any TANGGAP_ tuning variable."""
+"""The faust baselines: consume a topic and produce every message unchanged to another, with the
+same faust settings a Tanggap worker uses.
+
+- `BENCH_SHAPE=noop` (the default): that and nothing else, the faust no-op;
+- `BENCH_SHAPE=skeleton`: per message also a write to a changelogged table (RocksDB) and a second
+  output (`BENCH_OUT` + "2"), in faust's own way: the least record work a pipeline with durable
+  state and two outputs does per post (one consume, three produces), with no domain logic at all.
+  Its share of the no-op bounds what any topology of such a pipeline could reach on faust
+  (docs/performance.md).
+
+Configured by environment variables: BENCH_BROKER, BENCH_APP_ID, BENCH_IN, BENCH_OUT,
+BENCH_PARTITIONS, BENCH_WEB_PORT, BENCH_MAX_BATCH (optional), BENCH_SHAPE (optional), and any
+TANGGAP_ tuning variable."""
 
 from __future__ import annotations
 
@@ -31,10 +40,25 @@ def build() -> faust.App:
     source = app.topic(os.environ["BENCH_IN"], key_type=bytes, value_type=bytes)
     sink = app.topic(os.environ["BENCH_OUT"], key_type=bytes, value_type=bytes)
 
-    @app.agent(source, name="noop")
-    async def noop(stream):
-        async for event in stream.events():
-            await sink.send(key=event.key, value=event.value)
+    shape = os.environ.get("BENCH_SHAPE", "noop")
+    if shape == "noop":
+        @app.agent(source, name="noop")
+        async def noop(stream):
+            async for event in stream.events():
+                await sink.send(key=event.key, value=event.value)
+    elif shape == "skeleton":
+        partitions = int(os.environ["BENCH_PARTITIONS"])
+        second = app.topic(os.environ["BENCH_OUT"] + "2", key_type=bytes, value_type=bytes, partitions=partitions)
+        table = app.Table("skeleton", partitions=partitions, key_type=bytes, value_type=bytes)
+
+        @app.agent(source, name="skeleton")
+        async def skeleton(stream):
+            async for event in stream.events():
+                table[event.key] = event.value
+                await second.send(key=event.key, value=event.value)
+                await sink.send(key=event.key, value=event.value)
+    else:
+        raise SystemExit(f"BENCH_SHAPE={shape!r}: use noop or skeleton")
 
     return app
 

@@ -2,12 +2,16 @@
 
     python -m bench.pipeline_bench [--posts 20000] [--runs 3] [--configs 1x1,2x1,4x1,4x2]
                                    [--batching default|tansu-safe|both] [--variant LABEL:KEY=VALUE,...]
+                                   [--skeleton]
 
 On one embedded broker and the same generated posts (fixed seed) it measures:
 
 - the raw-client ceiling: aiokafka consume -> orjson parse -> produce, in this process;
 - the faust no-op: a faust worker that consumes and produces every message unchanged, with the
   same faust settings as a Tanggap worker;
+- with `--skeleton`, the faust skeleton: the no-op plus a changelogged table write and a second
+  output per message (bench/noop_app.py), the least a pipeline with durable state and two
+  outputs can do on faust, without any domain logic;
 - the pipeline: a real `tanggap worker` (triage -> cluster -> sla), posts in -> decisions out on
   `posts.triaged`;
 
@@ -258,7 +262,7 @@ async def run_workers(bootstrap: str, messages: list[tuple[bytes, bytes]], parti
     """Start `workers` processes, warm them up, then time `messages`."""
     if system == "faust no-op":
         source, first_out, last_out = f"{tag}.in", f"{tag}.out", f"{tag}.out"
-        await create(bootstrap, [source, first_out], partitions)
+        await create(bootstrap, [source, first_out, f"{first_out}2"], partitions)  # out2: the skeleton's
     else:
         # Posts are keyed by thread key, so most never touch posts.threads: the clock starts
         # at the first measured post's own produce timestamp (stricter than a first output).
@@ -436,6 +440,8 @@ async def main_async(args: argparse.Namespace) -> Report:
             for _ in range(args.runs):
                 systems = ([("raw aiokafka", "raw aiokafka", "default", {})] if workers == 1 else []) + \
                           [("faust no-op", "faust no-op", "default", {})] + \
+                          ([("faust no-op", "faust skeleton", "default", {"BENCH_SHAPE": "skeleton"})]
+                           if args.skeleton else []) + \
                           [("tanggap", label, batching, env) for label, batching, env in variants]
                 for system, label, batching, env in systems:
                     run_id += 1
@@ -500,6 +506,9 @@ def main() -> None:
                         help="producer batching of the pipeline rows (see above)")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE,...",
                         help="an extra pipeline row with these worker environment variables")
+    parser.add_argument("--skeleton", action="store_true",
+                        help="also run the faust skeleton: the no-op plus a table write and a second output per "
+                             "message (bench/noop_app.py), the least a pipeline with durable state can do")
     parser.add_argument("--count-messages", type=int, default=2_000,
                         help="posts of a run whose records are counted on every topic (0 skips it)")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results.json")
