@@ -57,10 +57,9 @@ def glibc_has_tunable(libc: tuple[str, str] | None = None) -> bool:
 
 def wanted(environ: Mapping[str, str], mode: str | None, libc: tuple[str, str] | None = None) -> bool:
     """Whether a process with this environment should execute itself again with the tunable."""
-    from streams.settings import SETTINGS, _flag
+    from streams.settings import flag_setting
 
-    default = next(s.default for s in SETTINGS if s.env == SETTING)
-    if not _flag(SETTING, environ.get(SETTING, default).strip()):
+    if not flag_setting(SETTING, environ):
         return False
     return "GLIBC_TUNABLES" not in environ and mode == "madvise" and glibc_has_tunable(libc)
 

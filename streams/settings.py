@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_DATA_DIR", "var/tanggap", "Where RocksDB table state lives; keep it on a persistent volume."),
     Setting("TANGGAP_STORE", "rocksdb://", "Faust table store: rocksdb:// (durable, default) or memory:// (tests of stateless parts only)."),
     Setting("TANGGAP_STORE_WAL", "false", "true keeps RocksDB's write-ahead log on the table stores: a system call per write, to replay less of the changelog after a crash. Off, a crash loses no table change either (streams/stores.py)."),
-    Setting("TANGGAP_MALLOC_HUGE_PAGES", "true", "true: `tanggap worker` and `tanggap run` execute themselves again with glibc's tunable glibc.malloc.hugetlb=1, so that RocksDB and the clustering index get transparent huge pages on a kernel in madvise mode (~15% of the clustering stage, streams/hugepages.py). Nothing is done if GLIBC_TUNABLES is set already."),
+    Setting("TANGGAP_MALLOC_HUGE_PAGES", "true", "true: `tanggap worker` and `tanggap run` execute themselves again with glibc's tunable glibc.malloc.hugetlb=1, so that RocksDB and the clustering index get transparent huge pages on a kernel in madvise mode (the clustering stage 0.7-21% faster at 1,000,000 fingerprints, streams/hugepages.py). Read at start-up, before the other settings. Nothing is done if GLIBC_TUNABLES is set already."),
     Setting("TANGGAP_WEB_HOST", "127.0.0.1", "Interface of the worker's web server (/metrics, /health). Use 0.0.0.0 in containers."),
     Setting("TANGGAP_WEB_PORT", "6066", "Port of the worker's web server: Prometheus scrapes /metrics here."),
     Setting("TANGGAP_LOG_LEVEL", "info", "Log level: debug, info, warning, error."),
@@ -204,7 +204,6 @@ class Settings:
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
     store_wal: bool = False
-    malloc_huge_pages: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -262,7 +261,6 @@ class Settings:
             kafka_security=_kafka_security(raw),
             web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
             store_wal=_flag("TANGGAP_STORE_WAL", raw["TANGGAP_STORE_WAL"]),
-            malloc_huge_pages=_flag("TANGGAP_MALLOC_HUGE_PAGES", raw["TANGGAP_MALLOC_HUGE_PAGES"]),
             max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
             max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
             max_waiting_replies=_int("TANGGAP_MAX_WAITING_REPLIES", raw["TANGGAP_MAX_WAITING_REPLIES"]) or 100,
@@ -292,6 +290,13 @@ def _non_negative(env: str, value: str) -> float:
     if number < 0:
         raise SettingsError(f"{env}={value!r} must not be negative")
     return number
+
+
+def flag_setting(env: str, environ: Mapping[str, str]) -> bool:
+    """One true/false setting on its own, for what must be decided before the others are read
+    (streams/hugepages.py: whether the process executes itself again)."""
+    default = next(setting.default for setting in SETTINGS if setting.env == env)
+    return _flag(env, environ.get(env, default).strip())
 
 
 def _flag(env: str, value: str) -> bool:
