@@ -2,9 +2,9 @@
 the clustering stage's LSH index.
 
 Both are hundreds of megabytes read at random: with 4 KiB pages nearly every access also misses
-the TLB and walks the page tables. On a kernel whose transparent huge pages are `madvise` (the
-default of Debian and most distributions), memory gets 2 MiB pages only where the program asks
-for them, and neither RocksDB nor CPython asks.
+the TLB and walks the page tables. On a kernel whose transparent huge pages are in `madvise`
+mode (as on this project's machines), memory gets 2 MiB pages only where the program asks for
+them, and neither RocksDB nor CPython asks.
 
 glibc (2.35 and later) asks for the whole malloc heap when the tunable `glibc.malloc.hugetlb=1`
 is set. A tunable is read once, when the process starts, so a process that wants it executes
