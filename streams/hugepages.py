@@ -10,7 +10,7 @@ glibc (2.35 and later) asks for the whole malloc heap when the tunable `glibc.ma
 is set. A tunable is read once, when the process starts, so a process that wants it executes
 itself again with it, before it has done anything else: the same pid, interpreter and arguments
 (`sys.orig_argv`). Measured with `bench/dedupe_bench.py` at 1,000,000 fingerprints: a copy's
-table read 19.5 -> 14.0 µs, and the stage 0.7-21% faster per post than without, on the same
+table read 19.5 -> 14.0 µs, and the stage 0.7-29% faster per post than without, on the same
 stretch of the machine (docs/dedupe.md, eighth round). The pipeline benchmark's small tables
 show no difference.
 
