@@ -55,6 +55,16 @@ static inline uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* The hash of text[start:end) by code points: FNV-1a, then the murmur3 finalizer so that every
+ * bit depends on every code point. A shingle's hash, and a WordFilter word's. */
+static inline uint64_t code_point_hash(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    uint64_t h = FNV_OFFSET;
+    for (Py_ssize_t i = start; i < end; i++)
+        h = (h ^ (uint64_t)PyUnicode_READ(kind, data, i)) * FNV_PRIME;
+    return fmix64(h);
+}
+
 /* The shingle hashes of `text` into `buffer` (`capacity` long) or, if more, into a malloc'd
  * array returned in *heap (to free). Returns the count, or -1 with an exception set. A text of
  * at most SHINGLE_CHARS code points is one shingle (as fingerprint.python_shingle_hashes), "" has none. */
@@ -83,12 +93,8 @@ static Py_ssize_t hash_shingles(PyObject *text, uint64_t *buffer, Py_ssize_t cap
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     uint64_t *hashes = *out;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        uint64_t h = FNV_OFFSET;
-        for (Py_ssize_t j = 0; j < width; j++)
-            h = (h ^ (uint64_t)PyUnicode_READ(kind, data, i + j)) * FNV_PRIME;
-        hashes[i] = fmix64(h);
-    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        hashes[i] = code_point_hash(kind, data, i, i + width);
     return count;
 }
 
@@ -310,10 +316,7 @@ typedef struct {
 
 static inline uint64_t word_hash(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
 {
-    uint64_t h = FNV_OFFSET;
-    for (Py_ssize_t i = start; i < end; i++)
-        h = (h ^ (uint64_t)PyUnicode_READ(kind, data, i)) * FNV_PRIME;
-    h = fmix64(h);
+    uint64_t h = code_point_hash(kind, data, start, end);
     return h ? h : 1;
 }
 
@@ -340,6 +343,17 @@ static WordCell *word_cell(const WordFilter *self, uint64_t hash, int kind, cons
     }
 }
 
+/* Drops the words and their table (dealloc, or __init__ called again). */
+static void word_filter_clear(WordFilter *self)
+{
+    if (self->cells != NULL)
+        for (size_t i = 0; i <= self->mask; i++)
+            Py_XDECREF(self->cells[i].word);
+    PyMem_Free(self->cells);
+    self->cells = NULL;
+    self->count = 0;
+}
+
 static int WordFilter_init(WordFilter *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"words", NULL};
@@ -350,16 +364,8 @@ static int WordFilter_init(WordFilter *self, PyObject *args, PyObject *kwargs)
     if (words == NULL)
         return -1;
     Py_ssize_t count = PyList_GET_SIZE(words);
-    if (self->cells != NULL) { /* __init__ called again */
-        for (size_t i = 0; i <= self->mask; i++)
-            Py_XDECREF(self->cells[i].word);
-        PyMem_Free(self->cells);
-        self->cells = NULL;
-        self->count = 0;
-    }
-    size_t capacity = 8;
-    while (capacity < 2 * (size_t)count)
-        capacity *= 2;
+    word_filter_clear(self);
+    size_t capacity = set_capacity(count);
     WordCell *cells = PyMem_Calloc(capacity, sizeof(WordCell));
     if (cells == NULL) {
         Py_DECREF(words);
@@ -392,10 +398,7 @@ static int WordFilter_init(WordFilter *self, PyObject *args, PyObject *kwargs)
 
 static void WordFilter_dealloc(WordFilter *self)
 {
-    if (self->cells != NULL)
-        for (size_t i = 0; i <= self->mask; i++)
-            Py_XDECREF(self->cells[i].word);
-    PyMem_Free(self->cells);
+    word_filter_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
