@@ -23,11 +23,16 @@ its partition: a commit must never pass a message no batch processed.
 
 A crash before step 3 replays the batch against the state it was first processed with: the
 same outputs, with the same ids and the same content (the handlers are deterministic in their
-input and state). A crash during step 3 replays it against part of its own writes: the
-messages whose state landed are redeliveries and emit nothing new (their outputs were
-delivered in step 2), the others are processed again. Downstream sees duplicates by id only,
-never a gap. Kafka transactions would close even the step-3 window; the embedded broker has
-none, and this needs none.
+input and state). A crash during step 3 replays it against part of its own writes: the keys
+land in the order of their first write in the batch, each with its last value, so a landed key
+may already hold what later messages of the batch did to it. The handlers are written for that:
+a message whose own entry landed is a redelivery and emits nothing new (its outputs were
+delivered in step 2); an aggregate (a complaint's summary) is written before the entries of the
+messages it counts and remembers what it sent for each (triage's `counted`, clustering's
+`sent`), so a message replayed against it sends what it sent the first time
+(tests/unit/test_crash_replay.py crashes at every such point). Downstream sees duplicates by
+id only, never a gap. Kafka transactions would close even the step-3 window; the embedded
+broker has none, and this needs none.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from math import ceil
+from math import ceil, inf
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
@@ -130,18 +130,23 @@ def raised(priority: str | None) -> str | None:
 
 
 class LshIndex:
-    """MinHash-LSH over shingle sets, in memory, with expiry by event time.
+    """MinHash-LSH over shingle sets, in memory, with expiry by event time, one window per
+    cluster key.
 
-    All of it lives in one `WindowIndex` (agents/domain/fingerprint.py, C): a `BandIndex` per
-    bucket (category and place), so posts that disagree on them never collide, keyed by slot
-    numbers given in arrival order; each fingerprint's signature (45 32-bit values) and distinct
-    shingle keys; and per slot the id, event time and bucket, with an id -> slot table. One query
-    finds the candidates, estimates their Jaccard similarity and confirms the close ones exactly
-    (:meth:`close`), without a Python object per fingerprint or a call per candidate (rensa's
-    RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one Python shingle set per
-    candidate: docs/dedupe.md, Speed). Adding and expiring are one C call each too: in Python,
-    the id -> slot dict and four parallel lists of ids, texts, times and buckets cost ~15% of the
-    stage at 1,000,000 fingerprints, in cache misses on their objects.
+    Each cluster key's fingerprints live in one `WindowIndex` (agents/domain/fingerprint.py, C):
+    a `BandIndex` per bucket (category and place), so posts that disagree on them never collide,
+    keyed by slot numbers given in arrival order; each fingerprint's signature (45 32-bit values)
+    and distinct shingle keys; and per slot the id, event time and bucket, with an id -> slot
+    table. One query finds the candidates, estimates their Jaccard similarity and confirms the
+    close ones exactly (:meth:`close`), without a Python object per fingerprint or a call per
+    candidate (rensa's RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one
+    Python shingle set per candidate: docs/dedupe.md, Speed). Adding and expiring are one C call
+    each too: in Python, the id -> slot dict and four parallel lists of ids, texts, times and
+    buckets cost ~15% of the stage at 1,000,000 fingerprints, in cache misses on their objects.
+
+    A window per cluster key, because each cluster key expires by its own event time
+    (`Clusterer`, "stream time"): one key's messages are one partition's, in one order, while
+    the partitions of a worker progress at rates that differ from one run to the next.
 
     The texts are not kept: the stage needs only the shingle keys, and the index is rebuilt from
     the table's texts after a restart (:meth:`Clusterer.rebuild`).
@@ -151,14 +156,25 @@ class LshIndex:
     """ESTIMATE_FLOOR as the count of signature values a candidate must share with the query."""
 
     def __init__(self) -> None:
-        # Read when the index is made (tests shrink them to reach the rebuild and the trim).
-        self._window = WindowIndex(NUM_PERM, BANDS, REBUILD_FORGOTTEN, TRIM_SLOTS)
+        self._windows: dict[str, WindowIndex] = {}
+
+    def _window(self, key: str) -> WindowIndex:
+        window = self._windows.get(key)
+        if window is None:
+            # Read when the window is made (tests shrink them to reach the rebuild and the trim).
+            window = self._windows[key] = WindowIndex(NUM_PERM, BANDS, REBUILD_FORGOTTEN, TRIM_SLOTS)
+        return window
 
     def __len__(self) -> int:
-        return len(self._window)
+        return sum(len(window) for window in self._windows.values())
 
     def __contains__(self, member: object) -> bool:
-        return member in self._window
+        return any(member in window for window in self._windows.values())
+
+    def holds(self, key: str, member: str) -> bool:
+        """Whether `member` is indexed under cluster key `key` (one table lookup, not one per key)."""
+        window = self._windows.get(key)
+        return window is not None and member in window
 
     @staticmethod
     def signature(text: str) -> bytes:
@@ -173,8 +189,11 @@ class LshIndex:
     def candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `signature` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
+        window = self._windows.get(_key_of_bucket(bucket))
+        if window is None:
+            return []
         return [(estimate, member)
-                for estimate, member, _ in self._window.query(bucket, signature, ceil(least * NUM_PERM - 1e-9))]
+                for estimate, member, _ in window.query(bucket, signature, ceil(least * NUM_PERM - 1e-9))]
 
     def close(self, bucket: str, fingerprint: tuple[bytes, bytes], jaccard: float, containment: float,
               containment_min: int) -> list[tuple[float, str, float, float, float]]:
@@ -184,23 +203,32 @@ class LshIndex:
         (estimate, id, event time, jaccard, containment). The exact check runs in C on the
         shingle keys kept for each fingerprint: in a big bucket most candidates fail it (posts of
         one category share its words), and confirming each in Python cost ~2 µs."""
+        window = self._windows.get(_key_of_bucket(bucket))
+        if window is None:
+            return []
         signature, keys = fingerprint
-        return self._window.query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment,
-                                  containment_min)
+        return window.query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment, containment_min)
 
     def at_of(self, member: str) -> float | None:
-        return self._window.at_of(member)
+        for window in self._windows.values():
+            at = window.at_of(member)
+            if at is not None:
+                return at
+        return None
 
     def add(self, member: str, bucket: str, text: str, at: float,
             fingerprint: tuple[bytes, bytes] | None = None) -> None:
+        window = self._window(_key_of_bucket(bucket))
         if fingerprint is None:
-            if member in self._window:
+            if member in window:
                 return
             fingerprint = self.fingerprint(text)
-        self._window.add(member, bucket, at, *fingerprint)
+        window.add(member, bucket, at, *fingerprint)
 
     def remove(self, member: str) -> None:
-        self._window.remove(member)
+        for window in self._windows.values():
+            if window.remove(member):
+                return
 
     def compact(self) -> int:
         """Rebuild every bucket's band tables without its forgotten fingerprints; returns how
@@ -209,17 +237,18 @@ class LshIndex:
         compacted, once at least REBUILD_FORGOTTEN and half of them were forgotten: at most one
         re-insert per forgotten fingerprint (bench/dedupe_bench.py prices it), and no pause
         longer than one bucket's rebuild."""
-        return self._window.compact()
+        return sum(window.compact() for window in self._windows.values())
 
-    def expire(self, before: float) -> int:
-        """Forget fingerprints older than `before` (roughly in arrival order, which is close to
-        event-time order; the window check on candidates is exact)."""
-        return len(self.expire_members(before))
+    def expire(self, key: str, before: float) -> int:
+        """Forget the cluster key's fingerprints older than `before` (roughly in arrival order,
+        which is close to event-time order; the window check on candidates is exact)."""
+        return len(self.expire_members(key, before))
 
-    def expire_members(self, before: float) -> list[tuple[str, str]]:
+    def expire_members(self, key: str, before: float) -> list[tuple[str, str]]:
         """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot. The slots'
         expired front is dropped once it is TRIM_SLOTS long and half of them (amortized O(1))."""
-        return self._window.expire(before)
+        window = self._windows.get(key)
+        return window.expire(before) if window is not None else []
 
 
 @dataclass(slots=True)
@@ -283,7 +312,12 @@ class Clusterer:
         self.policy = policy or ClusterPolicy()
         self.tz = tz
         self.index = LshIndex()
-        self.watermark = 0.0
+        self.watermarks: dict[str, float] = {}
+        """Cluster key -> its stream time: the latest event time of the complaints opened under it.
+        Per key, not one for the worker: a key's messages come in one order (one partition's),
+        so a copy replayed after a crash meets the window it met the first time, whatever the
+        worker's other partitions did meanwhile (a worker-wide watermark raised by another
+        partition had expired the survivor a copy joined the first time: issue 7)."""
         self.expiring: dict[str, deque[str]] = {}
         """Cluster key -> watched ids whose fingerprints left the window and whose table entries
         are not settled yet. Settled only while handling a message of that cluster key: its entries
@@ -297,11 +331,17 @@ class Clusterer:
         table, and an id watched by a message whose writes were discarded only costs a read."""
 
     def rebuild(self, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Rebuild the index, the stream times and the expiry queues from the table: after
+        every assignment, of the partitions this worker owns. The stream times come from the
+        table too, not from what this worker processed before: the table is what a replay
+        continues from."""
         self.index = LshIndex()
+        self.watermarks = watermarks = {}
         self.expiring = {}
         self.watched = watched = set()
-        rows: list[tuple[float, str, str, str | None]] = []
-        """(time, id, bucket, text): not the decoded entries, which are ten times larger."""
+        rows: list[tuple[float, str, str, str, str | None]] = []
+        """(time, id, cluster key, bucket, text): not the decoded entries, which are ten times
+        larger."""
         aliases: list[tuple[str, str, str]] = []
         present: set[str] = set()
         listed: set[str] = set()
@@ -317,16 +357,18 @@ class Clusterer:
                 if entry.get("resolved"):
                     watched.add(complaint_id)
                     watched.update(member for member in entry["members"] if member != FOLDED)
-            rows.append((entry.get("at", 0.0), complaint_id, entry.get("bucket", ""), entry.get("text")))
+            bucket = entry.get("bucket", "")
+            key = _key_of_bucket(bucket)
+            at = entry.get("at", 0.0)
+            rows.append((at, complaint_id, key, bucket, entry.get("text")))
+            if at > watermarks.get(key, -inf):
+                watermarks[key] = at
         rows.sort(key=lambda row: row[0])
-        if rows:
-            self.watermark = max(self.watermark, rows[-1][0])
         for complaint_id, survivor_id, _ in aliases:
             if survivor_id in present and complaint_id not in listed:
                 watched.add(complaint_id)
-        cutoff = self.watermark - self.policy.window_seconds
-        for at, complaint_id, bucket, text in rows:
-            if text is not None and at >= cutoff:
+        for at, complaint_id, key, bucket, text in rows:
+            if text is not None and at >= self._cutoff(key):
                 self.index.add(complaint_id, bucket, text, at)
             elif complaint_id in watched:  # left the window while this worker did not own it
                 self._queue_expired(complaint_id, bucket)
@@ -335,8 +377,12 @@ class Clusterer:
                 self._queue_expired(complaint_id, bucket)
         return len(self.index)
 
+    def _cutoff(self, key: str) -> float:
+        """Event times before this have left the cluster key's window."""
+        return self.watermarks.get(key, -inf) - self.policy.window_seconds
+
     def _queue_expired(self, complaint_id: str, bucket: str) -> None:
-        key = bucket.partition("|")[2] or UNKNOWN_PLACE
+        key = _key_of_bucket(bucket)
         queue = self.expiring.get(key)
         if queue is None:
             queue = self.expiring[key] = deque()
@@ -400,7 +446,7 @@ class Clusterer:
         queue = self.expiring.get(key) if key is not None else None
         if not queue:
             return
-        cutoff = self.watermark - self.policy.window_seconds
+        cutoff = self._cutoff(key)
         watched = self.watched
         for _ in range(min(EXPIRY_BATCH, len(queue))):
             complaint_id = queue.popleft()
@@ -454,7 +500,7 @@ class Clusterer:
             return
         survivor = {**survivor, "resolved": True}
         view[survivor_id] = survivor
-        self._delete_if_done(survivor_id, survivor, self.watermark - self.policy.window_seconds, view)
+        self._delete_if_done(survivor_id, survivor, self._cutoff(_key_of_bucket(survivor.get("bucket", ""))), view)
 
     def resolve(self, complaint_id: str, entries: Mapping[str, Mapping[str, Any]]) -> str:
         entry = entries.get(complaint_id)
@@ -465,14 +511,16 @@ class Clusterer:
         complaint_id = event["complaint_id"]
         post = event["post"] or {}
         at = parse_time(event["occurred_at"])
-        self.watermark = max(self.watermark, at)
+        key = cluster_key(event.get("kecamatan"))
+        if at > self.watermarks.get(key, -inf):
+            self.watermarks[key] = at
         watched = self.watched
-        cutoff = self.watermark - self.policy.window_seconds
-        for expired, expired_bucket in self.index.expire_members(cutoff):
+        cutoff = self._cutoff(key)
+        for expired, expired_bucket in self.index.expire_members(key, cutoff):
             if expired in watched:
                 self._queue_expired(expired, expired_bucket)
         text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
-        if self._maybe_decided(complaint_id, text, at, cutoff) and view.get(complaint_id) is not None:
+        if self._maybe_decided(key, complaint_id, text, at, cutoff) and view.get(complaint_id) is not None:
             # A redelivered envelope: decided before.
             existing = view[complaint_id]
             if existing.get("alias_of"):
@@ -482,7 +530,7 @@ class Clusterer:
             else:
                 result.events.append(event)
             return
-        bucket = f"{event.get('category')}|{cluster_key(event.get('kecamatan'))}"
+        bucket = f"{event.get('category')}|{key}"
         fingerprint = LshIndex.fingerprint(text) if text else None
         match = self._match(event, fingerprint, bucket, at, view) if fingerprint is not None else None
         own = {"at": at, "text": text or None, "bucket": bucket}
@@ -514,15 +562,15 @@ class Clusterer:
         if fingerprint is not None:
             self.index.add(complaint_id, bucket, text, at, fingerprint)
 
-    def _maybe_decided(self, complaint_id: str, text: str, at: float, cutoff: float) -> bool:
+    def _maybe_decided(self, key: str, complaint_id: str, text: str, at: float, cutoff: float) -> bool:
         """Whether the cluster table may hold an entry for this opening already (a redelivered
         envelope), or certainly does not; certainty spares a table read (RocksDB) for nearly
         every opening. A complaint with a fingerprint text, opened inside the window, that the
         index does not know was never decided: this worker indexed every fingerprint it decided
         and every one of the table's in the window when it rebuilt the index (:meth:`rebuild`,
         after every assignment); only a fingerprint older than the window is forgotten, and the
-        cutoff only moves forward."""
-        return not text or at < cutoff or complaint_id in self.index
+        cutoff only moves forward (between rebuilds)."""
+        return not text or at < cutoff or self.index.holds(key, complaint_id)
 
     def _match(self, event: Mapping[str, Any], fingerprint: tuple[bytes, bytes], bucket: str,
                at: float, view: _Overlay) -> tuple[str, list[str]] | None:
@@ -598,7 +646,7 @@ class Clusterer:
             rewritten["event_id"] = stable_id("evt", survivor_id, event["event_id"])
         result.events.append(rewritten)
         if event["type"] == "resolved":
-            self._delete_if_done(survivor_id, survivor, self.watermark - self.policy.window_seconds, view)
+            self._delete_if_done(survivor_id, survivor, self._cutoff(_key_of_bucket(survivor.get("bucket", ""))), view)
         if event["type"] == "duplicate_attached":
             self._maybe_raise(survivor_id, view, event, result)
 
@@ -652,6 +700,11 @@ class Clusterer:
         if record.get("kind") == survivor.get("kind"):
             rewritten.update({f: survivor.get(f) for f in ("category", "priority", "opd", "kecamatan", "desa")})
         return rewritten
+
+
+def _key_of_bucket(bucket: str) -> str:
+    """The cluster key of an index bucket ("category|cluster key")."""
+    return bucket.partition("|")[2] or UNKNOWN_PLACE
 
 
 def _envelope_key(envelope: Mapping[str, Any]) -> str | None:

@@ -293,12 +293,17 @@ class Triage:
                               duplicate_via=via, **decided)
         event = self._complaint_event("duplicate_attached", post, as_sent, reasons=reasons)
         updates: dict[str, dict[str, Any]] = {}
+        if is_summary:
+            # The summary first: a batch's table writes land in the order of their first write
+            # (streams/batches.py), and a crash between them must keep the summary, which
+            # remembers this post's count, and lose the post's own entry, so that the replay
+            # sends the same event (above); the other way round the post would be a redelivery
+            # that was never counted, and the next mention would go out with its count.
+            updates[target_key] = summary
         if target_key == post.key:
             summary.pop("seen", None)
         else:
             updates[post.key] = {**decided, "mention_of": target_key}
-        if is_summary:
-            updates[target_key] = summary
         return TriageResult(record, [event], updates)
 
     def _official(self, post: RawPost, opd: str, parent: Mapping[str, Any] | None) -> TriageResult:
@@ -320,7 +325,7 @@ class Triage:
                               complaint_id=complaint_id, duplicate_of=parent_key, reasons=reasons)
         response = {"by": opd, "kind": "first_response", "at": format_time(post.created_at, self.config.timezone),
                     "channel": post.platform, "post": _post_ref(post, self.config.timezone)}
-        event = self._complaint_event("responded", post, parent, reasons=reasons, response=response)
+        event = self._complaint_event("responded", post, without_counts(parent), reasons=reasons, response=response)
         return TriageResult(record, [event], {post.key: {**entry, "complaint_id": complaint_id}})
 
     def _complaint_event(self, event_type: str, post: RawPost, summary: Mapping[str, Any], *,
@@ -337,6 +342,18 @@ class Triage:
         if entry is None or not entry.get("complaint_id"):
             return None
         return desk_response_event(response, entry, self.config.timezone)
+
+
+def without_counts(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A complaint summary for a response event: without its mention count and platforms.
+
+    Triage remembers what it counted for each mention (``counted``), so a mention replayed after
+    a crash goes out with its first count. A response is not a mention and is not remembered; the
+    summary's counts may have moved on when it is replayed, so its event would go out again
+    under the same id with other counts. The clustering stage, which holds the counts of the
+    merged complaint anyway, fills them in and remembers what it sent
+    (agents.domain.cluster.Clusterer._as_first_sent)."""
+    return {**summary, "mentions": None, "platforms": None}
 
 
 RECENT_MENTIONS = 64
@@ -379,5 +396,5 @@ def desk_response_event(response: DeskResponse, summary: Mapping[str, Any], tz: 
     event_type = "resolved" if response.kind == "resolved" else "responded"
     body = {"by": response.by, "kind": response.kind, "at": format_time(response.at, tz),
             "channel": response.channel or "desk", "post": None}
-    return complaint_event(event_type, summary, cause=response.event_id, occurred_at=response.at, tz=tz,
+    return complaint_event(event_type, without_counts(summary), cause=response.event_id, occurred_at=response.at, tz=tz,
                            reasons=[f"desk_response[{response.event_id}]"], response=body)

@@ -3,6 +3,8 @@ runs exactly what the stream runs: triage, then the clustering stage per cluster
 
 from __future__ import annotations
 
+import copy
+
 import orjson
 import pytest
 
@@ -211,7 +213,8 @@ def test_lsh_index_expires_fingerprints_by_event_time():
     probe = LshIndex.signature("jalan berlubang besar dekat pasar")
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {"a", "b"}
     assert index.candidates("jalan|Bayat", probe, 0.25) == []
-    assert index.expire(150.0) == 1
+    assert index.expire("Bayat", 150.0) == 0, "each cluster key expires by its own time"
+    assert index.expire("Wedi", 150.0) == 1
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {"b"}
 
 
@@ -229,14 +232,14 @@ def test_forgotten_fingerprints_are_never_candidates_and_a_rebuild_keeps_the_liv
     probe = LshIndex.signature(text)
     assert len(index.candidates("jalan|Wedi", probe, 0.25)) == count
 
-    assert index.expire(REBUILD_FORGOTTEN - 1) == REBUILD_FORGOTTEN - 1  # too few: no rebuild yet
+    assert index.expire("Wedi", REBUILD_FORGOTTEN - 1) == REBUILD_FORGOTTEN - 1  # too few: no rebuild yet
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {
         f"m{i}" for i in range(REBUILD_FORGOTTEN - 1, count)}
     assert "m0" not in index and index.at_of("m0") is None
     assert f"m{count - 1}" in index and index.at_of(f"m{count - 1}") == count - 1
 
-    index.expire(REBUILD_FORGOTTEN + 20)  # half forgotten: the bucket's LSH was rebuilt
-    assert index._window.band_index("jalan|Wedi").forgotten < REBUILD_FORGOTTEN
+    index.expire("Wedi", REBUILD_FORGOTTEN + 20)  # half forgotten: the bucket's LSH was rebuilt
+    assert index._windows["Wedi"].band_index("jalan|Wedi").forgotten < REBUILD_FORGOTTEN
     live = {f"m{i}" for i in range(REBUILD_FORGOTTEN + 20, count)}
     assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live
     index.remove(f"m{count - 1}")
@@ -254,15 +257,15 @@ def test_the_index_trims_its_expired_front_and_keeps_answering(monkeypatch):
     for i, (member, text) in enumerate(texts.items()):
         index.add(member, "penerangan_jalan|Wedi", text, float(i))
     index.remove("m9")
-    assert index.expire(8.0) == 8
-    assert index._window.trimmed == 8, "the expired front was dropped"
+    assert index.expire("Wedi", 8.0) == 8
+    assert index._windows["Wedi"].trimmed == 8, "the expired front was dropped"
     assert len(index) == 3 and "m3" not in index and "m8" in index
     probe = LshIndex.signature(texts["m10"])
     assert ("m10" in {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.25)})
     assert index.at_of("m11") == 11.0 and index.at_of("m8") == 8.0 and index.at_of("m9") is None
     index.add("m12", "penerangan_jalan|Wedi", texts["m10"], 12.0)
     assert {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.9)} == {"m10", "m12"}
-    assert index.expire(100.0) == 4 and len(index) == 0
+    assert index.expire("Wedi", 100.0) == 4 and len(index) == 0
 
 
 def test_pair_scores():
@@ -383,17 +386,20 @@ def test_a_resolved_survivor_and_its_aliases_are_deleted_once_its_newest_member_
     assert id_of(3) in table and id_of(4) in table
 
 
-def test_a_survivor_resolved_after_the_window_is_deleted_on_resolution_and_other_keys_wait_for_their_own():
+def test_a_survivor_resolved_after_the_window_is_deleted_on_resolution_and_each_key_keeps_its_own_time():
     clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     apply(clusterer, table, opened(2, WEDI_TEXT, HOUR, kecamatan="Bayat"))
-    # a Wedi message moves the watermark: only Wedi's entries are settled now (Bayat's live in
-    # another partition and are settled by a Bayat message)
+    # a Wedi opening moves Wedi's stream time only: Bayat's messages live in another partition,
+    # whose progress relative to this one differs from run to run (and after a crash)
     apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
     resolved = apply(clusterer, table, follow_up("resolved", id_of(1), 13 * HOUR))
     assert resolved.events[0]["type"] == "resolved" and id_of(1) not in table
     apply(clusterer, table, follow_up("resolved", id_of(2), 13 * HOUR, kecamatan="Bayat"))
-    assert id_of(2) not in table
+    assert table[id_of(2)]["resolved"], "Bayat's stream time is still 1 h: inside its window"
+    apply(clusterer, table, opened(5, "sampah menumpuk bau busuk pinggir sungai", 12 * HOUR, category="lingkungan",
+                                   kecamatan="Bayat"))
+    assert id_of(2) not in table, "a Bayat opening moved Bayat's time past the survivor's window"
 
 
 def test_rebuild_queues_entries_that_left_the_window_while_the_worker_was_away():
@@ -535,6 +541,41 @@ def test_a_mention_sent_while_the_complaint_was_alone_is_replayed_alone_after_a_
     assert apply(clusterer, table, mention).events == first
     later = follow_up("duplicate_attached", id_of(1), 150.0, cause="twitter:1001", mentions=3)
     assert apply(clusterer, table, later).events[0]["mentions"] == 4, "counted with the copy once it joined"
+
+
+def test_a_response_gets_its_counts_here_and_is_replayed_with_them_after_later_mentions():
+    """Triage sends responses without counts (agents.domain.triage.without_counts): this stage
+    fills them in from the complaint and remembers them, so a response replayed after later
+    mentions goes out as it did the first time."""
+    clusterer, table = Clusterer(ClusterPolicy(viral_mentions=1000, viral_platforms=1000)), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
+    response = follow_up("responded", id_of(1), 100.0)
+    response["events"][0].update(mentions=None, platforms=None)
+    first = apply(clusterer, table, response).events
+    assert (first[0]["mentions"], first[0]["platforms"]) == (1, ["twitter"])
+    apply(clusterer, table, follow_up("duplicate_attached", id_of(1), 120.0, cause="twitter:1000", mentions=2,
+                                      platforms=("twitter", "instagram")))
+    assert apply(clusterer, table, response).events == first
+
+
+def test_a_copy_replayed_after_another_kecamatan_moved_on_joins_the_same_complaint():
+    """Each cluster key keeps its own stream time. A worker's partitions progress at rates that
+    differ from run to run: with one watermark for the worker, a copy replayed after a crash
+    found its survivor expired by another partition's progress and opened a complaint of its
+    own, though it had joined the survivor the first time (issue 7)."""
+    policy = ClusterPolicy(window_seconds=10 * HOUR)
+    clusterer, table = Clusterer(policy), {}
+    apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
+    before_the_copy = copy.deepcopy(table)
+    copy_of_1 = opened(2, WEDI_TEXT + " segera", 5 * HOUR)
+    first = apply(clusterer, table, copy_of_1).events
+    assert first[0]["type"] == "duplicate_attached"
+    # a crash lost the copy's writes; the restarted worker got Bayat's partition first
+    restarted, table = Clusterer(policy), before_the_copy
+    restarted.rebuild(table.items())
+    apply(restarted, table, opened(3, "lampu penerangan mati total gelap sekali", 20 * HOUR, kecamatan="Bayat",
+                                   category="penerangan_jalan"))
+    assert apply(restarted, table, copy_of_1).events == first
 
 
 def test_a_desk_resolution_by_complaint_id_closes_the_complaint_to_copies_and_emits_nothing():

@@ -586,6 +586,30 @@ def test_a_repost_that_opens_nothing_before_its_original_is_simply_ignored(triag
     assert "twitter:1300" not in desk.state, "no placeholder for a post that opened nothing"
 
 
+def test_a_mention_writes_the_complaint_summary_before_its_own_entry(triage, complaint, repost):
+    """A batch's table writes land in the order of their first write (streams/batches.py): a
+    crash between these two must lose the mention's own entry (replayed unchanged, below), never
+    the summary alone: the mention would then pass for a redelivery that was never counted, and
+    the next mention would go out with its count."""
+    state: dict = {}
+    triage.process(complaint, state).apply(state, {})
+    assert list(triage.process(repost, state).state_updates) == [complaint.key, repost.key]
+
+
+def test_a_response_replayed_after_later_mentions_is_sent_again_unchanged(triage, complaint, official_reply, repost):
+    """A response is not a mention and triage does not remember it: it goes out without the
+    complaint's counts, which move on (the clustering stage fills them in)."""
+    state: dict = {}
+    triage.process(complaint, state).apply(state, {})
+    first = triage.process(official_reply, state)
+    first.apply(state, {})
+    triage.process(repost, state).apply(state, {})
+    del state[official_reply.key]  # a crash lost its own entry and kept the later mention's count
+    replayed = triage.process(official_reply, state)
+    assert replayed.complaint_events == first.complaint_events
+    assert (first.complaint_events[0]["mentions"], first.complaint_events[0]["platforms"]) == (None, None)
+
+
 def test_a_mention_replayed_after_a_crash_that_kept_only_the_summary_is_sent_again_unchanged(triage, complaint, repost,
                                                                                              reply):
     """A batch's table writes are separate changelog records: a crash can keep the complaint
