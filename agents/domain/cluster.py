@@ -157,12 +157,22 @@ class LshIndex:
 
     def __init__(self) -> None:
         self._windows: dict[str, WindowIndex] = {}
+        """Cluster key -> its window."""
+        self._by_bucket: dict[str, WindowIndex] = {}
+        """Bucket -> its cluster key's window: one lookup per query instead of splitting the
+        bucket string first (~0.7% of the stage in a profile)."""
 
     def _window(self, key: str) -> WindowIndex:
         window = self._windows.get(key)
         if window is None:
             # Read when the window is made (tests shrink them to reach the rebuild and the trim).
             window = self._windows[key] = WindowIndex(NUM_PERM, BANDS, REBUILD_FORGOTTEN, TRIM_SLOTS)
+        return window
+
+    def _window_of(self, bucket: str) -> WindowIndex:
+        window = self._by_bucket.get(bucket)
+        if window is None:
+            window = self._by_bucket[bucket] = self._window(_key_of_bucket(bucket))
         return window
 
     def __len__(self) -> int:
@@ -189,11 +199,9 @@ class LshIndex:
     def candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `signature` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
-        window = self._windows.get(_key_of_bucket(bucket))
-        if window is None:
-            return []
         return [(estimate, member)
-                for estimate, member, _ in window.query(bucket, signature, ceil(least * NUM_PERM - 1e-9))]
+                for estimate, member, _ in self._window_of(bucket).query(bucket, signature,
+                                                                          ceil(least * NUM_PERM - 1e-9))]
 
     def close(self, bucket: str, fingerprint: tuple[bytes, bytes], jaccard: float, containment: float,
               containment_min: int) -> list[tuple[float, str, float, float, float]]:
@@ -203,11 +211,9 @@ class LshIndex:
         (estimate, id, event time, jaccard, containment). The exact check runs in C on the
         shingle keys kept for each fingerprint: in a big bucket most candidates fail it (posts of
         one category share its words), and confirming each in Python cost ~2 µs."""
-        window = self._windows.get(_key_of_bucket(bucket))
-        if window is None:
-            return []
         signature, keys = fingerprint
-        return window.query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment, containment_min)
+        return self._window_of(bucket).query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment,
+                                             containment_min)
 
     def at_of(self, member: str) -> float | None:
         for window in self._windows.values():
@@ -218,7 +224,7 @@ class LshIndex:
 
     def add(self, member: str, bucket: str, text: str, at: float,
             fingerprint: tuple[bytes, bytes] | None = None) -> None:
-        window = self._window(_key_of_bucket(bucket))
+        window = self._window_of(bucket)
         if fingerprint is None:
             if member in window:
                 return
