@@ -387,6 +387,10 @@ class Clusterer:
         """Event times before this have left the cluster key's window."""
         return self.watermarks.get(key, -inf) - self.policy.window_seconds
 
+    def _cutoff_of(self, entry: Mapping[str, Any]) -> float:
+        """The cutoff of the cluster key an entry lives under (its bucket's)."""
+        return self._cutoff(_key_of_bucket(entry.get("bucket", "")))
+
     def _queue_expired(self, complaint_id: str, bucket: str) -> None:
         key = _key_of_bucket(bucket)
         queue = self.expiring.get(key)
@@ -506,7 +510,7 @@ class Clusterer:
             return
         survivor = {**survivor, "resolved": True}
         view[survivor_id] = survivor
-        self._delete_if_done(survivor_id, survivor, self._cutoff(_key_of_bucket(survivor.get("bucket", ""))), view)
+        self._delete_if_done(survivor_id, survivor, self._cutoff_of(survivor), view)
 
     def resolve(self, complaint_id: str, entries: Mapping[str, Mapping[str, Any]]) -> str:
         entry = entries.get(complaint_id)
@@ -652,7 +656,7 @@ class Clusterer:
             rewritten["event_id"] = stable_id("evt", survivor_id, event["event_id"])
         result.events.append(rewritten)
         if event["type"] == "resolved":
-            self._delete_if_done(survivor_id, survivor, self._cutoff(_key_of_bucket(survivor.get("bucket", ""))), view)
+            self._delete_if_done(survivor_id, survivor, self._cutoff_of(survivor), view)
         if event["type"] == "duplicate_attached":
             self._maybe_raise(survivor_id, view, event, result)
 
