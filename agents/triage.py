@@ -44,14 +44,10 @@ def register(pipeline: Pipeline) -> None:
     raw_topic = pipeline.names.posts_raw
 
     async def publish(result) -> None:
-        for key, entry in result.state_updates.items():
-            threads[key] = entry
+        result.apply(threads, orphans)
         for key, waiting in result.orphan_updates.items():
-            if waiting is None:
-                orphans.pop(key, None)
+            if waiting is None:  # the wait ended: a later one may need a release again
                 releases_sent.pop(key, None)
-            else:
-                orphans[key] = waiting
         # Complaints go through near-duplicate clustering, which emits their final records and
         # events; records of posts tied to no complaint are final here.
         direct, envelopes = route(result)

@@ -160,13 +160,7 @@ class TriageStage(Stage):
         # What agents/triage.py's `publish` does, without Kafka.
         threads, orphans = self.tables["threads"], self.tables["orphans"]
         result = self.triage.process(RawPost.parse(orjson.loads(message.value)), threads, orphans, now=0.0)
-        for key, entry in result.state_updates.items():
-            threads[key] = entry
-        for key, waiting in result.orphan_updates.items():
-            if waiting is None:
-                orphans.pop(key, None)
-            else:
-                orphans[key] = waiting
+        result.apply(threads, orphans)
         return [(partition_of(key.encode()), orjson.dumps(envelope)) for key, envelope in route(result)[1].items()]
 
     def deliver(self, outputs: list[tuple[int, bytes]]) -> None:
