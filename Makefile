@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test unit integration install clean constraints
+.PHONY: demo test unit integration install clean constraints quality model
 
 $(BIN)/tanggap: pyproject.toml constraints.txt setup.py agents/domain/_fingerprint.c
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ unit: install
 
 integration: install
 	$(BIN)/python -m pytest tests/integration
+
+# Triage quality on the real labelled sets (../shared, skipped where absent) and the team's devset.
+quality: install
+	$(BIN)/python -m bench.quality
+
+# Retrain the bundled Klaten model (deterministic): the team's posts (deploy/training, the dev set
+# and the demo sample) and the licensed corpora.
+SHARED_CORPORA ?= ../shared/data/realtext/corpora
+model: install
+	$(BIN)/tanggap --config deploy/config/klaten train tests/data/devset.jsonl streams/demo/sample_posts.jsonl \
+		--archive-weight 1 --corpora $(SHARED_CORPORA)
 
 # Pin what a fresh install resolved: run after changing dependencies in pyproject.toml.
 constraints: install

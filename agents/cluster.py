@@ -44,7 +44,7 @@ def register(pipeline: Pipeline) -> None:
         result.apply(clusters)
         for record in result.records:
             await pipeline.send_json("triaged", record["post_key"], record)
-            count(record)
+            metrics.count_decision(record)
         for complaint in result.events:
             await pipeline.send_complaint_event(complaint)
 
@@ -58,13 +58,3 @@ def register(pipeline: Pipeline) -> None:
     @app.agent(pipeline.topic("clusters"), name="cluster")
     async def cluster_agent(stream):
         await pipeline.run_batches(stream, STAGE, handle, (clusters,))
-
-
-def count(record: dict) -> None:
-    """Metrics of a final record that went through clustering (triage counts the others)."""
-    outcome = record["outcome"]
-    metrics.posts.labels(record["platform"], record["kind"] or "unknown").inc()
-    if record["duplicate_via"]:
-        metrics.duplicates.labels(record["duplicate_via"]).inc()
-    elif outcome == "opened":
-        metrics.complaints_opened.labels(record["opd"], record["category"], record["priority"]).inc()

@@ -53,7 +53,7 @@ def register(pipeline: Pipeline) -> None:
         direct, envelopes = route(result)
         for record in direct:
             await pipeline.send_json("triaged", record["post_key"], record)
-            _count(record)
+            metrics.count_decision(record)
         for key, envelope in envelopes.items():
             await pipeline.send_json("clusters", key, envelope)
 
@@ -104,16 +104,3 @@ def register(pipeline: Pipeline) -> None:
     @app.agent(triage_input, name="triage")
     async def triage_agent(stream):
         await pipeline.run_batches(stream, STAGE, handle, (threads, orphans), stage_of=stage_of)
-
-
-def _count(record: dict) -> None:
-    outcome = record["outcome"]
-    if outcome.endswith("_pending"):
-        return  # counted when the wait ends and the decision is final
-    metrics.posts.labels(record["platform"], record["kind"] or "unknown").inc()
-    if outcome == "ignored":
-        metrics.ignored.labels(record["ignored_reason"]).inc()
-    elif record["duplicate_via"]:
-        metrics.duplicates.labels(record["duplicate_via"]).inc()
-    elif outcome == "opened":
-        metrics.complaints_opened.labels(record["opd"], record["category"], record["priority"]).inc()

@@ -11,6 +11,7 @@
     tanggap tail TOPIC            print a topic's events
     tanggap triage FILE.jsonl     dedupe + classify + assign a file, no Kafka
     tanggap eval FILE.jsonl       score triage against the `expect` labels of a file
+    tanggap train [ARCHIVE.jsonl]  train the triage model (kind and category) for a configuration
     tanggap dedupe-eval FILE.jsonl  pair precision/recall of near-duplicate clustering (expect.group)
     tanggap config check [DIR]    validate a configuration directory
     tanggap settings              the environment variables and their effective values
@@ -38,6 +39,7 @@ from agents.domain.cluster import Clusterer, ClusterPolicy, route
 from agents.domain.triage import Triage
 from schemas.events import InvalidInput, RawPost, message_key, post_key
 from streams.broker import BrokerError, EmbeddedBroker
+from streams.evaluate import QUALITY_FLOORS
 from streams.kafka import BrokerUnavailable, consume, create_topics, produce
 from streams.progress import Progress
 from streams.settings import EMBEDDED_TUNING, SETTINGS, Settings, SettingsError, describe, effective_value
@@ -48,6 +50,8 @@ from streams.topics import TopicNames
 logging.getLogger("aiokafka").addHandler(logging.NullHandler())
 
 EXIT_USAGE = 2
+TEAM_POSTS = Path(__file__).resolve().parent.parent / "deploy" / "training" / "team_posts"
+"""The posts the team wrote to train the bundled model (in a source checkout)."""
 EXPECTATION_FIELD = "expect"
 """Sample files carry each post's expected decision under this key; it is never published."""
 
@@ -178,6 +182,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = load_config(_settings(args).config_dir)
     lines = list(read_jsonl(args.file))
     labelled = [orjson.loads(line) for _, line in lines]
+    if args.label_confidence:
+        kept = [(line, post) for line, post in zip(lines, labelled)
+                if post.get("label_confidence", "high") == args.label_confidence]
+        lines, labelled = [line for line, _ in kept], [post for _, post in kept]
+    floors_name = args.floors or (Path(args.file).stem if Path(args.file).stem in evaluate.QUALITY_FLOORS else "devset")
     progress = Progress("evaluated", total=len(lines))
 
     def counted(records):
@@ -189,10 +198,67 @@ def cmd_eval(args: argparse.Namespace) -> int:
     progress.finish()
     texts = {i: post.get("text") for i, post in enumerate(labelled)}
     report = evaluate.evaluate(pairs, config.actionable_kinds, texts)
-    print(evaluate.render(report, show_errors=args.errors))
+    floors = evaluate.QUALITY_FLOORS[floors_name]
+    print(f"floors: {floors_name}")
+    print(evaluate.render(report, show_errors=args.errors, floors=floors))
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2))
-    return 1 if args.strict and report.failed_floors() else 0
+    return 1 if args.strict and report.failed_floors(floors) else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fit the triage model on labelled archives, the team's posts and the licensed corpora."""
+    import dataclasses
+
+    from streams import evaluate
+    from streams.train import TrainingError, folds, train, training_set
+
+    settings = _settings(args)
+    config = load_config(settings.config_dir, with_model=False)
+    archives = [Path(p) for p in args.archives]
+    team_posts = None if args.no_team_posts else Path(args.team_posts)
+    corpora = Path(args.corpora) if args.corpora else None
+    description = Path(args.corpora_toml)
+    try:
+        if args.cv:
+            if len(archives) != 1:
+                raise CliError("--cv scores one archive: name exactly one")
+            lines = list(read_jsonl(archives[0]))
+            labelled = [orjson.loads(line) for _, line in lines]
+            base = training_set(config, [], team_posts=team_posts, corpora=corpora, corpora_description=description)
+            archive = training_set(config, archives, team_posts=None, corpora=None, corpora_description=None)
+            pairs = []
+            for number, fold in enumerate(folds(len(lines), args.cv), start=1):
+                held_out = set(fold)
+                base_examples = list(base.examples)
+                base.examples.extend(e for i, e in enumerate(archive.examples) if i not in held_out)
+                model = train(config, base, c=args.c)
+                base.examples = base_examples
+                fold_config = dataclasses.replace(config, model=model)
+                fold_lines = [lines[i] for i in fold]
+                pairs += evaluate.pair_with_expectations([labelled[i] for i in fold], triage_lines(fold_config, iter(fold_lines)))
+                print(f"fold {number}/{args.cv}: trained on {len(base.examples) + len(archive.examples) - len(fold):,} posts, "
+                      f"scored {len(fold)}", file=sys.stderr)
+            print(f"{args.cv}-fold cross-validation of {archives[0]} (each post scored by a model that never saw it)")
+            print(evaluate.render(evaluate.evaluate(pairs, config.actionable_kinds), floors=()))
+            return 0
+        training = training_set(config, archives, team_posts=team_posts, corpora=corpora, corpora_description=description,
+                                archive_weight=args.archive_weight)
+        command = "tanggap train " + " ".join(
+            [*(p.name for p in archives), *(["--corpora CORPORA"] if corpora else []),
+             *(["--no-team-posts"] if team_posts is None else []), f"--archive-weight {args.archive_weight:g}",
+             f"--c {args.c:g}"])
+        model = train(config, training, c=args.c, command=command)
+    except TrainingError as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.out) if args.out else config.directory_path / "model" / "triage_model.npz"
+    model.save(out)
+    print(f"wrote {out}: {model.manifest['features']:,} features from {model.manifest['examples']:,} posts")
+    for source in model.manifest["sources"]:
+        print(f"  {source['path']}: {source['rows']:,} rows {source['kinds']}")
+    if not (config.directory_path / "model.toml").exists():
+        print(f"to use it, add {config.directory_path / 'model.toml'} with [model] file = \"{out.name if out.parent == config.directory_path else out}\"")
+    return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -393,12 +459,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="labelled JSON-lines posts (the format of streams/demo/sample_posts.jsonl)")
     p.add_argument("--errors", type=int, default=0, metavar="N", help="also list the first N posts with a wrong field")
     p.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a quality floor of issue 3 is not met")
+    p.add_argument("--label-confidence", choices=("high", "low"),
+                   help="score only the posts whose label_confidence is this (posts without one count as high)")
+    p.add_argument("--floors", choices=sorted(QUALITY_FLOORS),
+                   help="the floors to check (default: the file's name where it names a set, else devset)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a floor is not met")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="train the triage model from labelled archives, the team's posts and licensed corpora")
+    p.add_argument("archives", nargs="*", help="labelled JSON-lines posts (raw posts with `expect`: kind, category)")
+    p.add_argument("--out", help="artifact path (default: CONFIG/model/triage_model.npz)")
+    p.add_argument("--team-posts", default=str(TEAM_POSTS), help=f"folder of the team's labelled posts (default {TEAM_POSTS})")
+    p.add_argument("--no-team-posts", action="store_true", help="train on the archives (and corpora) alone")
+    p.add_argument("--corpora", help="folder of the licensed corpora (shared/data/realtext/corpora)")
+    p.add_argument("--corpora-toml", default=str(TEAM_POSTS.parent / "corpora.toml"),
+                   help="how the corpora are labelled (default: deploy/training/corpora.toml)")
+    p.add_argument("--archive-weight", type=float, default=2.0,
+                   help="weight of an archive's posts against the team's posts (default 2: the regency's own people)")
+    p.add_argument("--c", type=float, default=4.0, help="inverse regularization strength (default 4)")
+    p.add_argument("--cv", type=int, metavar="K", help="instead of writing a model, score the one archive by K-fold cross-validation")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("dedupe-eval", help="pair precision/recall of near-duplicate clustering against expect.group")
     p.add_argument("file", help="labelled JSON-lines posts (the format of tests/data/dedupe_set.jsonl)")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a floor of issue 4 is not met")
+    p.add_argument("--strict", action="store_true", help="exit 1 when pair precision or recall is below its floor")
     p.set_defaults(func=cmd_dedupe_eval)
 
     p = sub.add_parser("config", help="configuration tools")

@@ -18,14 +18,36 @@ OFFICIAL_KIND = "respon_resmi"
 NONE_LABEL = "-"
 """How a missing value (no category, no kecamatan) appears in tables and confusion matrices."""
 
-# The floors issue 3 sets on the development set; `tanggap eval --strict` fails below them.
-FLOORS: dict[str, float] = {
-    "kind_macro_f1": 0.92,
-    "category_accuracy_actionable": 0.92,
-    "opd_accuracy": 0.92,
-    "kecamatan_accuracy_named": 0.95,
-    "politik_precision": 0.97,
+@dataclass(frozen=True)
+class Floor:
+    """A bound a figure must keep: at least `bound`, or at most it for a rate of mistakes."""
+
+    figure: str
+    bound: float
+    at_most: bool = False
+
+    def holds(self, figures: Mapping[str, float]) -> bool:
+        value = figures.get(self.figure)
+        if value is None:
+            return True  # not labelled in this file: nothing to hold
+        return value <= self.bound if self.at_most else value >= self.bound
+
+    def describe(self) -> str:
+        return f"{'at most' if self.at_most else 'floor'} {self.bound:g}"
+
+
+QUALITY_FLOORS: dict[str, tuple[Floor, ...]] = {
+    # The team's own labelled posts (tests/data/devset.jsonl): in-sample, written by the hands
+    # that wrote the rules; the floors guard against regressions, they prove nothing about real text.
+    "devset": (Floor("kind_macro_f1", 0.92), Floor("category_accuracy_actionable", 0.92), Floor("opd_accuracy", 0.92),
+               Floor("kecamatan_accuracy_named", 0.95), Floor("politik_precision", 0.97)),
+    # Real text (../shared/data/realtext/), rows labelled with high confidence.
+    "purbalingga_complaints": (Floor("actionable_kept", 0.97), Floor("category_accuracy_actionable", 0.85),
+                               Floor("kind_accuracy", 0.85)),
+    "social_mix": (Floor("other_called_actionable", 0.08, at_most=True), Floor("politik_recall", 0.85),
+                   Floor("politik_precision", 0.90), Floor("pengaduan_called_politik", 0, at_most=True)),
 }
+FLOORS = QUALITY_FLOORS["devset"]
 
 
 @dataclass(frozen=True)
@@ -50,16 +72,15 @@ class Report:
     category_confusion: dict[str, dict[str, int]]
     errors: list[dict[str, Any]] = field(default_factory=list)
 
-    def failed_floors(self) -> list[str]:
-        return [f"{name} {self.figures[name]:.3f} < {floor}" for name, floor in FLOORS.items()
-                if self.figures.get(name, 0.0) < floor]
+    def failed_floors(self, floors: tuple[Floor, ...] = FLOORS) -> list[str]:
+        return [f"{f.figure} {self.figures[f.figure]:.3f} ({f.describe()})" for f in floors if not f.holds(self.figures)]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "posts": self.posts,
             "figures": self.figures,
             "counts": self.counts,
-            "floors": FLOORS,
+            "floors": {f.figure: f.describe() for f in FLOORS},
             "failed_floors": self.failed_floors(),
             "kinds": [vars(s) for s in self.kinds],
             "categories": [vars(s) for s in self.categories],
@@ -111,9 +132,10 @@ def _accuracy(pairs: list[tuple[Any, Any]]) -> float:
 def evaluate(cases: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
              actionable_kinds: Iterable[str] = ("pengaduan", "permintaan_informasi", "aspirasi"),
              texts: Mapping[int, str] | None = None) -> Report:
-    """Score (expect, decision) pairs. Posts by official accounts (`respon_resmi`) count for the
-    kind only; category, priority and OPD are scored on posts expected to be actionable, places
-    on posts whose expectation names one."""
+    """Score (expect, decision) pairs, each field only where the expectation labels it (a key
+    present, even as null: `"kecamatan": null` says the post names none). Posts by official
+    accounts (`respon_resmi`) count for the kind only; category, priority and OPD are scored on
+    posts expected to be actionable, places on posts whose expectation names one."""
     actionable = frozenset(actionable_kinds)
     kind_pairs: list[tuple[str, str]] = []
     category_pairs: list[tuple[str, str]] = []
@@ -123,24 +145,37 @@ def evaluate(cases: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
     desa_named: list[tuple[Any, Any]] = []
     place_invented = 0
     unnamed = 0
+    expected_actionable = kept_actionable = expected_other = other_called_actionable = 0
+    needs_review = complaints_called_politik = 0
     errors: list[dict[str, Any]] = []
     posts = 0
     for number, (expect, decision) in enumerate(cases):
         posts += 1
         want_kind, got_kind = _label(expect.get("kind")), _label(decision.get("kind"))
         kind_pairs.append((want_kind, got_kind))
+        needs_review += bool(decision.get("needs_review"))
         wrong = {"kind": (want_kind, got_kind)} if want_kind != got_kind else {}
         if want_kind == OFFICIAL_KIND:
             if wrong:
                 errors.append({"case": number, "text": (texts or {}).get(number), "wrong": wrong})
             continue
         if want_kind in actionable:
+            expected_actionable += 1
+            kept_actionable += got_kind in actionable
+            complaints_called_politik += want_kind == "pengaduan" and got_kind == "politik"
             for name, bucket in (("category", category_pairs), ("priority", priority_pairs), ("opd", opd_pairs)):
+                if name not in expect:
+                    continue
                 want, got = expect.get(name), decision.get(name)
                 bucket.append((_label(want), _label(got)) if name == "category" else (want, got))
                 if want != got:
                     wrong[name] = (want, got)
+        else:
+            expected_other += 1
+            other_called_actionable += got_kind in actionable
         for name, bucket in (("kecamatan", kecamatan_named), ("desa", desa_named)):
+            if name not in expect:
+                continue
             want, got = expect.get(name), decision.get(name)
             if want is not None:
                 bucket.append((want, got))
@@ -158,18 +193,26 @@ def evaluate(cases: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
     figures = {
         "kind_accuracy": _accuracy(kind_pairs),
         "kind_macro_f1": sum(s.f1 for s in scored_kinds) / len(scored_kinds) if scored_kinds else 1.0,
-        "category_accuracy_actionable": _accuracy(category_pairs),
-        "priority_accuracy_actionable": _accuracy(priority_pairs),
-        "opd_accuracy": _accuracy(opd_pairs),
-        "kecamatan_accuracy_named": _accuracy(kecamatan_named),
-        "desa_accuracy_named": _accuracy(desa_named),
-        "kecamatan_invented_rate": place_invented / unnamed if unnamed else 0.0,
         "politik_precision": politik.precision if politik else 1.0,
         "politik_recall": politik.recall if politik else 1.0,
+        "pengaduan_called_politik": float(complaints_called_politik),
     }
+    if expected_actionable:
+        figures["actionable_kept"] = kept_actionable / expected_actionable
+    if expected_other:
+        figures["other_called_actionable"] = other_called_actionable / expected_other
+    for name, pairs in (("category_accuracy_actionable", category_pairs), ("priority_accuracy_actionable", priority_pairs),
+                        ("opd_accuracy", opd_pairs), ("kecamatan_accuracy_named", kecamatan_named),
+                        ("desa_accuracy_named", desa_named)):
+        if pairs:
+            figures[name] = _accuracy(pairs)
+    if unnamed:
+        figures["kecamatan_invented_rate"] = place_invented / unnamed
     counts = {
-        "posts": posts, "actionable": len(category_pairs), "kecamatan_named": len(kecamatan_named),
-        "desa_named": len(desa_named), "kecamatan_not_named": unnamed,
+        "posts": posts, "actionable": expected_actionable, "other": expected_other,
+        "category_labelled": len(category_pairs), "kecamatan_named": len(kecamatan_named),
+        "desa_named": len(desa_named), "kecamatan_not_named": unnamed, "needs_review": needs_review,
+        "pengaduan_called_politik": complaints_called_politik,
     }
     return Report(posts, kinds, label_scores(category_pairs), figures, counts,
                   confusion(kind_pairs), confusion(category_pairs), errors)
@@ -208,21 +251,36 @@ def _matrix(title: str, matrix: dict[str, dict[str, int]]) -> list[str]:
     return lines
 
 
-def render(report: Report, show_errors: int = 0) -> str:
-    f, c = report.figures, report.counts
-    lines = [
-        f"posts {report.posts}, actionable {c['actionable']}, kecamatan named {c['kecamatan_named']},"
-        f" desa named {c['desa_named']}",
-        "",
-        f"kind macro-F1                    {f['kind_macro_f1']:.3f}   (floor {FLOORS['kind_macro_f1']})",
-        f"kind accuracy                    {f['kind_accuracy']:.3f}",
-        f"category accuracy (actionable)   {f['category_accuracy_actionable']:.3f}   (floor {FLOORS['category_accuracy_actionable']})",
-        f"priority accuracy (actionable)   {f['priority_accuracy_actionable']:.3f}",
-        f"OPD accuracy (actionable)        {f['opd_accuracy']:.3f}   (floor {FLOORS['opd_accuracy']})",
-        f"kecamatan accuracy (named)       {f['kecamatan_accuracy_named']:.3f}   (floor {FLOORS['kecamatan_accuracy_named']})",
-        f"desa accuracy (named)            {f['desa_accuracy_named']:.3f}",
-        f"kecamatan invented (not named)   {f['kecamatan_invented_rate']:.3f}",
-        f"politik precision / recall       {f['politik_precision']:.3f} / {f['politik_recall']:.3f}   (floor {FLOORS['politik_precision']})",
+_FIGURE_LINES = (
+    ("kind_macro_f1", "kind macro-F1"),
+    ("kind_accuracy", "kind accuracy"),
+    ("actionable_kept", "actionable kept actionable"),
+    ("other_called_actionable", "non-actionable called actionable"),
+    ("category_accuracy_actionable", "category accuracy (actionable)"),
+    ("priority_accuracy_actionable", "priority accuracy (actionable)"),
+    ("opd_accuracy", "OPD accuracy (actionable)"),
+    ("kecamatan_accuracy_named", "kecamatan accuracy (named)"),
+    ("desa_accuracy_named", "desa accuracy (named)"),
+    ("kecamatan_invented_rate", "kecamatan invented (not named)"),
+    ("politik_precision", "politik precision"),
+    ("politik_recall", "politik recall"),
+    ("pengaduan_called_politik", "pengaduan called politik (posts)"),
+)
+
+
+def render(report: Report, show_errors: int = 0, floors: tuple[Floor, ...] = FLOORS) -> str:
+    """The report as text: only the figures the file's labels allow, each with its floor when
+    `floors` names one."""
+    bounds = {f.figure: f.describe() for f in floors}
+    c = report.counts
+    lines = [f"posts {report.posts}, expected actionable {c['actionable']}, other {c['other']}, "
+             f"category labelled {c['category_labelled']}, kecamatan named {c['kecamatan_named']}; "
+             f"decided needs_review {c['needs_review']}, pengaduan called politik {c['pengaduan_called_politik']}",
+             ""]
+    for name, title in _FIGURE_LINES:
+        if name in report.figures:
+            lines.append(f"{title:<34} {report.figures[name]:.3f}" + (f"   ({bounds[name]})" if name in bounds else ""))
+    lines += [
         "",
         *_table("kind", report.kinds),
         "",
@@ -232,7 +290,7 @@ def render(report: Report, show_errors: int = 0) -> str:
         "",
         *_matrix("category confusion", report.category_confusion),
     ]
-    failed = report.failed_floors()
+    failed = report.failed_floors(floors)
     lines += ["", "floors: " + ("all met" if not failed else "FAILED " + "; ".join(failed))]
     if show_errors:
         lines += ["", f"first {min(show_errors, len(report.errors))} of {len(report.errors)} posts with a wrong field:"]

@@ -29,6 +29,9 @@ posts = Counter("tanggap_posts_total", "Posts triaged, by platform and kind", ("
 ignored = Counter("tanggap_posts_ignored_total", "Posts that open no complaint, by reason", ("reason",))
 duplicates = Counter("tanggap_duplicates_total", "Posts merged into an existing post or complaint", ("how",))
 complaints_opened = Counter("tanggap_complaints_opened_total", "Complaints opened", ("opd", "category", "priority"))
+needs_review = Counter("tanggap_needs_review_total",
+                       "Complaints opened on an unsure triage decision, for the triage desk to read, by the kind read",
+                       ("kind",))
 dead_letters = Counter("tanggap_dead_letters_total", "Messages sent to the dead-letter topic", ("stage", "reason"))
 output_failures = Counter("tanggap_output_failures_total",
                           "Output records the broker did not take: retried (transient) or rejected for good",
@@ -180,3 +183,19 @@ def is_ready(app: Any, sensor: WorkerSensor) -> bool:
 
 def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def count_decision(record: dict) -> None:
+    """The metrics of one final triage record (a pending record is counted when its wait ends)."""
+    outcome = record["outcome"]
+    if outcome.endswith("_pending"):
+        return
+    posts.labels(record["platform"], record["kind"] or "unknown").inc()
+    if outcome == "ignored":
+        ignored.labels(record["ignored_reason"]).inc()
+    elif record["duplicate_via"]:
+        duplicates.labels(record["duplicate_via"]).inc()
+    elif outcome == "opened":
+        complaints_opened.labels(record["opd"], record["category"], record["priority"]).inc()
+        if record.get("needs_review"):
+            needs_review.labels(record["kind"]).inc()

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agents.domain.matching import Match, PhraseIndex, longest_only
 from agents.domain.text import NormalizedText
+
+if TYPE_CHECKING:
+    from agents.domain.model import Scores
 
 KINDS = (
     "pengaduan",
@@ -53,6 +57,10 @@ class Classification:
     category: str | None
     priority: str | None
     reasons: tuple[str, ...]
+    confidence: float | None = None
+    """The learned model's probability of `kind` (None when no model decided)."""
+    needs_review: bool = False
+    """The post may be a complaint but the decision is unsure: it opens for the triage desk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +86,8 @@ def _terms(matches: Sequence, payload: str) -> list[str]:
     return sorted({m.phrase for m in matches if m.payload == payload})
 
 
-def classify(text: NormalizedText, rules: Rules) -> Classification:
+def classify_by_rules(text: NormalizedText, rules: Rules) -> Classification:
+    """The decision of the lexicon and taxonomy rules alone."""
     words = text.words
     if not words:
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
@@ -140,6 +149,104 @@ def classify(text: NormalizedText, rules: Rules) -> Classification:
     priority, priority_reason = _priority(kind, words, rules)
     reasons.append(priority_reason)
     return Classification(kind, category, priority, tuple(reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPolicy:
+    """How the learned model's scores and the rules combine, and when a decision is too unsure
+    to route (the configuration's ``model.toml``)."""
+
+    review_below: float = 0.55
+    """An actionable decision whose probability is below this opens as needs_review."""
+    review_actionable_above: float = 0.4
+    """Praise or other posts whose actionable kinds together score above this open as
+    needs_review: the desk reads them rather than the post being ignored."""
+    rule_category_weight: float = 0.3
+    """What the rules' category adds to the model's category probability."""
+    spam_kept_below: float = 0.8
+    """Spam terms decide unless the model reads a public-service post this surely (a report of
+    online gambling in the village names "judi online" too)."""
+    service_despite_politics: float = 0.5
+    """Political terms decide unless the model reads a public-service post this surely and the
+    rules find its category ("pak Bupati, jalan desa kami rusak")."""
+
+
+DEFAULT_REVIEW_POLICY = ReviewPolicy()
+
+
+def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
+             policy: ReviewPolicy = DEFAULT_REVIEW_POLICY) -> Classification:
+    """Kind, category and priority of a post: hard policy from the rules (spam, campaigning,
+    political talk), the kind and category from the learned model's reading of the whole text
+    where there is one (`scores`), the category also from the rules' evidence, the priority from
+    the rules. Without scores, the rules decide alone."""
+    if scores is None:
+        return classify_by_rules(text, rules)
+    words = text.words
+    if not words:
+        return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
+    kind_matches = longest_only(rules.kind_terms.find(words))
+    actionable = rules.actionable_kinds
+    served = sum(p for kind, p in scores.kinds.items() if kind in actionable)
+    spam = _terms(kind_matches, "spam")
+    if spam and served < policy.spam_kept_below:
+        return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",), scores.kinds.get("spam"))
+    campaign = sorted({m.phrase for m in rules.campaign_terms.find(words)})
+    if campaign:
+        return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",),
+                              scores.kinds.get("politik"))
+    category, category_reason, _ = _best_category(words, rules)
+    politics = _terms(kind_matches, "politik")
+    if politics and not (served >= policy.service_despite_politics and category is not None):
+        return Classification("politik", None, None, (f"politik:terms[{','.join(politics)}]",),
+                              scores.kinds.get("politik"))
+
+    reasons: list[str] = []
+    if politics:
+        reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
+    kind, confidence = scores.best_kind()
+    reasons.append(_model_reason("kind", kind, confidence, scores))
+    needs_review = False
+    if kind in actionable and confidence < policy.review_below:
+        needs_review = True
+        reasons.append(f"needs_review[kind {confidence:.2f} < {policy.review_below:g}]")
+    elif kind not in actionable and kind not in ("politik", "spam"):
+        # The model reads praise or chatter. People read it too when the model is torn, or when
+        # the rules see a concrete public-service problem in it: a complaint that thanks the
+        # admin, or is told as a story, must not be dropped.
+        by_rules = None if served > policy.review_actionable_above else classify_by_rules(text, rules)
+        if by_rules is None or (by_rules.kind in actionable and _names_a_problem(by_rules)):
+            needs_review = True
+            why = (f"actionable {served:.2f} > {policy.review_actionable_above:g}" if by_rules is None
+                   else f"rules read {by_rules.kind} {by_rules.category}")
+            reasons.append(f"needs_review[{why}, model read {kind}]")
+            kind = max(actionable, key=lambda k: (scores.kinds.get(k, 0.0), k))
+            confidence = scores.kinds.get(kind, 0.0)
+    if kind not in actionable:
+        return Classification(kind, None, None, tuple(reasons), round(confidence, 3))
+
+    chosen = dict(scores.categories)
+    if category is not None:
+        chosen[category] = chosen.get(category, 0.0) + policy.rule_category_weight
+    best = max(chosen, key=lambda c: (chosen[c], c == category))
+    rule_part = f" rules {category_reason.partition(':')[2]}" if category is not None else ""
+    reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
+                   f"{': ' + ','.join(scores.evidence.get(best, ())) if scores.evidence.get(best) else ''};{rule_part}]")
+    priority, priority_reason = _priority(kind, words, rules)
+    reasons.append(priority_reason)
+    return Classification(kind, best, priority, tuple(reasons), round(confidence, 3), needs_review)
+
+
+def _names_a_problem(decision: Classification) -> bool:
+    """The rules found a complaint about a concrete public-service problem: a category phrase or
+    an object-state pair, not a bare topic word and no fallback category."""
+    return decision.category not in (None, FALLBACK_CATEGORY) and any(
+        r.startswith("kind:pengaduan[") and not r.endswith("[]") for r in decision.reasons)
+
+
+def _model_reason(head: str, label: str, probability: float, scores: Scores) -> str:
+    evidence = scores.evidence.get(label, ())
+    return f"{head}:{label}[model {probability:.2f}{': ' + ','.join(evidence) if evidence else ''}]"
 
 
 def _near_hits(words: Sequence[str], rules: Rules, phrases: Sequence[Match[str]]) -> list[tuple[int, str]]:

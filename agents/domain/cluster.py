@@ -708,7 +708,7 @@ class Clusterer:
         rewritten = {**record, "complaint_id": survivor_id,
                      "reasons": [*record["reasons"], f"dedupe:alias_of[{survivor_id}]"]}
         if record.get("kind") == survivor.get("kind"):
-            rewritten.update({f: survivor.get(f) for f in ("category", "priority", "opd", "kecamatan", "desa")})
+            rewritten.update({f: survivor.get(f) for f in ("category", "priority", "opd", "kecamatan", "desa", "needs_review")})
         return rewritten
 
 
@@ -729,7 +729,7 @@ def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
 RESOLUTION_NOTICE = "resolution_notice"
 """Key of the envelope that tells every partition of this stage a desk response resolved a
 complaint (agents/responses.py)."""
-_SNAPSHOT = ("complaint_id", "kind", "category", "priority", "opd", "kecamatan", "desa", "first_post")
+_SNAPSHOT = ("complaint_id", "kind", "category", "priority", "opd", "kecamatan", "desa", "needs_review", "first_post")
 _SENT_FIELDS = ("mentions", "platforms", "priority", "reasons")
 """The fields of a complaint event this stage computes from the survivor's state (the others are
 the survivor's snapshot, fixed once it is opened, or the cause's own)."""

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agents.domain.assign import KECAMATAN_OWNER
 from agents.domain.calendar import CalendarConfigError, RoundTheClock, WorkingCalendar
-from agents.domain.classify import (DEFAULT_NEAR_WINDOW, FALLBACK_CATEGORY, KINDS, PRIORITIES, SCORED_KINDS,
-                                     NearRule, Rules)
+from agents.domain.classify import (DEFAULT_NEAR_WINDOW, DEFAULT_REVIEW_POLICY, FALLBACK_CATEGORY, KINDS, PRIORITIES,
+                                     SCORED_KINDS, NearRule, ReviewPolicy, Rules)
 from agents.domain.directory import Directory, Opd
 from agents.domain.matching import PhraseIndex
+from agents.domain.model import ModelError, TriageModel
 from agents.domain.places import Gazetteer
 from agents.domain.sla import (DEFAULT_LEVELS, LEVEL_AT_RISK, LEVEL_BREACHED, LEVEL_ESCALATED_OPD_HEAD,
                                LEVEL_ESCALATED_SEKDA, WHEN_KEYS, Budget, Level, Policy, SlaPolicies)
@@ -31,6 +32,8 @@ from schemas.events import PLATFORMS
 FILES = ("regency.toml", "opd.toml", "taxonomy.toml", "lexicon.toml", "sla.toml")
 GAZETTEER_CSV = "gazetteer/wilayah.csv"
 GAZETTEER_ALIASES = "gazetteer/aliases.toml"
+MODEL_SETTINGS = "model.toml"
+"""Optional: the learned triage model and how its scores combine with the rules."""
 
 
 class ConfigError(Exception):
@@ -51,6 +54,12 @@ class TanggapConfig:
     category_labels: Mapping[str, str]
     actionable_kinds: frozenset[str]
     sla: SlaPolicies
+    model: TriageModel | None = None
+    """The learned kind and category scorer; None: the rules decide alone."""
+    outside_places: PhraseIndex[str] = dataclasses.field(default_factory=lambda: PhraseIndex(()))
+    """Places well outside the regency (regency.toml outside_places): a complaint that names one
+    and no place of the regency is probably not the regency's, so people read it."""
+    review: ReviewPolicy = DEFAULT_REVIEW_POLICY
 
     def summary(self) -> str:
         kecamatan_offices = sum(1 for o in self.directory.opds.values() if o.kecamatan)
@@ -63,6 +72,9 @@ class TanggapConfig:
             f"  taxonomy     {len(self.category_owner)} categories",
             f"  SLA policies {', '.join(f'{p.id} ({p.first_response.describe()})' for p in self.sla.policies)}",
             f"  actionable   {', '.join(sorted(self.actionable_kinds))}",
+            f"  model        " + (f"{self.model.manifest.get('features', '?')} features from "
+                                  f"{self.model.manifest.get('examples', '?')} posts, needs_review below "
+                                  f"{self.review.review_below:g}" if self.model else "none (rules only)"),
         ])
 
 
@@ -93,7 +105,9 @@ def _string_list(value: Any, where: str) -> list[str]:
     return value
 
 
-def load_config(path: str | Path) -> TanggapConfig:
+def load_config(path: str | Path, *, with_model: bool = True) -> TanggapConfig:
+    """The validated configuration; `with_model=False` skips the learned model (what training
+    needs: the model it is about to write may not exist yet)."""
     root = Path(path)
     if not root.is_dir():
         raise ConfigError(f"{root}: config directory not found (set TANGGAP_CONFIG or pass --config)")
@@ -118,16 +132,51 @@ def load_config(path: str | Path) -> TanggapConfig:
 
     normalizer = _load_normalizer(root, lexicon_doc)
     gazetteer = _load_gazetteer(root, normalizer)
+    outside = PhraseIndex((normalizer.terms(name), name) for name in
+                          _string_list(regency.get("outside_places", []), f"{where}: regency.outside_places"))
     directory = _load_directory(root, opd_doc, regency["triage_desk"], gazetteer)
     owners, labels, category_index, order = _load_taxonomy(root, taxonomy_doc, directory, normalizer)
     rules = _load_rules(root, lexicon_doc, normalizer, category_index, order, frozenset(actionable))
     rules = _with_near_rules(root, taxonomy_doc, lexicon_doc, normalizer, rules)
     sla = _load_sla(root, sla_doc, directory, owners, opd_doc)
+    model, review = _load_model(root, owners) if with_model else (None, DEFAULT_REVIEW_POLICY)
     return TanggapConfig(
         directory_path=root, regency_id=regency["id"], regency_name=regency["name"], timezone=tz,
         normalizer=normalizer, rules=rules, gazetteer=gazetteer, directory=directory,
         category_owner=owners, category_labels=labels, actionable_kinds=frozenset(actionable), sla=sla,
+        model=model, review=review, outside_places=outside,
     )
+
+
+def _load_model(root: Path, categories: Mapping[str, str]) -> tuple[TriageModel | None, ReviewPolicy]:
+    """model.toml, when the directory has one: the artifact (trained for this taxonomy) and the
+    thresholds, each a share between 0 and 1."""
+    if not (root / MODEL_SETTINGS).exists():
+        return None, DEFAULT_REVIEW_POLICY
+    where = f"{root / MODEL_SETTINGS}"
+    section = _require(_read_toml(root, MODEL_SETTINGS).get("model"), dict, f"{where}: [model]")
+    fields = {f.name for f in dataclasses.fields(ReviewPolicy)}
+    unknown = set(section) - fields - {"file"}
+    if unknown:
+        raise ConfigError(f"{where}: model.{sorted(unknown)[0]}: unknown key (known: file, {', '.join(sorted(fields))})")
+    values = {}
+    for name in fields & set(section):
+        value = float(_require(section[name], (int, float), f"{where}: model.{name}"))
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{where}: model.{name}: must be between 0 and 1, got {value:g}")
+        values[name] = value
+    path = root / _require(section.get("file"), str, f"{where}: model.file")
+    try:
+        model = TriageModel.load(path)
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
+    if tuple(model.kinds) != KINDS:
+        raise ConfigError(f"{path}: trained for kinds {', '.join(model.kinds)}, not {', '.join(KINDS)}: retrain it")
+    if set(model.categories) != set(categories):
+        missing = sorted(set(categories) ^ set(model.categories))
+        raise ConfigError(f"{path}: trained for another taxonomy (differs in {', '.join(missing)}): "
+                          f"retrain it with `tanggap train --config {root}`")
+    return model, ReviewPolicy(**values)
 
 
 def _load_normalizer(root: Path, doc: dict[str, Any]) -> Normalizer:

@@ -72,7 +72,7 @@ def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
     }
 
 
-_DECISION_FIELDS = ("kind", "category", "priority", "opd", "kecamatan", "desa", "complaint_id")
+_DECISION_FIELDS = ("kind", "category", "priority", "opd", "kecamatan", "desa", "complaint_id", "needs_review")
 
 
 class Triage:
@@ -212,7 +212,8 @@ class Triage:
                 category: str | None = None, priority: str | None = None, opd: str | None = None,
                 kecamatan: str | None = None, desa: str | None = None, complaint_id: str | None = None,
                 duplicate_of: str | None = None, duplicate_via: str | None = None,
-                ignored_reason: str | None = None) -> dict[str, Any]:
+                ignored_reason: str | None = None, needs_review: bool | None = None,
+                confidence: float | None = None) -> dict[str, Any]:
         return {
             "event_id": stable_id("tri", post.key, outcome),
             "post_key": post.key,
@@ -230,34 +231,54 @@ class Triage:
             "duplicate_of": duplicate_of,
             "duplicate_via": duplicate_via,
             "ignored_reason": ignored_reason,
+            "needs_review": bool(needs_review),
+            "confidence": confidence,
             "reasons": reasons,
         }
 
     def _new(self, post: RawPost, complaint_key: str, extra_reasons: list[str] | None = None) -> TriageResult:
         config = self.config
         normalized = config.normalizer.normalize(post.text)
-        decision = classify(normalized, config.rules)
+        addressed = (*post.addressed_to, *normalized.mentions)
+        scores = None
+        if config.model is not None:
+            official = bool(addressed) and bool(config.directory.opds_for_handles(addressed))
+            scores = config.model.score(normalized, post.text, official)
+        decision = classify(normalized, config.rules, scores, config.review)
         reasons = [*(extra_reasons or ()), *decision.reasons]
         if decision.kind not in config.actionable_kinds:
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
-                                  ignored_reason=decision.kind)
+                                  ignored_reason=decision.kind, confidence=decision.confidence)
             return TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
 
         place = config.gazetteer.locate(normalized.words)
-        addressed = (*post.addressed_to, *normalized.mentions)
-        owner = assign(decision, place, addressed, config.directory, config.category_owner)
         reasons.extend(place.reasons)
-        reasons.extend(owner.reasons)
+        needs_review = decision.needs_review
+        if place.kecamatan is None and place.desa is None:
+            outside = sorted({m.payload for m in config.outside_places.find(normalized.words)})
+            if outside:
+                # A road in Bekasi is not the regency's road: the desk decides whether to answer.
+                needs_review = True
+                reasons.append(f"place_outside_regency[{','.join(outside)}]")
+        if needs_review:
+            # Unsure decisions go to people: the triage desk reads the post and routes it.
+            opd = config.directory.triage_desk
+            reasons.append(f"opd:{opd}[needs_review]")
+        else:
+            owner = assign(decision, place, addressed, config.directory, config.category_owner)
+            opd = owner.opd
+            reasons.extend(owner.reasons)
         decided = {
             "kind": decision.kind,
             "category": decision.category,
             "priority": decision.priority,
-            "opd": owner.opd,
+            "opd": opd,
             "kecamatan": place.kecamatan,
             "desa": place.desa,
             "complaint_id": complaint_id_for(complaint_key),
+            "needs_review": needs_review,
         }
-        record = self._record(post, outcome="opened", reasons=reasons, **decided)
+        record = self._record(post, outcome="opened", reasons=reasons, confidence=decision.confidence, **decided)
         summary = {**decided, "mentions": 1, "platforms": [post.platform], "opened_at": post.created_at,
                    "first_post": _post_ref(post, self.config.timezone)}
         if complaint_key != post.key:
@@ -382,6 +403,7 @@ def complaint_event(event_type: str, summary: Mapping[str, Any], *, cause: str, 
         "opd": summary.get("opd"),
         "kecamatan": summary.get("kecamatan"),
         "desa": summary.get("desa"),
+        "needs_review": bool(summary.get("needs_review")),
         "mentions": summary.get("mentions"),
         "platforms": summary.get("platforms"),
         "first_post": summary.get("first_post"),

@@ -58,7 +58,7 @@ def test_evaluate_scores_each_field_on_the_right_posts():
     assert report.kind_confusion["pengaduan"] == {"pengaduan": 2, "politik": 1}
     assert [e["case"] for e in report.errors] == [1, 3]
     assert report.errors[0]["text"] == "jalan rusak di Bayat"
-    assert "politik_precision 0.500 < 0.97" in report.failed_floors()
+    assert "politik_precision 0.500 (floor 0.97)" in report.failed_floors()
 
 
 def test_report_renders_as_a_table_and_as_json():

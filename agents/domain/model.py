@@ -1,0 +1,257 @@
+"""The learned half of triage: a linear model over the whole text, scoring kind and category.
+
+Rules fire on single words ("rusak" makes a complaint, "terima kasih" makes praise); people
+read the whole post. This model reads it too: word unigrams and bigrams of the normalized text
+(the same words the rules see), character n-grams inside each word (so "rusakkk", "ruksak" and
+"kerusakan" share evidence), and a few signals of the post's shape (a link, a question, a
+headline's title case, an official account addressed).
+
+A document is a bag of those features, each counted, scaled by 1/sqrt(feature count); the
+scores are one weight row per feature summed, plus a bias, through a softmax per head (kind,
+category). Training (streams/train.py, `tanggap train`) fits the weights with scikit-learn's
+logistic regression on exactly the features :func:`features` returns; scoring here needs only
+numpy, and caches each word's feature rows, so a post costs a few dictionary look-ups and one
+gather-and-sum.
+
+The artifact is one ``.npz`` file: the vocabulary, the weight matrix (float32), the biases, the
+label names of both heads and a manifest (training data, command, seed, licence).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.domain.text import NormalizedText
+
+FORMAT_VERSION = 1
+CHAR_NGRAMS = (3, 4, 5)
+"""Character n-gram lengths taken inside each word, padded with spaces ("<rus", "sak>")."""
+LENGTH_BUCKETS = (3, 8, 16, 32, 64)
+"""Word-count bucket edges: a two-word post and a letter to the Bupati read differently."""
+_WORD_CACHE_LIMIT = 200_000
+
+
+def _length_bucket(count: int) -> str:
+    for edge in LENGTH_BUCKETS:
+        if count <= edge:
+            return f"m:len<={edge}"
+    return f"m:len>{LENGTH_BUCKETS[-1]}"
+
+
+def title_case_share(raw_text: str) -> float:
+    """Share of the words (of four letters or more) that start with a capital letter: news
+    headlines capitalize almost every word, citizens rarely do."""
+    # The first words tell a headline; a long letter's later capitals (names, places) do not.
+    long_words = [w for w in raw_text[:240].split() if len(w) >= 4 and w[0].isalpha()]
+    if len(long_words) < 4:
+        return 0.0
+    capitalized = sum(1 for w in long_words if w[0].isupper() and not w.isupper())
+    return capitalized / len(long_words)
+
+
+def shape_features(normalized: NormalizedText, raw_text: str, addressed_official: bool) -> list[str]:
+    """Signals of the post's form rather than its words."""
+    found = [_length_bucket(len(normalized.words))]
+    if normalized.has_links:
+        found.append("m:link")
+    if normalized.asks:
+        found.append("m:question")
+    if normalized.mentions:
+        found.append("m:mentions")
+    if addressed_official:
+        found.append("m:addressed_official")
+    if title_case_share(raw_text) >= 0.6:
+        found.append("m:title_case")
+    return found
+
+
+def word_features(word: str) -> list[str]:
+    """The word itself and its character n-grams."""
+    padded = f"<{word}>"
+    found = [f"w:{word}"]
+    for n in CHAR_NGRAMS:
+        if len(padded) >= n:
+            found.extend(f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1))
+    return found
+
+
+def features(normalized: NormalizedText, raw_text: str, addressed_official: bool = False) -> list[str]:
+    """Every feature of a post, with repeats (they count): what training fits and scoring sums."""
+    words = normalized.words
+    found = shape_features(normalized, raw_text, addressed_official)
+    for word in words:
+        found.extend(word_features(word))
+    found.extend(f"b:{a}_{b}" for a, b in zip(words, words[1:]))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """A model's reading of one post."""
+
+    kinds: dict[str, float]
+    """Probability of each kind (they sum to 1)."""
+    categories: dict[str, float]
+    """Probability of each category, as if the post were actionable."""
+    evidence: dict[str, tuple[str, ...]]
+    """Per kind and category label: the readable features that pushed hardest towards it."""
+
+    def best_kind(self) -> tuple[str, float]:
+        kind = max(self.kinds, key=self.kinds.__getitem__)
+        return kind, self.kinds[kind]
+
+
+class ModelError(Exception):
+    """The artifact is missing, corrupt or does not fit the configuration."""
+
+
+class TriageModel:
+    """A trained artifact, ready to score posts."""
+
+    __slots__ = ("kinds", "categories", "manifest", "_vocabulary", "_weights", "_bias", "_names",
+                 "_word_index", "_word_vectors", "_kind_slice", "_category_slice")
+
+    def __init__(self, vocabulary: Sequence[str], weights: np.ndarray, bias: np.ndarray,
+                 kinds: Sequence[str], categories: Sequence[str], manifest: dict[str, Any]) -> None:
+        if weights.shape != (len(vocabulary), len(kinds) + len(categories)) or bias.shape != (weights.shape[1],):
+            raise ModelError(f"weights {weights.shape} and bias {bias.shape} do not fit {len(vocabulary)} features, "
+                             f"{len(kinds)} kinds and {len(categories)} categories")
+        self.kinds = tuple(kinds)
+        self.categories = tuple(categories)
+        self.manifest = manifest
+        self._names = tuple(vocabulary)
+        self._vocabulary = {name: row for row, name in enumerate(vocabulary)}
+        self._weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self._bias = np.asarray(bias, dtype=np.float32)
+        self._kind_slice = slice(0, len(kinds))
+        self._category_slice = slice(len(kinds), len(kinds) + len(categories))
+        # Each word's features are the same in every post, so the sum of their weight rows is
+        # computed once per distinct word and kept in a matrix; a post then gathers one row per
+        # word instead of one per character n-gram.
+        self._word_index: dict[str, tuple[int, int, int]] = {}
+        """Per cached word: (its row in _word_vectors, its feature count, its unigram's weight row or -1)."""
+        self._word_vectors = np.zeros((1024, weights.shape[1]), dtype=np.float32)
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path) -> TriageModel:
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                version = int(data["format_version"])
+                if version != FORMAT_VERSION:
+                    raise ModelError(f"{path}: model format {version}, this Tanggap reads {FORMAT_VERSION}: "
+                                     f"retrain it with `tanggap train`")
+                return cls([str(v) for v in data["vocabulary"]], data["weights"].astype(np.float32),
+                           data["bias"], [str(k) for k in data["kinds"]], [str(c) for c in data["categories"]],
+                           json.loads(str(data["manifest"])))
+        except FileNotFoundError:
+            raise ModelError(f"{path}: model file missing (train one with `tanggap train`)") from None
+        except (KeyError, ValueError, OSError) as exc:
+            raise ModelError(f"{path}: not a Tanggap model ({exc})") from None
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            # float16 halves the file; the scores move by well under a thousandth.
+            np.savez_compressed(handle, format_version=np.int32(FORMAT_VERSION),
+                                vocabulary=np.array(self._names), weights=self._weights.astype(np.float16),
+                                bias=self._bias, kinds=np.array(self.kinds), categories=np.array(self.categories),
+                                manifest=np.array(json.dumps(self.manifest, sort_keys=True, ensure_ascii=False)))
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def _word(self, word: str) -> tuple[int, int, int]:
+        """The cache entry of a word (see _word_index), adding it if new."""
+        vocabulary = self._vocabulary
+        found = word_features(word)
+        rows = [vocabulary[f] for f in found if f in vocabulary]
+        index = len(self._word_index)
+        if index >= _WORD_CACHE_LIMIT:
+            # A flood of never-seen words must not grow memory without bound: the cache starts
+            # over (vectors are recomputed on their next sight).
+            self._word_index.clear()
+            index = 0
+        if index >= len(self._word_vectors):
+            grown = np.zeros((len(self._word_vectors) * 2, self._weights.shape[1]), dtype=np.float32)
+            grown[:index] = self._word_vectors[:index]
+            self._word_vectors = grown
+        self._word_vectors[index] = self._weights[rows].sum(axis=0) if rows else 0.0
+        entry = (index, len(found), vocabulary.get(found[0], -1))
+        self._word_index[word] = entry
+        return entry
+
+    def score(self, normalized: NormalizedText, raw_text: str, addressed_official: bool = False,
+              evidence: int = 3) -> Scores:
+        vocabulary = self._vocabulary
+        words = normalized.words
+        shape = shape_features(normalized, raw_text, addressed_official)
+        # Word pairs and form signals: their rows are added here; the words' own rows (unigram
+        # and character n-grams) come summed from the word cache.
+        extra = [vocabulary[f] for f in shape if f in vocabulary]
+        for first, second in zip(words, words[1:]):
+            row = vocabulary.get(f"b:{first}_{second}")
+            if row is not None:
+                extra.append(row)
+        total = len(shape) + max(0, len(words) - 1)
+        word_rows = []
+        unigrams = []
+        cached = self._word_index.get
+        for word in words:
+            index, count, unigram = cached(word) or self._word(word)
+            word_rows.append(index)
+            total += count
+            if unigram >= 0:
+                unigrams.append(unigram)
+        logits = self._bias.copy()
+        if word_rows:
+            logits += self._word_vectors[word_rows].sum(axis=0) / math.sqrt(total)
+        if extra:
+            logits += self._weights[extra].sum(axis=0) / math.sqrt(total)
+        readable = extra + unigrams
+        gathered = self._weights[readable] if readable else None
+        kind_p = _softmax(logits[self._kind_slice].tolist())
+        category_p = _softmax(logits[self._category_slice].tolist())
+        kinds = dict(zip(self.kinds, kind_p))
+        categories = dict(zip(self.categories, category_p))
+        found: dict[str, tuple[str, ...]] = {}
+        if evidence and gathered is not None:
+            best_kind = kind_p.index(max(kind_p))
+            best_category = category_p.index(max(category_p))
+            found[self.kinds[best_kind]] = self._evidence(readable, gathered, best_kind, evidence)
+            found[self.categories[best_category]] = self._evidence(readable, gathered, len(self.kinds) + best_category,
+                                                                   evidence)
+        return Scores(kinds, categories, found)
+
+    def _evidence(self, rows: list[int], gathered: np.ndarray, column: int, limit: int) -> tuple[str, ...]:
+        """The readable features (words, word pairs, form signals) that pushed hardest towards
+        `column`; character n-grams are evidence too, but a desk cannot read "c:<rus"."""
+        weights = gathered[:, column].tolist()
+        picked: list[str] = []
+        for i in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
+            if weights[i] <= 0:
+                break
+            name = self._names[rows[i]]
+            if name in picked:
+                continue
+            picked.append(name)
+            if len(picked) == limit:
+                break
+        return tuple(picked)
+
+
+def _softmax(logits: list[float]) -> list[float]:
+    # Plain floats: for a handful of labels, math.exp beats numpy's per-call overhead.
+    top = max(logits)
+    shifted = [math.exp(x - top) for x in logits]
+    total = sum(shifted)
+    return [x / total for x in shifted]

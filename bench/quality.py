@@ -1,0 +1,115 @@
+"""Triage quality on real text and on the team's own posts, in one table: `make quality`.
+
+Runs exactly what `tanggap eval` runs (triage_lines: dedupe, classify, assign, clustering) on:
+
+- ../shared/data/realtext/purbalingga_complaints.jsonl and social_mix.jsonl: text real people
+  wrote (read from the shared folder at run time; no row of them is in this repository). The
+  floors count the rows labelled with high confidence; all rows are shown beside them;
+- tests/data/devset.jsonl: posts the team wrote, in-sample (the hands that wrote the rules and
+  the training posts wrote them too): a regression guard, not a measure of real text.
+
+Skips the real sets, with a message, where the shared folder is absent. Exit status 1 when a
+floor is not met and --strict is given.
+
+    .venv/bin/python -m bench.quality [--config DIR] [--shared DIR] [--strict] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED = ROOT.parent / "shared" / "data" / "realtext"
+REAL_SETS = ("purbalingga_complaints", "social_mix")
+COLUMNS = (
+    ("kind_accuracy", "kind acc"),
+    ("actionable_kept", "actionable kept"),
+    ("other_called_actionable", "other→actionable"),
+    ("category_accuracy_actionable", "category acc"),
+    ("politik_precision", "politik P"),
+    ("politik_recall", "politik R"),
+    ("pengaduan_called_politik", "pengaduan→politik"),
+)
+
+
+def score(config, path: Path, label_confidence: str | None):
+    from streams import evaluate
+    from streams.cli import read_jsonl, triage_lines
+
+    lines = list(read_jsonl(path))
+    labelled = [orjson.loads(line) for _, line in lines]
+    if label_confidence:
+        keep = [i for i, post in enumerate(labelled) if post.get("label_confidence", "high") == label_confidence]
+        lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
+    pairs = evaluate.pair_with_expectations(labelled, triage_lines(config, iter(lines)))
+    return evaluate.evaluate(pairs, config.actionable_kinds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agents.domain.config import load_config
+    from streams.evaluate import QUALITY_FLOORS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "deploy" / "config" / "klaten"))
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help=f"real labelled sets (default {DEFAULT_SHARED})")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a floor is not met")
+    parser.add_argument("--json", type=Path, help="also write every figure as JSON")
+    args = parser.parse_args(argv)
+
+    config = load_config(args.config)
+    runs: list[tuple[str, str, Path, str | None]] = []
+    for name in REAL_SETS:
+        path = args.shared / f"{name}.jsonl"
+        if path.exists():
+            runs += [(name, "high", path, "high"), (name, "all", path, None)]
+        else:
+            print(f"skipped {name}: {path} not found (the real labelled sets live in the team's shared folder)",
+                  file=sys.stderr)
+    runs.append(("devset (in-sample)", "all", ROOT / "tests" / "data" / "devset.jsonl", None))
+
+    header = f"{'set':<24}{'rows':<6}{'posts':>6}" + "".join(f"{title:>19}" for _, title in COLUMNS)
+    print(f"config {args.config}" + (f", model: {config.model.manifest.get('examples', '?')} training posts"
+                                     if config.model else ", rules only"))
+    print(header)
+    print("-" * len(header))
+    failed: list[str] = []
+    results = {}
+    for name, rows, path, label_confidence in runs:
+        report = score(config, path, label_confidence)
+        floors_name = name if name in QUALITY_FLOORS else "devset"
+        floors = {f.figure: f for f in QUALITY_FLOORS[floors_name]} if rows == "high" or floors_name == "devset" else {}
+        cells = []
+        for figure, _ in COLUMNS:
+            value = report.figures.get(figure)
+            if value is None:
+                cells.append(f"{'—':>19}")
+                continue
+            text = f"{value:.0f}" if figure == "pengaduan_called_politik" else f"{value:.3f}"
+            floor = floors.get(figure)
+            if floor is not None:
+                ok = floor.holds(report.figures)
+                text += " ✓" if ok else " ✗"
+                if not ok:
+                    failed.append(f"{name}: {figure} {value:.3f} ({floor.describe()})")
+            cells.append(f"{text:>19}")
+        print(f"{name:<24}{rows:<6}{report.posts:>6}" + "".join(cells))
+        results[f"{name}/{rows}"] = {"posts": report.posts, "figures": report.figures, "counts": report.counts}
+    devset = score(config, ROOT / "tests" / "data" / "devset.jsonl", None)
+    for floor in QUALITY_FLOORS["devset"]:
+        if not floor.holds(devset.figures):
+            failed.append(f"devset: {floor.figure} {devset.figures[floor.figure]:.3f} ({floor.describe()})")
+    print()
+    print("✓/✗: the floor of that figure (real sets: on the high-confidence rows). "
+          + ("All floors met." if not failed else "Below floor: " + "; ".join(failed)))
+    if args.json:
+        args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 1 if failed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Unit tests for the learned half of triage: features, the artifact, training and how the
+model's scores combine with the rules (agents/domain/model.py, streams/train.py, classify)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.domain.classify import KINDS, ReviewPolicy, classify
+from agents.domain.config import ConfigError, load_config
+from agents.domain.model import CHAR_NGRAMS, ModelError, Scores, TriageModel, features, title_case_share, word_features
+from agents.domain.text import NormalizedText
+from streams.train import Example, TrainingSet, folds, train
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLED = REPO / "deploy" / "config" / "klaten"
+
+COMPLAINTS = [
+    ("jalan di depan pasar rusak parah banyak lubang mohon diperbaiki", "jalan"),
+    ("jalan desa kami berlubang sudah setahun belum diperbaiki", "jalan"),
+    ("aspal jalan mengelupas dan licin tolong segera diaspal ulang", "jalan"),
+    ("lampu jalan di gang kami mati sudah seminggu gelap sekali", "penerangan_jalan"),
+    ("pju depan masjid padam tolong dicek petugas", "penerangan_jalan"),
+    ("lampu penerangan jalan mati semua rawan begal", "penerangan_jalan"),
+]
+OTHERS = [
+    ("selamat pagi semua semoga harimu menyenangkan", "lainnya"),
+    ("nonton bola semalam seru banget sampai begadang", "lainnya"),
+    ("hp ku rusak lagi padahal baru beli bulan lalu", "lainnya"),
+    ("partai itu cuma pencitraan jelang pemilu", "politik"),
+    ("capres nomor satu janjinya omong kosong semua", "politik"),
+    ("slot gacor maxwin hari ini daftar sekarang", "spam"),
+    ("terima kasih pak bupati jalannya sudah mulus", "apresiasi"),
+    ("kapan pendaftaran sekolah dibuka dan apa syaratnya", "permintaan_informasi"),
+    ("usul dibangun taman bermain anak di alun alun", "aspirasi"),
+]
+
+
+@pytest.fixture(scope="module")
+def rules_config():
+    return load_config(BUNDLED, with_model=False)
+
+
+def training_set() -> TrainingSet:
+    examples = [Example(text, "pengaduan", category) for text, category in COMPLAINTS]
+    examples += [Example(text, kind, "pendidikan" if kind == "permintaan_informasi" else
+                         "lingkungan" if kind == "aspirasi" else None) for text, kind in OTHERS]
+    training = TrainingSet()
+    training.add(examples * 3, {"path": "written-in-this-test"})
+    return training
+
+
+@pytest.fixture(scope="module")
+def small_model(rules_config):
+    return train(rules_config, training_set(), c=10.0, command="test")
+
+
+def normalized(config, text: str) -> NormalizedText:
+    return config.normalizer.normalize(text)
+
+
+def test_word_features_are_the_word_and_its_padded_character_ngrams():
+    found = word_features("rusak")
+    assert found[0] == "w:rusak"
+    assert "c:<ru" in found and "c:sak>" in found and "c:<rusa" in found
+    assert len(found) == 1 + sum(len("rusak") + 3 - n for n in CHAR_NGRAMS)
+    assert word_features("a") == ["w:a", "c:<a>"]
+
+
+def test_features_count_repeats_and_read_the_form_of_the_post(rules_config):
+    text = normalized(rules_config, "Jalan rusak? lihat https://example.invalid/x @dpuprklaten")
+    found = features(text, "Jalan rusak? lihat", addressed_official=True)
+    assert {"m:link", "m:question", "m:mentions", "m:addressed_official"} <= set(found)
+    assert "b:jalan_rusak" in found
+    assert title_case_share("Jalan Rusak Di Bekasi Dikeluhkan Warga Sekitar") >= 0.6
+    assert title_case_share("jalan rusak di depan rumah saya mohon dibantu") == 0.0
+
+
+def test_a_trained_model_reads_kind_and_category(rules_config, small_model):
+    scores = small_model.score(normalized(rules_config, "lampu jalan mati gelap sekali"), "lampu jalan mati")
+    assert scores.best_kind()[0] == "pengaduan"
+    assert max(scores.categories, key=scores.categories.get) == "penerangan_jalan"
+    assert sum(scores.kinds.values()) == pytest.approx(1.0, abs=1e-5)
+    assert set(scores.kinds) == set(KINDS)
+    politics = small_model.score(normalized(rules_config, "partai dan capres pencitraan"), "partai dan capres")
+    assert politics.best_kind()[0] == "politik"
+
+
+def test_evidence_names_readable_features_only(rules_config, small_model):
+    scores = small_model.score(normalized(rules_config, "jalan rusak parah"), "jalan rusak parah")
+    evidence = scores.evidence["pengaduan"]
+    assert evidence and all(not name.startswith("c:") for name in evidence)
+
+
+def test_training_is_deterministic(rules_config, small_model, tmp_path):
+    again = train(rules_config, training_set(), c=10.0, command="test")
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    small_model.save(first)
+    again.save(second)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_artifact_round_trips(rules_config, small_model, tmp_path):
+    path = tmp_path / "model.npz"
+    small_model.save(path)
+    loaded = TriageModel.load(path)
+    text = normalized(rules_config, "jalan berlubang belum diperbaiki")
+    before, after = small_model.score(text, "x"), loaded.score(text, "x")
+    assert after.kinds == pytest.approx(before.kinds, abs=2e-3)
+    assert loaded.manifest["sources"][0]["path"] == "written-in-this-test"
+
+
+def test_a_broken_artifact_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="model file missing"):
+        TriageModel.load(tmp_path / "none.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a Tanggap model"):
+        TriageModel.load(tmp_path / "junk.npz")
+    with pytest.raises(ModelError, match="do not fit"):
+        TriageModel(["w:a"], np.zeros((2, 3), np.float32), np.zeros(3, np.float32), ["a"], ["b", "c"], {})
+
+
+def test_folds_cover_every_row_once_and_are_stable():
+    parts = folds(23, 5)
+    assert sorted(i for part in parts for i in part) == list(range(23))
+    assert parts == folds(23, 5)
+
+
+def _copy_config(tmp_path: Path) -> Path:
+    target = tmp_path / "klaten"
+    shutil.copytree(BUNDLED, target)
+    return target
+
+
+def test_model_settings_are_validated(tmp_path):
+    root = _copy_config(tmp_path)
+    settings = root / "model.toml"
+    text = settings.read_text()
+    settings.write_text(text.replace("review_below = 0.55", "review_below = 1.5"))
+    with pytest.raises(ConfigError, match="review_below: must be between 0 and 1"):
+        load_config(root)
+    settings.write_text(text.replace("review_below = 0.55", "review_bellow = 0.55"))
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(root)
+    settings.write_text(text.replace('file = "model/triage_model.npz"', 'file = "model/absent.npz"'))
+    with pytest.raises(ConfigError, match="model file missing"):
+        load_config(root)
+
+
+def test_a_model_of_another_taxonomy_is_refused(tmp_path, rules_config, small_model):
+    root = _copy_config(tmp_path)
+    other = TriageModel(small_model._names, small_model._weights[:, :-1], small_model._bias[:-1],
+                        small_model.kinds, small_model.categories[:-1], {})
+    other.save(root / "model" / "triage_model.npz")
+    with pytest.raises(ConfigError, match="another taxonomy"):
+        load_config(root)
+
+
+def test_a_configuration_without_model_settings_decides_by_rules(tmp_path):
+    root = _copy_config(tmp_path)
+    (root / "model.toml").unlink()
+    assert load_config(root).model is None
+
+
+# -- combining the model with the rules --------------------------------------------------------
+
+def scores(kinds: dict[str, float], categories: dict[str, float] | None = None) -> Scores:
+    full = {kind: 0.0 for kind in KINDS} | kinds
+    return Scores(full, categories or {"jalan": 0.9, "lainnya": 0.1}, {})
+
+
+def decide(config, text: str, kinds: dict[str, float], categories=None, policy=ReviewPolicy()):
+    return classify(normalized(config, text), config.rules, scores(kinds, categories), policy)
+
+
+def test_the_model_decides_the_kind_the_rules_would_misread(rules_config):
+    # "terima kasih" is a praise term; the whole text is a complaint.
+    result = decide(rules_config, "jalan rusak mohon diperbaiki terima kasih", {"pengaduan": 0.9, "apresiasi": 0.1})
+    assert (result.kind, result.category, result.needs_review) == ("pengaduan", "jalan", False)
+    assert result.confidence == 0.9
+    assert any(r.startswith("kind:pengaduan[model 0.90") for r in result.reasons)
+
+
+def test_an_unsure_actionable_decision_needs_review(rules_config):
+    result = decide(rules_config, "jalan begini terus", {"pengaduan": 0.5, "lainnya": 0.45, "politik": 0.05})
+    assert (result.kind, result.needs_review) == ("pengaduan", True)
+    assert any(r.startswith("needs_review[kind 0.50") for r in result.reasons)
+
+
+def test_chatter_that_scores_high_as_actionable_needs_review_rather_than_being_dropped(rules_config):
+    result = decide(rules_config, "wah begini lagi", {"lainnya": 0.5, "pengaduan": 0.3, "permintaan_informasi": 0.2})
+    assert (result.kind, result.needs_review) == ("pengaduan", True)
+    sure = decide(rules_config, "wah begini lagi", {"lainnya": 0.9, "pengaduan": 0.1})
+    assert (sure.kind, sure.needs_review) == ("lainnya", False)
+
+
+def test_hard_policy_stays_with_the_rules(rules_config):
+    assert decide(rules_config, "ayo coblos nomor urut 2", {"pengaduan": 0.99}).kind == "politik"
+    assert decide(rules_config, "partai itu pencitraan saja", {"lainnya": 0.9}).kind == "politik"
+    assert decide(rules_config, "slot gacor maxwin", {"lainnya": 0.9}).kind == "spam"
+
+
+def test_a_service_complaint_naming_politics_or_spam_words_stays_a_complaint(rules_config):
+    # The political term is there, but the model reads a service complaint and the rules a category.
+    result = decide(rules_config, "anggota dewan lewat tiap hari tapi jalan rusak tidak diperbaiki",
+                    {"pengaduan": 0.85, "politik": 0.15})
+    assert result.kind == "pengaduan"
+    assert any(r.startswith("politik_mentioned_but_purpose_is_service") for r in result.reasons)
+    gambling = decide(rules_config, "banyak pemuda main judi online di pos ronda mohon ditertibkan",
+                      {"pengaduan": 0.9}, {"ketertiban": 0.9, "lainnya": 0.1})
+    assert (gambling.kind, gambling.category) == ("pengaduan", "ketertiban")
+
+
+def test_the_rules_category_weighs_in_when_the_model_hesitates(rules_config):
+    result = decide(rules_config, "lampu jalan mati", {"pengaduan": 0.9},
+                    {"jalan": 0.45, "penerangan_jalan": 0.4, "lainnya": 0.15})
+    assert result.category == "penerangan_jalan"
+
+
+def test_needs_review_opens_for_the_triage_desk(rules_config):
+    from agents.domain.triage import Triage
+    from schemas.events import RawPost
+
+    class Unsure:
+        manifest: dict = {}
+
+        def score(self, *_args, **_kwargs):
+            return scores({"pengaduan": 0.45, "lainnya": 0.4, "apresiasi": 0.15})
+
+    config = dataclasses.replace(rules_config, model=Unsure())
+    post = RawPost.parse({"platform": "twitter", "post_id": "1", "text": "jalan di Wedi begitu lagi",
+                          "created_at": "2026-11-02T08:00:00+07:00", "author": {"id": "a"}})
+    result = Triage(config).process(post, {}, {})
+    assert result.record["outcome"] == "opened"
+    assert result.record["needs_review"] is True
+    assert result.record["opd"] == config.directory.triage_desk
+    assert result.complaint_events[0]["needs_review"] is True
+    assert "opd:diskominfo[needs_review]" in result.record["reasons"]
