@@ -169,6 +169,11 @@ def summary(outcome: Outcome, answered_in_histogram: int | None) -> str:
     lines.append("")
     ignored = Counter(r["ignored_reason"] for r in final.values() if r["outcome"] == "ignored")
     lines.append("ignored: " + ", ".join(f"{reason} {count}" for reason, count in ignored.most_common()))
+    review = [e for e in opened.values() if e.get("needs_review")]
+    lines.append(f"needs_review (opened for the triage desk to read and route): {len(review)}")
+    for event in review[:3]:
+        why = next((r for r in event["reasons"] if r.startswith(("needs_review[", "place_outside_regency["))), "")
+        lines.append(f"  {event['kind']:<20} {why[:70]:<72} {(event.get('excerpt') or '')[:50]!r}")
     latencies = sorted(
         (parse_time(r["response"]["at"]) - parse_time(opened[cid]["occurred_at"])) / 60.0
         for cid, r in responses.items() if cid in opened

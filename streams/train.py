@@ -33,11 +33,10 @@ from agents.domain.triage import OFFICIAL_KIND
 
 SEED = 20261207
 DEFAULT_C = 4.0
+BALANCE_POWER = 0.5
+"""0 trains on the labels as they come, 1 weighs every label equally; between, a compromise."""
 MIN_DOCUMENTS = 2
 """A feature must appear in this many training posts to enter the vocabulary."""
-PRUNE_BELOW = 0.02
-"""Features whose largest absolute weight is below this are dropped from the artifact: they move
-no decision, and the file and the word cache stay small."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +128,26 @@ def _featurize(config: TanggapConfig, examples: Sequence[Example]) -> list[list[
     return rows
 
 
-def _matrix(rows: list[list[str]], vocabulary: dict[str, int]):
+def idf_of(documents: Counter[str], total: int) -> dict[str, float]:
+    """Smoothed inverse document frequency, as scikit-learn computes it."""
+    return {name: float(np.log((1 + total) / (1 + count)) + 1) for name, count in documents.items()}
+
+
+def _matrix(rows: list[list[str]], vocabulary: dict[str, int], idf: np.ndarray, unknown_idf: float):
+    """Documents as rows: each occurrence of a feature adds its idf, and the row is divided by
+    the square root of the sum of its occurrences' squared idf (known or not), exactly as
+    TriageModel.score computes it."""
     from scipy.sparse import csr_matrix
 
     indptr, indices, values = [0], [], []
     for found in rows:
-        counts = Counter(vocabulary[f] for f in found if f in vocabulary)
-        scale = 1.0 / np.sqrt(max(1, len(found)))
+        counts = Counter(vocabulary.get(f, -1) for f in found)
+        unknown = counts.pop(-1, 0)
+        squares = unknown * unknown_idf ** 2 + sum(n * float(idf[c]) ** 2 for c, n in counts.items())
+        scale = 1.0 / np.sqrt(squares) if squares else 0.0
         for column, count in sorted(counts.items()):
             indices.append(column)
-            values.append(count * scale)
+            values.append(count * float(idf[column]) * scale)
         indptr.append(len(indices))
     return csr_matrix((np.array(values, dtype=np.float64), np.array(indices, dtype=np.int64),
                        np.array(indptr, dtype=np.int64)), shape=(len(rows), len(vocabulary)))
@@ -152,9 +161,11 @@ def _fit(matrix, labels: list[str], weights: np.ndarray, classes: Sequence[str],
     present = sorted(set(labels), key=list(classes).index)
     if len(present) < 2:
         raise TrainingError(f"need at least two labels to learn from, found {present}")
-    # Balance the labels: a rare kind (spam, aspirasi) must not be drowned by chatter.
+    # Half-balance the labels (weights by the square root of rarity): a rare kind (spam,
+    # aspirasi) must not be drowned by chatter, and must not be inflated until a complaint that
+    # says "terima kasih" reads as praise either.
     counts = Counter(labels)
-    balance = np.array([len(labels) / (len(counts) * counts[label]) for label in labels])
+    balance = np.array([(len(labels) / (len(counts) * counts[label])) ** BALANCE_POWER for label in labels])
     model = LogisticRegression(C=c, max_iter=3000, tol=1e-5, random_state=SEED)
     model.fit(matrix, labels, sample_weight=weights * balance)
     coef = np.zeros((matrix.shape[1], len(classes)), dtype=np.float64)
@@ -185,7 +196,11 @@ def train(config: TanggapConfig, training: TrainingSet, *, c: float = DEFAULT_C,
         documents.update(set(found))
     names = sorted(f for f, n in documents.items() if n >= MIN_DOCUMENTS)
     vocabulary = {name: i for i, name in enumerate(names)}
-    matrix = _matrix(rows, vocabulary)
+    idf_by_name = idf_of(documents, len(rows))
+    idf = np.array([idf_by_name[name] for name in names])
+    # A feature seen in fewer documents than the vocabulary needs is as rare as it gets.
+    unknown_idf = float(np.log((1 + len(rows)) / 2) + 1)
+    matrix = _matrix(rows, vocabulary, idf, unknown_idf)
     weights = np.array([e.weight for e in examples])
 
     kind_coef, kind_bias = _fit(matrix, [e.kind for e in examples], weights, KINDS, c)
@@ -194,8 +209,8 @@ def train(config: TanggapConfig, training: TrainingSet, *, c: float = DEFAULT_C,
         raise TrainingError("no actionable example carries a category")
     category_coef, category_bias = _fit(matrix[with_category], [examples[i].category for i in with_category],
                                         weights[with_category], categories, c)
+    # Every feature stays, even one with tiny weights: its idf is part of every document's length.
     coef = np.hstack([kind_coef, category_coef])
-    keep = np.abs(coef).max(axis=1) >= PRUNE_BELOW
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": config.regency_id,
@@ -203,12 +218,12 @@ def train(config: TanggapConfig, training: TrainingSet, *, c: float = DEFAULT_C,
         "seed": SEED,
         "c": c,
         "examples": len(examples),
-        "features": int(keep.sum()),
+        "features": len(names),
         "sources": training.sources,
         "trainer": _versions(),
     }
-    return TriageModel([n for n, k in zip(names, keep) if k], coef[keep].astype(np.float32),
-                       np.concatenate([kind_bias, category_bias]).astype(np.float32), KINDS, categories, manifest)
+    return TriageModel(names, coef.astype(np.float32), np.concatenate([kind_bias, category_bias]).astype(np.float32),
+                       KINDS, categories, manifest, idf.astype(np.float32), unknown_idf)
 
 
 def _versions() -> dict[str, str]:

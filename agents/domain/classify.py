@@ -161,6 +161,9 @@ class ReviewPolicy:
     review_actionable_above: float = 0.4
     """Praise or other posts whose actionable kinds together score above this open as
     needs_review: the desk reads them rather than the post being ignored."""
+    rules_review_below: float = 0.75
+    """Praise or chatter in which the rules read a concrete public-service problem also opens as
+    needs_review, unless the model reads it at least this surely (chatter says "macet" too)."""
     rule_category_weight: float = 0.3
     """What the rules' category adds to the model's category probability."""
     spam_kept_below: float = 0.8
@@ -168,7 +171,8 @@ class ReviewPolicy:
     online gambling in the village names "judi online" too)."""
     service_despite_politics: float = 0.5
     """Political terms decide unless the model reads a public-service post this surely and the
-    rules find its category ("pak Bupati, jalan desa kami rusak")."""
+    rules find its category ("pak Bupati, jalan desa kami rusak"), or reads it as surely as
+    `spam_kept_below` (a complaint about billboards, "baliho", left on a sidewalk)."""
 
 
 DEFAULT_REVIEW_POLICY = ReviewPolicy()
@@ -197,7 +201,8 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
                               scores.kinds.get("politik"))
     category, category_reason, _ = _best_category(words, rules)
     politics = _terms(kind_matches, "politik")
-    if politics and not (served >= policy.service_despite_politics and category is not None):
+    serves = served >= policy.service_despite_politics and (category is not None or served >= policy.spam_kept_below)
+    if politics and not serves:
         return Classification("politik", None, None, (f"politik:terms[{','.join(politics)}]",),
                               scores.kinds.get("politik"))
 
@@ -214,8 +219,11 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         # The model reads praise or chatter. People read it too when the model is torn, or when
         # the rules see a concrete public-service problem in it: a complaint that thanks the
         # admin, or is told as a story, must not be dropped.
-        by_rules = None if served > policy.review_actionable_above else classify_by_rules(text, rules)
-        if by_rules is None or (by_rules.kind in actionable and _names_a_problem(by_rules)):
+        by_rules = None
+        if served <= policy.review_actionable_above and confidence < policy.rules_review_below:
+            by_rules = classify_by_rules(text, rules)
+        if (served > policy.review_actionable_above
+                or (by_rules is not None and by_rules.kind in actionable and _names_a_problem(by_rules))):
             needs_review = True
             why = (f"actionable {served:.2f} > {policy.review_actionable_above:g}" if by_rules is None
                    else f"rules read {by_rules.kind} {by_rules.category}")

@@ -6,9 +6,10 @@ read the whole post. This model reads it too: word unigrams and bigrams of the n
 "kerusakan" share evidence), and a few signals of the post's shape (a link, a question, a
 headline's title case, an official account addressed).
 
-A document is a bag of those features, each counted, scaled by 1/sqrt(feature count); the
-scores are one weight row per feature summed, plus a bias, through a softmax per head (kind,
-category). Training (streams/train.py, `tanggap train`) fits the weights with scikit-learn's
+A document is a bag of those features, each occurrence weighted by its inverse document
+frequency (idf: "yang" and "ang" say little, "mampet" much) and the whole scaled to unit length
+(the square root of the sum of the occurrences' squared idf); the scores are one weight row per
+feature times its value, summed, plus a bias, through a softmax per head (kind, category). Training (streams/train.py, `tanggap train`) fits the weights with scikit-learn's
 logistic regression on exactly the features :func:`features` returns; scoring here needs only
 numpy, and caches each word's feature rows, so a post costs a few dictionary look-ups and one
 gather-and-sum.
@@ -30,7 +31,7 @@ import numpy as np
 
 from agents.domain.text import NormalizedText
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHAR_NGRAMS = (3, 4, 5)
 """Character n-gram lengths taken inside each word, padded with spaces ("<rus", "sak>")."""
 LENGTH_BUCKETS = (3, 8, 16, 32, 64)
@@ -116,13 +117,18 @@ class TriageModel:
     """A trained artifact, ready to score posts."""
 
     __slots__ = ("kinds", "categories", "manifest", "_vocabulary", "_weights", "_bias", "_names",
-                 "_word_index", "_word_vectors", "_kind_slice", "_category_slice")
+                 "_idf", "_unknown_idf", "_scaled", "_word_index", "_word_vectors", "_kind_slice",
+                 "_category_slice")
 
     def __init__(self, vocabulary: Sequence[str], weights: np.ndarray, bias: np.ndarray,
-                 kinds: Sequence[str], categories: Sequence[str], manifest: dict[str, Any]) -> None:
+                 kinds: Sequence[str], categories: Sequence[str], manifest: dict[str, Any],
+                 idf: np.ndarray | None = None, unknown_idf: float = 1.0) -> None:
         if weights.shape != (len(vocabulary), len(kinds) + len(categories)) or bias.shape != (weights.shape[1],):
             raise ModelError(f"weights {weights.shape} and bias {bias.shape} do not fit {len(vocabulary)} features, "
                              f"{len(kinds)} kinds and {len(categories)} categories")
+        idf = np.ones(len(vocabulary), dtype=np.float32) if idf is None else np.asarray(idf, dtype=np.float32)
+        if idf.shape != (len(vocabulary),):
+            raise ModelError(f"idf {idf.shape} does not fit {len(vocabulary)} features")
         self.kinds = tuple(kinds)
         self.categories = tuple(categories)
         self.manifest = manifest
@@ -130,13 +136,18 @@ class TriageModel:
         self._vocabulary = {name: row for row, name in enumerate(vocabulary)}
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
+        self._idf = idf
+        self._unknown_idf = float(unknown_idf)
+        # What one occurrence of a feature adds before the length scaling: its row times its idf.
+        self._scaled = self._weights * idf[:, None]
         self._kind_slice = slice(0, len(kinds))
         self._category_slice = slice(len(kinds), len(kinds) + len(categories))
         # Each word's features are the same in every post, so the sum of their weight rows is
         # computed once per distinct word and kept in a matrix; a post then gathers one row per
         # word instead of one per character n-gram.
-        self._word_index: dict[str, tuple[int, int, int]] = {}
-        """Per cached word: (its row in _word_vectors, its feature count, its unigram's weight row or -1)."""
+        self._word_index: dict[str, tuple[int, float, int]] = {}
+        """Per cached word: (its row in _word_vectors, the sum of its features' squared idf, its
+        unigram's weight row or -1)."""
         self._word_vectors = np.zeros((1024, weights.shape[1]), dtype=np.float32)
 
     # -- persistence ---------------------------------------------------------------------------
@@ -152,7 +163,7 @@ class TriageModel:
                                      f"retrain it with `tanggap train`")
                 return cls([str(v) for v in data["vocabulary"]], data["weights"].astype(np.float32),
                            data["bias"], [str(k) for k in data["kinds"]], [str(c) for c in data["categories"]],
-                           json.loads(str(data["manifest"])))
+                           json.loads(str(data["manifest"])), data["idf"], float(data["unknown_idf"]))
         except FileNotFoundError:
             raise ModelError(f"{path}: model file missing (train one with `tanggap train`)") from None
         except (KeyError, ValueError, OSError) as exc:
@@ -165,7 +176,8 @@ class TriageModel:
             # float16 halves the file; the scores move by well under a thousandth.
             np.savez_compressed(handle, format_version=np.int32(FORMAT_VERSION),
                                 vocabulary=np.array(self._names), weights=self._weights.astype(np.float16),
-                                bias=self._bias, kinds=np.array(self.kinds), categories=np.array(self.categories),
+                                bias=self._bias, idf=self._idf, unknown_idf=np.float32(self._unknown_idf),
+                                kinds=np.array(self.kinds), categories=np.array(self.categories),
                                 manifest=np.array(json.dumps(self.manifest, sort_keys=True, ensure_ascii=False)))
 
     # -- scoring -------------------------------------------------------------------------------
@@ -175,6 +187,7 @@ class TriageModel:
         vocabulary = self._vocabulary
         found = word_features(word)
         rows = [vocabulary[f] for f in found if f in vocabulary]
+        squares = sum(float(self._idf[row]) ** 2 for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
         index = len(self._word_index)
         if index >= _WORD_CACHE_LIMIT:
             # A flood of never-seen words must not grow memory without bound: the cache starts
@@ -185,8 +198,8 @@ class TriageModel:
             grown = np.zeros((len(self._word_vectors) * 2, self._weights.shape[1]), dtype=np.float32)
             grown[:index] = self._word_vectors[:index]
             self._word_vectors = grown
-        self._word_vectors[index] = self._weights[rows].sum(axis=0) if rows else 0.0
-        entry = (index, len(found), vocabulary.get(found[0], -1))
+        self._word_vectors[index] = self._scaled[rows].sum(axis=0) if rows else 0.0
+        entry = (index, squares, vocabulary.get(found[0], -1))
         self._word_index[word] = entry
         return entry
 
@@ -197,28 +210,39 @@ class TriageModel:
         shape = shape_features(normalized, raw_text, addressed_official)
         # Word pairs and form signals: their rows are added here; the words' own rows (unigram
         # and character n-grams) come summed from the word cache.
-        extra = [vocabulary[f] for f in shape if f in vocabulary]
+        extra = []
+        unknown = 0
+        for name in shape:
+            row = vocabulary.get(name)
+            if row is None:
+                unknown += 1
+            else:
+                extra.append(row)
         for first, second in zip(words, words[1:]):
             row = vocabulary.get(f"b:{first}_{second}")
-            if row is not None:
+            if row is None:
+                unknown += 1
+            else:
                 extra.append(row)
-        total = len(shape) + max(0, len(words) - 1)
+        idf = self._idf
+        squares = unknown * self._unknown_idf ** 2 + float((idf[extra] ** 2).sum()) if extra else unknown * self._unknown_idf ** 2
         word_rows = []
         unigrams = []
         cached = self._word_index.get
         for word in words:
-            index, count, unigram = cached(word) or self._word(word)
+            index, word_squares, unigram = cached(word) or self._word(word)
             word_rows.append(index)
-            total += count
+            squares += word_squares
             if unigram >= 0:
                 unigrams.append(unigram)
         logits = self._bias.copy()
+        scale = 1.0 / math.sqrt(squares) if squares else 0.0
         if word_rows:
-            logits += self._word_vectors[word_rows].sum(axis=0) / math.sqrt(total)
+            logits += self._word_vectors[word_rows].sum(axis=0) * scale
         if extra:
-            logits += self._weights[extra].sum(axis=0) / math.sqrt(total)
+            logits += self._scaled[extra].sum(axis=0) * scale
         readable = extra + unigrams
-        gathered = self._weights[readable] if readable else None
+        gathered = self._scaled[readable] if readable else None
         kind_p = _softmax(logits[self._kind_slice].tolist())
         category_p = _softmax(logits[self._category_slice].tolist())
         kinds = dict(zip(self.kinds, kind_p))
