@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.domain.assign import assign  # noqa: E402
-from agents.domain.classify import classify  # noqa: E402
 from agents.domain.config import load_config  # noqa: E402
-from agents.domain.triage import Triage  # noqa: E402
+from agents.domain.triage import Triage, decide  # noqa: E402
 from schemas.events import RawPost  # noqa: E402
 
 DEFAULT_FILES = (ROOT / "tests/data/devset.jsonl", ROOT / "streams/demo/sample_posts.jsonl")
@@ -86,18 +85,12 @@ def main(argv: list[str] | None = None) -> int:
             normalize(post.text)
         return n
 
-    model, review = config.model, config.review
-
-    def decide() -> int:
+    def decide_all() -> int:
         normalize, locate = normalizer.normalize, gazetteer.locate
         for post in post_cycle:
             text = normalize(post.text)
             addressed = (*post.addressed_to, *text.mentions)
-            scores = None
-            if model is not None:
-                official = bool(addressed) and bool(directory.opds_for_handles(addressed))
-                scores = model.score(text, post.text, official)
-            decision = classify(text, rules, scores, review)
+            decision = decide(config, post.text, text, addressed)
             if decision.kind in rules.actionable_kinds:
                 place = locate(text.words)
                 assign(decision, place, addressed, directory, owners)
@@ -115,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         return len(unique_lines)
 
     print(f"{len(lines)} distinct posts, {n} per measurement, best of 3, one thread; "
-          f"{'learned model + rules' if model is not None else 'rules only'}")
+          f"{'learned model + rules' if config.model is not None else 'rules only'}")
     baseline = _rate("parse", parse_only)
     rows = [
         ("baseline: orjson parse of the raw line", baseline),
         ("normalize only", _rate("normalize", normalize_only)),
-        ("triage decision: normalize + score + classify + locate + assign", _rate("decide", decide)),
+        ("triage decision: normalize + score + classify + locate + assign", _rate("decide", decide_all)),
         ("full Triage.process incl. parse, dedupe state, records", _rate("full", full_triage)),
     ]
     for label, rate in rows:

@@ -6,7 +6,7 @@ files, and the returned reasons name the terms that decided it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -161,6 +161,9 @@ class ReviewPolicy:
     review_actionable_above: float = 0.4
     """Praise or other posts whose actionable kinds together score above this open as
     needs_review: the desk reads them rather than the post being ignored."""
+    passage_actionable_above: float = 0.6
+    """A long post read as praise or chatter opens as needs_review when one of its passages reads
+    this surely as actionable."""
     rules_review_below: float = 0.75
     """Praise or chatter in which the rules read a concrete public-service problem also opens as
     needs_review, unless the model reads it at least this surely (chatter says "macet" too)."""
@@ -179,11 +182,13 @@ DEFAULT_REVIEW_POLICY = ReviewPolicy()
 
 
 def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
-             policy: ReviewPolicy = DEFAULT_REVIEW_POLICY) -> Classification:
+             policy: ReviewPolicy = DEFAULT_REVIEW_POLICY,
+             passages: Callable[[], Sequence[Scores]] | None = None) -> Classification:
     """Kind, category and priority of a post: hard policy from the rules (spam, campaigning,
     political talk), the kind and category from the learned model's reading of the whole text
-    where there is one (`scores`), the category also from the rules' evidence, the priority from
-    the rules. Without scores, the rules decide alone."""
+    where there is one (`scores`; `passages` reads a long post's passages on demand), the
+    category also from the rules' evidence, the priority from the rules. Without scores, the
+    rules decide alone."""
     if scores is None:
         return classify_by_rules(text, rules)
     words = text.words
@@ -219,14 +224,19 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         # The model reads praise or chatter. People read it too when the model is torn, or when
         # the rules see a concrete public-service problem in it: a complaint that thanks the
         # admin, or is told as a story, must not be dropped.
-        by_rules = None
-        if served <= policy.review_actionable_above and confidence < policy.rules_review_below:
+        why = ""
+        if served > policy.review_actionable_above:
+            why = f"actionable {served:.2f} > {policy.review_actionable_above:g}"
+        if not why and passages is not None:
+            best = max((sum(p.kinds[k] for k in actionable) for p in passages()), default=0.0)
+            if best > policy.passage_actionable_above:
+                why = f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}"
+        if not why and confidence < policy.rules_review_below:
             by_rules = classify_by_rules(text, rules)
-        if (served > policy.review_actionable_above
-                or (by_rules is not None and by_rules.kind in actionable and _names_a_problem(by_rules))):
+            if by_rules.kind in actionable and _names_a_problem(by_rules):
+                why = f"rules read {by_rules.kind} {by_rules.category}"
+        if why:
             needs_review = True
-            why = (f"actionable {served:.2f} > {policy.review_actionable_above:g}" if by_rules is None
-                   else f"rules read {by_rules.kind} {by_rules.category}")
             reasons.append(f"needs_review[{why}, model read {kind}]")
             kind = max(actionable, key=lambda k: (scores.kinds.get(k, 0.0), k))
             confidence = scores.kinds.get(kind, 0.0)

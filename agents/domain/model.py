@@ -37,6 +37,9 @@ CHAR_NGRAMS = (3, 4, 5)
 LENGTH_BUCKETS = (3, 8, 16, 32, 64)
 """Word-count bucket edges: a two-word post and a letter to the Bupati read differently."""
 _WORD_CACHE_LIMIT = 200_000
+PASSAGE_WORDS = 24
+"""A long post is also read in passages of this many words (overlapping by half): a letter's
+complaint may be one sentence among greetings, a self-introduction and a back-story."""
 
 
 def _length_bucket(count: int) -> str:
@@ -117,7 +120,7 @@ class TriageModel:
     """A trained artifact, ready to score posts."""
 
     __slots__ = ("kinds", "categories", "manifest", "_vocabulary", "_weights", "_bias", "_names",
-                 "_idf", "_unknown_idf", "_scaled", "_word_index", "_word_vectors", "_kind_slice",
+                 "_idf", "_idf_squared", "_unknown_idf", "_scaled", "_word_index", "_word_vectors", "_kind_slice",
                  "_category_slice")
 
     def __init__(self, vocabulary: Sequence[str], weights: np.ndarray, bias: np.ndarray,
@@ -137,17 +140,17 @@ class TriageModel:
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
         self._idf = idf
+        self._idf_squared = (idf.astype(np.float64) ** 2).tolist()
         self._unknown_idf = float(unknown_idf)
         # What one occurrence of a feature adds before the length scaling: its row times its idf.
         self._scaled = self._weights * idf[:, None]
         self._kind_slice = slice(0, len(kinds))
         self._category_slice = slice(len(kinds), len(kinds) + len(categories))
-        # Each word's features are the same in every post, so the sum of their weight rows is
-        # computed once per distinct word and kept in a matrix; a post then gathers one row per
-        # word instead of one per character n-gram.
+        # Each word's features are the same in every post, so the sum of their scaled rows is
+        # computed once per distinct word (and word pair) and kept in a matrix; a post then
+        # gathers one row per word instead of one per character n-gram.
         self._word_index: dict[str, tuple[int, float, int]] = {}
-        """Per cached word: (its row in _word_vectors, the sum of its features' squared idf, its
-        unigram's weight row or -1)."""
+        """Per cached word or word pair ("b:..."): see _entry."""
         self._word_vectors = np.zeros((1024, weights.shape[1]), dtype=np.float32)
 
     # -- persistence ---------------------------------------------------------------------------
@@ -182,16 +185,17 @@ class TriageModel:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def _word(self, word: str) -> tuple[int, int, int]:
-        """The cache entry of a word (see _word_index), adding it if new."""
+    def _entry(self, key: str, found: list[str]) -> tuple[int, float, int]:
+        """Cache the summed scaled rows of `found` (a word's features, or one word pair) under
+        `key`: (row in _word_vectors, sum of the features' squared idf, the readable feature's
+        weight row or -1)."""
         vocabulary = self._vocabulary
-        found = word_features(word)
         rows = [vocabulary[f] for f in found if f in vocabulary]
-        squares = sum(float(self._idf[row]) ** 2 for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
+        squares = sum(self._idf_squared[row] for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
         index = len(self._word_index)
         if index >= _WORD_CACHE_LIMIT:
             # A flood of never-seen words must not grow memory without bound: the cache starts
-            # over (vectors are recomputed on their next sight).
+            # over (entries are recomputed on their next sight).
             self._word_index.clear()
             index = 0
         if index >= len(self._word_vectors):
@@ -200,48 +204,42 @@ class TriageModel:
             self._word_vectors = grown
         self._word_vectors[index] = self._scaled[rows].sum(axis=0) if rows else 0.0
         entry = (index, squares, vocabulary.get(found[0], -1))
-        self._word_index[word] = entry
+        self._word_index[key] = entry
         return entry
 
     def score(self, normalized: NormalizedText, raw_text: str, addressed_official: bool = False,
               evidence: int = 3) -> Scores:
         vocabulary = self._vocabulary
         words = normalized.words
-        shape = shape_features(normalized, raw_text, addressed_official)
-        # Word pairs and form signals: their rows are added here; the words' own rows (unigram
-        # and character n-grams) come summed from the word cache.
-        extra = []
-        unknown = 0
-        for name in shape:
-            row = vocabulary.get(name)
-            if row is None:
-                unknown += 1
-            else:
-                extra.append(row)
-        for first, second in zip(words, words[1:]):
-            row = vocabulary.get(f"b:{first}_{second}")
-            if row is None:
-                unknown += 1
-            else:
-                extra.append(row)
-        idf = self._idf
-        squares = unknown * self._unknown_idf ** 2 + float((idf[extra] ** 2).sum()) if extra else unknown * self._unknown_idf ** 2
-        word_rows = []
-        unigrams = []
+        unknown_squared = self._unknown_idf ** 2
+        shape = [vocabulary.get(name, -1) for name in shape_features(normalized, raw_text, addressed_official)]
+        shape_rows = [row for row in shape if row >= 0]
+        squares = sum(self._idf_squared[row] for row in shape_rows) + (len(shape) - len(shape_rows)) * unknown_squared
+        readable = list(shape_rows)
+        # Each word (its unigram and character n-grams) and each word pair is one cache entry,
+        # so a post gathers one summed row per word and per pair.
+        cache_rows = []
         cached = self._word_index.get
+        entry = self._entry
         for word in words:
-            index, word_squares, unigram = cached(word) or self._word(word)
-            word_rows.append(index)
+            index, word_squares, row = cached(word) or entry(word, word_features(word))
+            cache_rows.append(index)
             squares += word_squares
-            if unigram >= 0:
-                unigrams.append(unigram)
+            if row >= 0:
+                readable.append(row)
+        for first, second in zip(words, words[1:]):
+            key = f"b:{first}_{second}"
+            index, pair_squares, row = cached(key) or entry(key, [key])
+            cache_rows.append(index)
+            squares += pair_squares
+            if row >= 0:
+                readable.append(row)
         logits = self._bias.copy()
         scale = 1.0 / math.sqrt(squares) if squares else 0.0
-        if word_rows:
-            logits += self._word_vectors[word_rows].sum(axis=0) * scale
-        if extra:
-            logits += self._scaled[extra].sum(axis=0) * scale
-        readable = extra + unigrams
+        if cache_rows:
+            logits += self._word_vectors[cache_rows].sum(axis=0) * scale
+        if shape_rows:
+            logits += self._scaled[shape_rows].sum(axis=0) * scale
         gathered = self._scaled[readable] if readable else None
         kind_p = _softmax(logits[self._kind_slice].tolist())
         category_p = _softmax(logits[self._category_slice].tolist())
@@ -256,13 +254,24 @@ class TriageModel:
                                                                    evidence)
         return Scores(kinds, categories, found)
 
+    def score_passages(self, normalized: NormalizedText, addressed_official: bool = False) -> list[Scores]:
+        """Scores of overlapping passages of a long post (none for a post of two passages or
+        fewer: the whole post is its own passage)."""
+        words = normalized.words
+        if len(words) <= 2 * PASSAGE_WORDS:
+            return []
+        step = PASSAGE_WORDS // 2
+        return [self.score(NormalizedText(words[start:start + PASSAGE_WORDS], normalized.mentions, normalized.has_links,
+                                          normalized.asks), "", addressed_official, evidence=0)
+                for start in range(0, len(words) - step, step)]
+
     def _evidence(self, rows: list[int], gathered: np.ndarray, column: int, limit: int) -> tuple[str, ...]:
         """The readable features (words, word pairs, form signals) that pushed hardest towards
         `column`; character n-grams are evidence too, but a desk cannot read "c:<rus"."""
-        weights = gathered[:, column].tolist()
+        column_weights = gathered[:, column]
         picked: list[str] = []
-        for i in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
-            if weights[i] <= 0:
+        for i in np.argsort(-column_weights)[:4 * limit].tolist():
+            if column_weights[i] <= 0:
                 break
             name = self._names[rows[i]]
             if name in picked:

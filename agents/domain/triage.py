@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agents.domain.assign import assign
-from agents.domain.classify import classify
+from agents.domain.classify import Classification, classify
 from agents.domain.dedupe import complaint_id_for, is_processed
 from schemas.events import DeskResponse, RawPost, format_time, stable_id
 
 if TYPE_CHECKING:
     from agents.domain.config import TanggapConfig
+    from agents.domain.text import NormalizedText
 
 OFFICIAL_KIND = "respon_resmi"
 """Kind recorded for posts by an official account: they are responses, not citizen posts."""
@@ -240,11 +241,7 @@ class Triage:
         config = self.config
         normalized = config.normalizer.normalize(post.text)
         addressed = (*post.addressed_to, *normalized.mentions)
-        scores = None
-        if config.model is not None:
-            official = bool(addressed) and bool(config.directory.opds_for_handles(addressed))
-            scores = config.model.score(normalized, post.text, official)
-        decision = classify(normalized, config.rules, scores, config.review)
+        decision = decide(config, post.text, normalized, addressed)
         reasons = [*(extra_reasons or ()), *decision.reasons]
         if decision.kind not in config.actionable_kinds:
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
@@ -363,6 +360,17 @@ class Triage:
         if entry is None or not entry.get("complaint_id"):
             return None
         return desk_response_event(response, entry, self.config.timezone)
+
+
+def decide(config: TanggapConfig, text: str, normalized: NormalizedText, addressed: tuple[str, ...]) -> Classification:
+    """Classify one post with the configuration's rules and, where it has one, its model."""
+    model = config.model
+    if model is None:
+        return classify(normalized, config.rules)
+    official = bool(addressed) and bool(config.directory.opds_for_handles(addressed))
+    scores = model.score(normalized, text, official)
+    return classify(normalized, config.rules, scores, config.review,
+                    lambda: model.score_passages(normalized, official))
 
 
 def without_counts(summary: Mapping[str, Any]) -> dict[str, Any]:

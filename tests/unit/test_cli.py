@@ -194,3 +194,57 @@ def test_strip_expectation_without_platform_and_post_id_strings_has_no_key(value
     key, line = strip_expectation(orjson.dumps(value))
     assert key is None
     assert "expect" not in orjson.loads(line)
+
+
+TRAINING_POSTS = [
+    ("jalan desa kami rusak parah banyak lubang mohon diperbaiki", "pengaduan", "jalan"),
+    ("aspal di depan pasar mengelupas dan berlubang sudah sebulan", "pengaduan", "jalan"),
+    ("lampu jalan di gang kami mati seminggu gelap sekali", "pengaduan", "penerangan_jalan"),
+    ("pju dekat masjid padam tolong dicek", "pengaduan", "penerangan_jalan"),
+    ("selamat pagi semua semoga sehat selalu", "lainnya", None),
+    ("nonton bola semalam seru sampai begadang", "lainnya", None),
+    ("partai itu pencitraan saja jelang pemilu", "politik", None),
+]
+
+
+def labelled_archive(tmp_path: Path, copies: int = 3) -> Path:
+    lines = []
+    for i in range(copies):
+        for j, (text, kind, category) in enumerate(TRAINING_POSTS):
+            lines.append({**raw(f"{i}-{j}", text), "expect": {"kind": kind, "category": category}})
+    return write_jsonl(tmp_path / "archive.jsonl", lines)
+
+
+def test_train_writes_a_model_a_configuration_can_use(tmp_path, capsys):
+    out = tmp_path / "model.npz"
+    assert main(["train", str(labelled_archive(tmp_path)), "--no-team-posts", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "archive.jsonl: 21 rows" in printed
+    from agents.domain.model import TriageModel
+
+    model = TriageModel.load(out)
+    assert model.manifest["command"].startswith("tanggap train archive.jsonl --no-team-posts")
+    assert model.manifest["sources"][0]["kinds"] == {"lainnya": 6, "pengaduan": 12, "politik": 3}
+
+
+def test_train_cross_validates_an_archive(tmp_path, capsys):
+    assert main(["train", str(labelled_archive(tmp_path)), "--no-team-posts", "--cv", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "3-fold cross-validation" in printed and "kind accuracy" in printed
+
+
+def test_train_refuses_an_unlabelled_line_naming_it(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "bad.jsonl", [{**raw("1", "jalan rusak"), "expect": {"kind": "keluhan"}}])
+    assert main(["train", str(path), "--no-team-posts"]) == EXIT_USAGE
+    assert "bad.jsonl:1: needs text and a kind" in capsys.readouterr().err
+
+
+def test_eval_scores_only_the_labelled_fields_and_filters_by_label_confidence(tmp_path, capsys):
+    lines = [{**raw("1", "lampu jalan di gang kami mati seminggu"), "expect": {"kind": "pengaduan", "category": "penerangan_jalan"},
+              "label_confidence": "high"},
+             {**raw("2", "selamat pagi semua"), "expect": {"kind": "lainnya", "category": None}, "label_confidence": "low"}]
+    path = write_jsonl(tmp_path / "labelled.jsonl", lines)
+    assert main(["eval", str(path), "--label-confidence", "high"]) == 0
+    printed = capsys.readouterr().out
+    assert "posts 1," in printed and "category accuracy (actionable)" in printed
+    assert "OPD accuracy" not in printed and "priority accuracy" not in printed
