@@ -158,16 +158,16 @@ class ReviewPolicy:
 
     review_below: float = 0.55
     """An actionable decision whose probability is below this opens as needs_review."""
-    review_actionable_above: float = 0.4
+    review_actionable_above: float = 0.2
     """Praise or other posts whose actionable kinds together score above this open as
     needs_review: the desk reads them rather than the post being ignored."""
     passage_actionable_above: float = 0.6
     """A long post read as praise or chatter opens as needs_review when one of its passages reads
     this surely as actionable."""
-    rules_review_below: float = 0.75
+    rules_review_below: float = 0.9
     """Praise or chatter in which the rules read a concrete public-service problem also opens as
     needs_review, unless the model reads it at least this surely (chatter says "macet" too)."""
-    rule_category_weight: float = 0.3
+    rule_category_weight: float = 0.2
     """What the rules' category adds to the model's category probability."""
     spam_kept_below: float = 0.8
     """Spam terms decide unless the model reads a public-service post this surely (a report of
