@@ -194,9 +194,50 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     words = text.words
     if not words:
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
-    kind_matches = longest_only(rules.kind_terms.find(words))
     actionable = rules.actionable_kinds
     served = sum(p for kind, p in scores.kinds.items() if kind in actionable)
+    kind_matches = longest_only(rules.kind_terms.find(words))
+    rule_category: tuple[str | None, str, bool] | None = None
+    politics = _terms(kind_matches, "politik")
+    if politics:
+        rule_category = _best_category(words, rules)
+    decided = _hard_policy(words, rules, kind_matches, politics, served, rule_category, scores, policy)
+    if decided is not None:
+        return decided
+
+    reasons: list[str] = []
+    if politics:
+        reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
+    kind, confidence = scores.best_kind()
+    reasons.append(_model_reason("kind", kind, confidence, scores))
+    why = _why_review(kind, confidence, served, text, rules, policy, passages)
+    if why:
+        reasons.append(f"needs_review[{why}]")
+        if kind not in actionable:
+            kind = max(actionable, key=lambda k: (scores.kinds.get(k, 0.0), k))
+            confidence = scores.kinds.get(kind, 0.0)
+    if kind not in actionable:
+        return Classification(kind, None, None, tuple(reasons), round(confidence, 3))
+
+    category, category_reason, _ = rule_category or _best_category(words, rules)
+    chosen = dict(scores.categories)
+    if category is not None:
+        chosen[category] = chosen.get(category, 0.0) + policy.rule_category_weight
+    best = max(chosen, key=lambda c: (chosen[c], c == category))
+    evidence = scores.evidence.get(best)
+    reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
+                   + (f": {','.join(evidence)}" if evidence else "")
+                   + (f"; rules {category_reason.partition(':')[2]}" if category is not None else "") + "]")
+    priority, priority_reason = _priority(kind, words, rules)
+    reasons.append(priority_reason)
+    return Classification(kind, best, priority, tuple(reasons), round(confidence, 3), bool(why))
+
+
+def _hard_policy(words: Sequence[str], rules: Rules, kind_matches: Sequence[Match[str]], politics: list[str],
+                 served: float, rule_category: tuple[str | None, str, bool] | None, scores: Scores,
+                 policy: ReviewPolicy) -> Classification | None:
+    """Spam, campaigning and political talk, decided by the rules unless the model reads a
+    public-service post surely enough; None when no hard policy applies."""
     spam = _terms(kind_matches, "spam")
     if spam and served < policy.spam_kept_below:
         return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",), scores.kinds.get("spam"))
@@ -204,55 +245,37 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     if campaign:
         return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",),
                               scores.kinds.get("politik"))
-    category, category_reason, _ = _best_category(words, rules)
-    politics = _terms(kind_matches, "politik")
-    serves = served >= policy.service_despite_politics and (category is not None or served >= policy.spam_kept_below)
-    if politics and not serves:
-        return Classification("politik", None, None, (f"politik:terms[{','.join(politics)}]",),
-                              scores.kinds.get("politik"))
-
-    reasons: list[str] = []
     if politics:
-        reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
-    kind, confidence = scores.best_kind()
-    reasons.append(_model_reason("kind", kind, confidence, scores))
-    needs_review = False
-    if kind in actionable and confidence < policy.review_below:
-        needs_review = True
-        reasons.append(f"needs_review[kind {confidence:.2f} < {policy.review_below:g}]")
-    elif kind not in actionable and kind not in ("politik", "spam"):
-        # The model reads praise or chatter. People read it too when the model is torn, or when
-        # the rules see a concrete public-service problem in it: a complaint that thanks the
-        # admin, or is told as a story, must not be dropped.
-        why = ""
-        if served > policy.review_actionable_above:
-            why = f"actionable {served:.2f} > {policy.review_actionable_above:g}"
-        if not why and passages is not None:
-            best = max((sum(p.kinds[k] for k in actionable) for p in passages()), default=0.0)
-            if best > policy.passage_actionable_above:
-                why = f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}"
-        if not why and confidence < policy.rules_review_below:
-            by_rules = classify_by_rules(text, rules)
-            if by_rules.kind in actionable and _names_a_problem(by_rules):
-                why = f"rules read {by_rules.kind} {by_rules.category}"
-        if why:
-            needs_review = True
-            reasons.append(f"needs_review[{why}, model read {kind}]")
-            kind = max(actionable, key=lambda k: (scores.kinds.get(k, 0.0), k))
-            confidence = scores.kinds.get(kind, 0.0)
-    if kind not in actionable:
-        return Classification(kind, None, None, tuple(reasons), round(confidence, 3))
+        has_category = rule_category is not None and rule_category[0] is not None
+        serves = served >= policy.service_despite_politics and (has_category or served >= policy.spam_kept_below)
+        if not serves:
+            return Classification("politik", None, None, (f"politik:terms[{','.join(politics)}]",),
+                                  scores.kinds.get("politik"))
+    return None
 
-    chosen = dict(scores.categories)
-    if category is not None:
-        chosen[category] = chosen.get(category, 0.0) + policy.rule_category_weight
-    best = max(chosen, key=lambda c: (chosen[c], c == category))
-    rule_part = f" rules {category_reason.partition(':')[2]}" if category is not None else ""
-    reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
-                   f"{': ' + ','.join(scores.evidence.get(best, ())) if scores.evidence.get(best) else ''};{rule_part}]")
-    priority, priority_reason = _priority(kind, words, rules)
-    reasons.append(priority_reason)
-    return Classification(kind, best, priority, tuple(reasons), round(confidence, 3), needs_review)
+
+def _why_review(kind: str, confidence: float, served: float, text: NormalizedText, rules: Rules,
+                policy: ReviewPolicy, passages: Callable[[], Sequence[Scores]] | None) -> str:
+    """Why the model's reading is too unsure to act on alone ("" when it is sure enough)."""
+    actionable = rules.actionable_kinds
+    if kind in actionable:
+        return f"kind {confidence:.2f} < {policy.review_below:g}" if confidence < policy.review_below else ""
+    if kind in ("politik", "spam"):
+        return ""
+    # The model reads praise or chatter. People read it too when the model is torn, or when a
+    # passage or the rules see a public-service problem in it: a complaint that thanks the admin,
+    # or is told as a story, must not be dropped.
+    if served > policy.review_actionable_above:
+        return f"actionable {served:.2f} > {policy.review_actionable_above:g}, model read {kind}"
+    if passages is not None:
+        best = max((sum(p.kinds[k] for k in actionable) for p in passages()), default=0.0)
+        if best > policy.passage_actionable_above:
+            return f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}, model read {kind}"
+    if confidence < policy.rules_review_below:
+        by_rules = classify_by_rules(text, rules)
+        if by_rules.kind in actionable and _names_a_problem(by_rules):
+            return f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
+    return ""
 
 
 def _names_a_problem(decision: Classification) -> bool:
