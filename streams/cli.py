@@ -256,9 +256,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {model.manifest['features']:,} features from {model.manifest['examples']:,} posts")
     for source in model.manifest["sources"]:
         print(f"  {source['path']}: {source['rows']:,} rows {source['kinds']}")
-    if not (config.directory_path / "model.toml").exists():
-        print(f"to use it, add {config.directory_path / 'model.toml'} with [model] file = \"{out.name if out.parent == config.directory_path else out}\"")
+    settings_file = config.directory_path / "model.toml"
+    if not settings_file.exists() and out.parent == config.directory_path / "model":
+        settings_file.write_text(default_model_settings(f"model/{out.name}"), encoding="utf-8")
+        print(f"wrote {settings_file}: the configuration now uses the model (default thresholds)")
     return 0
+
+
+def default_model_settings(file: str) -> str:
+    """A model.toml with the default thresholds, for a configuration that has none yet."""
+    import dataclasses
+
+    from agents.domain.classify import DEFAULT_REVIEW_POLICY
+
+    lines = ["# Written by `tanggap train`: see the bundled deploy/config/klaten/model.toml for what each key does.",
+             "[model]", f'file = "{file}"']
+    lines += [f"{f.name} = {getattr(DEFAULT_REVIEW_POLICY, f.name)}" for f in dataclasses.fields(DEFAULT_REVIEW_POLICY)]
+    return "\n".join(lines) + "\n"
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -69,6 +69,8 @@ def test_every_sample_post_gets_its_expected_kind_opd_and_complaint(pipeline):
         want = {"kind": expect["kind"], "opd": expect.get("opd")}
         if expect["kind"] == "respon_resmi":
             got.pop("opd"), want.pop("opd")  # an official reply's OPD is its author's
+        if "needs_review" in expect:
+            got["needs_review"], want["needs_review"] = record["needs_review"], expect["needs_review"]
         if got != want:
             mismatches.append((key, line["text"][:60], want, got))
         label = expect.get("complaint")
@@ -79,6 +81,16 @@ def test_every_sample_post_gets_its_expected_kind_opd_and_complaint(pipeline):
             assert label_to_complaint.setdefault(label, record["complaint_id"]) == record["complaint_id"], (key, label)
     assert not mismatches, "\n".join(map(str, mismatches))
     assert len(set(label_to_complaint.values())) == len(label_to_complaint), "two labels share a complaint"
+
+
+def test_unsure_posts_open_for_the_triage_desk_and_are_counted(pipeline):
+    _, worker, outcome = pipeline
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5).read()
+    review = [e for e in outcome.complaints if e["type"] == "opened" and e["needs_review"]]
+    assert len(review) >= 2 and {e["opd"] for e in review} == {"diskominfo"}
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.decode().splitlines()
+                  if line.startswith("tanggap_needs_review_total{"))
+    assert counted == len(review)
 
 
 def test_redelivered_posts_are_recorded_as_redeliveries_and_open_nothing(pipeline):

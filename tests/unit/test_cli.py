@@ -248,3 +248,16 @@ def test_eval_scores_only_the_labelled_fields_and_filters_by_label_confidence(tm
     printed = capsys.readouterr().out
     assert "posts 1," in printed and "category accuracy (actionable)" in printed
     assert "OPD accuracy" not in printed and "priority accuracy" not in printed
+
+
+def test_train_into_a_configuration_without_a_model_makes_it_use_the_model(tmp_path, capsys):
+    import shutil
+
+    from agents.domain.config import load_config
+
+    config_dir = tmp_path / "regency"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "deploy" / "config" / "sukamaju", config_dir)
+    assert load_config(config_dir).model is None
+    assert main(["--config", str(config_dir), "train", str(labelled_archive(tmp_path)), "--no-team-posts"]) == 0
+    assert "model.toml" in capsys.readouterr().out
+    assert load_config(config_dir).model is not None
