@@ -129,6 +129,79 @@ def _accuracy(pairs: list[tuple[Any, Any]]) -> float:
     return sum(1 for want, got in pairs if want == got) / len(pairs) if pairs else 1.0
 
 
+@dataclass
+class _Tally:
+    """The (expected, decided) pairs of one evaluation, field by field."""
+
+    actionable: frozenset[str]
+    kinds: list[tuple[str, str]] = field(default_factory=list)
+    categories: list[tuple[str, str]] = field(default_factory=list)
+    priorities: list[tuple[Any, Any]] = field(default_factory=list)
+    opds: list[tuple[Any, Any]] = field(default_factory=list)
+    kecamatan_named: list[tuple[Any, Any]] = field(default_factory=list)
+    desa_named: list[tuple[Any, Any]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, expect: Mapping[str, Any], decision: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """Score one post; returns its wrong fields."""
+        self.counts["posts"] += 1
+        want_kind, got_kind = _label(expect.get("kind")), _label(decision.get("kind"))
+        self.kinds.append((want_kind, got_kind))
+        self.counts["needs_review"] += bool(decision.get("needs_review"))
+        wrong = {"kind": (want_kind, got_kind)} if want_kind != got_kind else {}
+        if want_kind == OFFICIAL_KIND:
+            return wrong
+        if want_kind in self.actionable:
+            self.counts["actionable"] += 1
+            self.counts["kept_actionable"] += got_kind in self.actionable
+            self.counts["pengaduan_called_politik"] += want_kind == "pengaduan" and got_kind == "politik"
+            for name, bucket in (("category", self.categories), ("priority", self.priorities), ("opd", self.opds)):
+                if name in expect:
+                    want, got = expect.get(name), decision.get(name)
+                    bucket.append((_label(want), _label(got)) if name == "category" else (want, got))
+                    if want != got:
+                        wrong[name] = (want, got)
+        else:
+            self.counts["other"] += 1
+            self.counts["other_called_actionable"] += got_kind in self.actionable
+        for name, bucket in (("kecamatan", self.kecamatan_named), ("desa", self.desa_named)):
+            if name not in expect:
+                continue
+            want, got = expect.get(name), decision.get(name)
+            if want is not None:
+                bucket.append((want, got))
+            elif name == "kecamatan":
+                self.counts["kecamatan_not_named"] += 1
+                self.counts["kecamatan_invented"] += got is not None
+            if want != got and (want is not None or got_kind in self.actionable):
+                wrong[name] = (want, got)
+        return wrong
+
+    def figures(self, kinds: list[LabelScore]) -> dict[str, float]:
+        c = self.counts
+        scored_kinds = [s for s in kinds if s.support]
+        politik = next((s for s in kinds if s.label == "politik"), None)
+        figures = {
+            "kind_accuracy": _accuracy(self.kinds),
+            "kind_macro_f1": sum(s.f1 for s in scored_kinds) / len(scored_kinds) if scored_kinds else 1.0,
+            "politik_precision": politik.precision if politik else 1.0,
+            "politik_recall": politik.recall if politik else 1.0,
+            "pengaduan_called_politik": float(c["pengaduan_called_politik"]),
+        }
+        if c["actionable"]:
+            figures["actionable_kept"] = c["kept_actionable"] / c["actionable"]
+        if c["other"]:
+            figures["other_called_actionable"] = c["other_called_actionable"] / c["other"]
+        for name, pairs in (("category_accuracy_actionable", self.categories), ("priority_accuracy_actionable", self.priorities),
+                            ("opd_accuracy", self.opds), ("kecamatan_accuracy_named", self.kecamatan_named),
+                            ("desa_accuracy_named", self.desa_named)):
+            if pairs:
+                figures[name] = _accuracy(pairs)
+        if c["kecamatan_not_named"]:
+            figures["kecamatan_invented_rate"] = c["kecamatan_invented"] / c["kecamatan_not_named"]
+        return figures
+
+
 def evaluate(cases: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
              actionable_kinds: Iterable[str] = ("pengaduan", "permintaan_informasi", "aspirasi"),
              texts: Mapping[int, str] | None = None) -> Report:
@@ -136,86 +209,22 @@ def evaluate(cases: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
     present, even as null: `"kecamatan": null` says the post names none). Posts by official
     accounts (`respon_resmi`) count for the kind only; category, priority and OPD are scored on
     posts expected to be actionable, places on posts whose expectation names one."""
-    actionable = frozenset(actionable_kinds)
-    kind_pairs: list[tuple[str, str]] = []
-    category_pairs: list[tuple[str, str]] = []
-    priority_pairs: list[tuple[Any, Any]] = []
-    opd_pairs: list[tuple[Any, Any]] = []
-    kecamatan_named: list[tuple[Any, Any]] = []
-    desa_named: list[tuple[Any, Any]] = []
-    place_invented = 0
-    unnamed = 0
-    expected_actionable = kept_actionable = expected_other = other_called_actionable = 0
-    needs_review = complaints_called_politik = 0
+    tally = _Tally(frozenset(actionable_kinds))
     errors: list[dict[str, Any]] = []
-    posts = 0
     for number, (expect, decision) in enumerate(cases):
-        posts += 1
-        want_kind, got_kind = _label(expect.get("kind")), _label(decision.get("kind"))
-        kind_pairs.append((want_kind, got_kind))
-        needs_review += bool(decision.get("needs_review"))
-        wrong = {"kind": (want_kind, got_kind)} if want_kind != got_kind else {}
-        if want_kind == OFFICIAL_KIND:
-            if wrong:
-                errors.append({"case": number, "text": (texts or {}).get(number), "wrong": wrong})
-            continue
-        if want_kind in actionable:
-            expected_actionable += 1
-            kept_actionable += got_kind in actionable
-            complaints_called_politik += want_kind == "pengaduan" and got_kind == "politik"
-            for name, bucket in (("category", category_pairs), ("priority", priority_pairs), ("opd", opd_pairs)):
-                if name not in expect:
-                    continue
-                want, got = expect.get(name), decision.get(name)
-                bucket.append((_label(want), _label(got)) if name == "category" else (want, got))
-                if want != got:
-                    wrong[name] = (want, got)
-        else:
-            expected_other += 1
-            other_called_actionable += got_kind in actionable
-        for name, bucket in (("kecamatan", kecamatan_named), ("desa", desa_named)):
-            if name not in expect:
-                continue
-            want, got = expect.get(name), decision.get(name)
-            if want is not None:
-                bucket.append((want, got))
-            elif name == "kecamatan":
-                unnamed += 1
-                place_invented += got is not None
-            if want != got and (want is not None or got_kind in actionable):
-                wrong[name] = (want, got)
+        wrong = tally.add(expect, decision)
         if wrong:
             errors.append({"case": number, "text": (texts or {}).get(number), "wrong": wrong})
-
-    kinds = label_scores(kind_pairs)
-    scored_kinds = [s for s in kinds if s.support]
-    politik = next((s for s in kinds if s.label == "politik"), None)
-    figures = {
-        "kind_accuracy": _accuracy(kind_pairs),
-        "kind_macro_f1": sum(s.f1 for s in scored_kinds) / len(scored_kinds) if scored_kinds else 1.0,
-        "politik_precision": politik.precision if politik else 1.0,
-        "politik_recall": politik.recall if politik else 1.0,
-        "pengaduan_called_politik": float(complaints_called_politik),
-    }
-    if expected_actionable:
-        figures["actionable_kept"] = kept_actionable / expected_actionable
-    if expected_other:
-        figures["other_called_actionable"] = other_called_actionable / expected_other
-    for name, pairs in (("category_accuracy_actionable", category_pairs), ("priority_accuracy_actionable", priority_pairs),
-                        ("opd_accuracy", opd_pairs), ("kecamatan_accuracy_named", kecamatan_named),
-                        ("desa_accuracy_named", desa_named)):
-        if pairs:
-            figures[name] = _accuracy(pairs)
-    if unnamed:
-        figures["kecamatan_invented_rate"] = place_invented / unnamed
+    kinds = label_scores(tally.kinds)
+    c = tally.counts
     counts = {
-        "posts": posts, "actionable": expected_actionable, "other": expected_other,
-        "category_labelled": len(category_pairs), "kecamatan_named": len(kecamatan_named),
-        "desa_named": len(desa_named), "kecamatan_not_named": unnamed, "needs_review": needs_review,
-        "pengaduan_called_politik": complaints_called_politik,
+        "posts": c["posts"], "actionable": c["actionable"], "other": c["other"],
+        "category_labelled": len(tally.categories), "kecamatan_named": len(tally.kecamatan_named),
+        "desa_named": len(tally.desa_named), "kecamatan_not_named": c["kecamatan_not_named"],
+        "needs_review": c["needs_review"], "pengaduan_called_politik": c["pengaduan_called_politik"],
     }
-    return Report(posts, kinds, label_scores(category_pairs), figures, counts,
-                  confusion(kind_pairs), confusion(category_pairs), errors)
+    return Report(c["posts"], kinds, label_scores(tally.categories), tally.figures(kinds), counts,
+                  confusion(tally.kinds), confusion(tally.categories), errors)
 
 
 def pair_with_expectations(labelled: Iterable[Mapping[str, Any]],
