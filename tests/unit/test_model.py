@@ -240,3 +240,19 @@ def test_needs_review_opens_for_the_triage_desk(rules_config):
     assert result.record["opd"] == config.directory.triage_desk
     assert result.complaint_events[0]["needs_review"] is True
     assert "opd:diskominfo[needs_review]" in result.record["reasons"]
+
+
+def test_a_complaint_about_a_place_outside_the_regency_needs_review(config):
+    from agents.domain.triage import Triage
+    from schemas.events import RawPost
+
+    def opened(text: str) -> dict:
+        post = RawPost.parse({"platform": "twitter", "post_id": str(abs(hash(text))), "text": text,
+                              "created_at": "2026-11-02T08:00:00+07:00", "author": {"id": "a"}})
+        return Triage(config).process(post, {}, {}).record
+
+    far = opened("Jalan di perumahan kami di Bekasi Timur bolong-bolong, tolong diperbaiki")
+    assert (far["outcome"], far["needs_review"], far["opd"]) == ("opened", True, config.directory.triage_desk)
+    assert "place_outside_regency[Bekasi]" in far["reasons"]
+    near = opened("Jalan di desa Jimbung kec. Kalikotes bolong-bolong, tolong diperbaiki, kayak jalan di Bekasi")
+    assert not any(r.startswith("place_outside_regency") for r in near["reasons"])
