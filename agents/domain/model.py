@@ -193,11 +193,6 @@ class TriageModel:
         rows = [vocabulary[f] for f in found if f in vocabulary]
         squares = sum(self._idf_squared[row] for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
         index = len(self._word_index)
-        if index >= _WORD_CACHE_LIMIT:
-            # A flood of never-seen words must not grow memory without bound: the cache starts
-            # over (entries are recomputed on their next sight).
-            self._word_index.clear()
-            index = 0
         if index >= len(self._word_vectors):
             grown = np.zeros((len(self._word_vectors) * 2, self._weights.shape[1]), dtype=np.float32)
             grown[:index] = self._word_vectors[:index]
@@ -218,40 +213,37 @@ class TriageModel:
         readable = list(shape_rows)
         # Each word (its unigram and character n-grams) and each word pair is one cache entry,
         # so a post gathers one summed row per word and per pair.
-        cache_rows = []
+        keys = [*words, *(f"b:{first}_{second}" for first, second in zip(words, words[1:]))]
+        if len(self._word_index) + len(keys) > _WORD_CACHE_LIMIT:
+            # A flood of never-seen words must not grow memory without bound: the cache starts
+            # over, before this post's entries are made (entries are recomputed on next sight).
+            self._word_index.clear()
         cached = self._word_index.get
-        entry = self._entry
-        for word in words:
-            index, word_squares, row = cached(word) or entry(word, word_features(word))
-            cache_rows.append(index)
-            squares += word_squares
-            if row >= 0:
-                readable.append(row)
-        for first, second in zip(words, words[1:]):
-            key = f"b:{first}_{second}"
-            index, pair_squares, row = cached(key) or entry(key, [key])
-            cache_rows.append(index)
-            squares += pair_squares
-            if row >= 0:
-                readable.append(row)
+        entries = [cached(key) for key in keys]
+        if None in entries:
+            entries = [entry or self._entry(key, [key] if key.startswith("b:") else word_features(key))
+                       for key, entry in zip(keys, entries)]
+        cache_rows = [entry[0] for entry in entries]
+        squares += sum([entry[1] for entry in entries])
+        readable.extend([entry[2] for entry in entries if entry[2] >= 0])
         logits = self._bias.copy()
         scale = 1.0 / math.sqrt(squares) if squares else 0.0
         if cache_rows:
             logits += self._word_vectors[cache_rows].sum(axis=0) * scale
         if shape_rows:
             logits += self._scaled[shape_rows].sum(axis=0) * scale
-        gathered = self._scaled[readable] if readable else None
         kind_p = _softmax(logits[self._kind_slice].tolist())
         category_p = _softmax(logits[self._category_slice].tolist())
         kinds = dict(zip(self.kinds, kind_p))
         categories = dict(zip(self.categories, category_p))
         found: dict[str, tuple[str, ...]] = {}
-        if evidence and gathered is not None:
+        if evidence and readable:
             best_kind = kind_p.index(max(kind_p))
             best_category = category_p.index(max(category_p))
-            found[self.kinds[best_kind]] = self._evidence(readable, gathered, best_kind, evidence)
-            found[self.categories[best_category]] = self._evidence(readable, gathered, len(self.kinds) + best_category,
-                                                                   evidence)
+            columns = (best_kind, len(self.kinds) + best_category)
+            picked = self._evidence(readable, columns, evidence)
+            found[self.kinds[best_kind]] = picked[0]
+            found[self.categories[best_category]] = picked[1]
         return Scores(kinds, categories, found)
 
     def score_passages(self, normalized: NormalizedText, addressed_official: bool = False) -> list[Scores]:
@@ -265,21 +257,25 @@ class TriageModel:
                                           normalized.asks), "", addressed_official, evidence=0)
                 for start in range(0, len(words) - step, step)]
 
-    def _evidence(self, rows: list[int], gathered: np.ndarray, column: int, limit: int) -> tuple[str, ...]:
-        """The readable features (words, word pairs, form signals) that pushed hardest towards
-        `column`; character n-grams are evidence too, but a desk cannot read "c:<rus"."""
-        column_weights = gathered[:, column]
-        picked: list[str] = []
-        for i in np.argsort(-column_weights)[:4 * limit].tolist():
-            if column_weights[i] <= 0:
-                break
-            name = self._names[rows[i]]
-            if name in picked:
-                continue
-            picked.append(name)
-            if len(picked) == limit:
-                break
-        return tuple(picked)
+    def _evidence(self, rows: list[int], columns: tuple[int, ...], limit: int) -> list[tuple[str, ...]]:
+        """Per column, the readable features (words, word pairs, form signals) of `rows` that
+        pushed hardest towards it; character n-grams are evidence too, but a desk cannot read
+        "c:<rus"."""
+        names = self._names
+        found = []
+        for column in columns:
+            weights = self._scaled[rows, column]
+            ranked = np.argsort(-weights, kind="stable")[:4 * limit].tolist()
+            values = weights.tolist()
+            picked: list[str] = []
+            for i in ranked:
+                if values[i] <= 0 or len(picked) == limit:
+                    break
+                name = names[rows[i]]
+                if name not in picked:
+                    picked.append(name)
+            found.append(tuple(picked))
+        return found
 
 
 def _softmax(logits: list[float]) -> list[float]:

@@ -256,3 +256,15 @@ def test_a_complaint_about_a_place_outside_the_regency_needs_review(config):
     assert "place_outside_regency[Bekasi]" in far["reasons"]
     near = opened("Jalan di desa Jimbung kec. Kalikotes bolong-bolong, tolong diperbaiki, kayak jalan di Bekasi")
     assert not any(r.startswith("place_outside_regency") for r in near["reasons"])
+
+
+def test_the_word_cache_starts_over_when_full_without_changing_any_score(rules_config, small_model, monkeypatch):
+    import agents.domain.model as model_module
+
+    text = normalized(rules_config, "lampu jalan mati gelap sekali di gang kami")
+    expected = small_model.score(text, "x").kinds
+    monkeypatch.setattr(model_module, "_WORD_CACHE_LIMIT", 20)
+    for i in range(30):
+        small_model.score(normalized(rules_config, f"kata{i} lain{i} baru{i}"), "x")
+        assert len(small_model._word_index) <= 20
+    assert small_model.score(text, "x").kinds == pytest.approx(expected, abs=1e-6)
