@@ -221,8 +221,11 @@ class TriageModel:
         cached = self._word_index.get
         entries = [cached(key) for key in keys]
         if None in entries:
-            entries = [entry or self._entry(key, [key] if key.startswith("b:") else word_features(key))
-                       for key, entry in zip(keys, entries)]
+            # New keys get their entry once each, even when the post repeats them.
+            for key, entry in zip(keys, entries):
+                if entry is None and key not in self._word_index:
+                    self._entry(key, [key] if key.startswith("b:") else word_features(key))
+            entries = [cached(key) for key in keys]
         cache_rows = [entry[0] for entry in entries]
         squares += sum([entry[1] for entry in entries])
         readable.extend([entry[2] for entry in entries if entry[2] >= 0])

@@ -268,3 +268,14 @@ def test_the_word_cache_starts_over_when_full_without_changing_any_score(rules_c
         small_model.score(normalized(rules_config, f"kata{i} lain{i} baru{i}"), "x")
         assert len(small_model._word_index) <= 20
     assert small_model.score(text, "x").kinds == pytest.approx(expected, abs=1e-6)
+
+
+def test_scores_do_not_depend_on_what_the_model_read_before(rules_config):
+    """A repeated new word must not take two cache rows (the next word would overwrite one)."""
+    texts = ["jalan jalan rusak rusak parah sekali", "lampu mati mati gelap", "partai partai pemilu capres",
+             "selamat pagi pagi semua", "jalan rusak parah sekali"]
+    fresh = [train(rules_config, training_set(), c=10.0) for _ in range(2)]
+    forward = [fresh[0].score(normalized(rules_config, t), t).kinds for t in texts]
+    backward = [fresh[1].score(normalized(rules_config, t), t).kinds for t in reversed(texts)][::-1]
+    for a, b in zip(forward, backward):
+        assert a == pytest.approx(b, abs=1e-6)
