@@ -14,6 +14,7 @@
     tanggap eval FILE.jsonl       score triage against the `expect` labels of a file
     tanggap train [ARCHIVE.jsonl]  train the triage model (kind and category) for a configuration
     tanggap dedupe-eval FILE.jsonl  pair precision/recall of near-duplicate clustering (expect.group)
+    tanggap backtest POSTS [--responses FILE] [--compare DIR]  SLA figures of an archive, in event time
     tanggap config check [DIR]    validate a configuration directory
     tanggap settings              the environment variables and their effective values
 
@@ -282,6 +283,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Triage, clustering and SLA clocks over an archive in event time (streams/backtest.py)."""
+    from agents.cluster import policy_from
+    from streams import archives, backtest
+
+    settings = _settings(args)
+    try:
+        until = backtest.parse_until(args.until)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    lines = read_jsonl(args.file)
+    report = None
+    if archives.is_archive(args):
+        rows, report = _open_archive(args)
+        lines = archives.archive_lines(rows)
+    inputs = backtest.parse_inputs(lines, read_jsonl(args.responses) if args.responses else ())
+    if report is not None:
+        report.write(path=args.bad_rows)
+    configs = [settings.config_dir] + ([Path(args.compare)] if args.compare else [])
+    runs = []
+    for directory in configs:
+        config = load_config(directory)
+        runs.append(backtest.run(config, inputs, policy=policy_from(settings), until=until, config_label=str(directory)))
+    document = backtest.report(runs, inputs, posts_path=args.file, responses_path=args.responses, until=until,
+                               tz=load_config(configs[0]).timezone)
+    print(backtest.render(document))
+    json_path, csv_path = backtest.write_outputs(document, args.out)
+    print(f"wrote {json_path} and {csv_path}", file=sys.stderr)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     directory = args.dir or _settings(args).config_dir
     print(load_config(directory).summary())
@@ -512,6 +544,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--c", type=float, default=4.0, help="inverse regularization strength (default 4)")
     p.add_argument("--cv", type=int, metavar="K", help="instead of writing a model, score the one archive by K-fold cross-validation")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("backtest", help="what the SLA figures would have been: triage, clustering and SLA clocks "
+                                        "over an archive in event time, without Kafka")
+    p.add_argument("file", help="posts: JSON lines (or an archive, see --format), or - for stdin")
+    p.add_argument("--responses", metavar="FILE", help="desk responses, JSON lines (the `responses` topic's contract)")
+    p.add_argument("--compare", metavar="DIR", help="a second configuration directory, reported side by side")
+    p.add_argument("--until", help="run the clocks until this RFC 3339 instant, or `end` (every deadline passes); "
+                                   "default: the last post or response")
+    p.add_argument("--out", default="backtest", metavar="PREFIX", help="write PREFIX.json and PREFIX.csv (default backtest)")
+    archive_arguments(p, ("raw",))
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("dedupe-eval", help="pair precision/recall of near-duplicate clustering against expect.group")
     p.add_argument("file", help="labelled JSON-lines posts (the format of tests/data/dedupe_set.jsonl)")
