@@ -68,6 +68,16 @@ class MapError(ValueError):
     """A column map that cannot be used (unknown field, empty column)."""
 
 
+class RowError(ValueError):
+    """A row that cannot become a raw post, with its bad-row reason (not a dead-letter reason:
+    these rows never reach a topic)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class ColumnMap:
     name: str
@@ -313,25 +323,26 @@ def _text(value: Any) -> str | None:
 
 
 def to_raw_post(record: Mapping[str, Any], column_map: ColumnMap, tz: tzinfo, platform: str | None) -> dict[str, Any]:
-    """One archive row as a raw post (validated); raises InvalidInput with a bad-row reason."""
+    """One archive row as a raw post (validated); raises RowError, or InvalidInput from the
+    contract's validation, with a bad-row reason."""
     fields = column_map.fields
     values = {name: _first(record, sources) for name, sources in fields.items()}
     missing = [f"{name} ({'|'.join(fields.get(name, (name,)))})" for name in REQUIRED if _text(values.get(name)) is None]
     if missing:
-        raise InvalidInput("missing_field", "no " + ", no ".join(missing))
+        raise RowError("missing_field", "no " + ", no ".join(missing))
     text = values["text"]
     if not isinstance(text, str):
-        raise InvalidInput("schema_violation", f"text is a {type(text).__name__}, not a string")
+        raise RowError("schema_violation", f"text is a {type(text).__name__}, not a string")
     try:
         created_at = parse_archive_time(values["created_at"], tz)
     except ValueError as exc:
-        raise InvalidInput("bad_timestamp", str(exc)) from None
+        raise RowError("bad_timestamp", str(exc)) from None
     post_id = _text(values["post_id"])
     handle = _text(values.get("author.handle"))
     handle = handle.lstrip("@") if handle else None
     chosen_platform = _text(values.get("platform")) or platform or column_map.platform
     if not chosen_platform:
-        raise InvalidInput("missing_field", "no platform (map a column or give --platform)")
+        raise RowError("missing_field", "no platform (map a column or give --platform)")
     addressed: list[str] = []
     mapped = values.get("addressed_to")
     for item in mapped if isinstance(mapped, list) else [mapped]:
@@ -404,7 +415,7 @@ def read_archive(path: str | Path, fmt: str, column_map: ColumnMap, report: Arch
                 report.rows += 1
                 try:
                     post = to_raw_post(record, column_map, tz, platform)
-                except InvalidInput as exc:
+                except (InvalidInput, RowError) as exc:
                     report.add_bad(BadRow(row, exc.reason, exc.detail, line))
                     continue
                 report.good += 1
@@ -426,7 +437,7 @@ def read_archive(path: str | Path, fmt: str, column_map: ColumnMap, report: Arch
                 continue
             try:
                 post = to_raw_post(record, column_map, tz, platform)
-            except InvalidInput as exc:
+            except (InvalidInput, RowError) as exc:
                 report.add_bad(BadRow(number, exc.reason, exc.detail))
                 continue
             report.good += 1
