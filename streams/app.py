@@ -41,7 +41,7 @@ from streams.batches import (
 )
 from streams.clock import SimulatedClock, WallClock, make_clock
 from streams.settings import Settings
-from streams.topics import TopicNames
+from streams.topics import NO_HEADERS, RECORD_HEADERS, TopicNames
 
 log = logging.getLogger("tanggap")
 
@@ -85,7 +85,8 @@ class Pipeline:
         """Queue one record on the producer; the returned future resolves when the broker has
         it. Straight to faust's producer: `Topic.send` adds a FutureMessage, a callback chain and
         a producer buffer per record (~7% of a worker's CPU) and nothing the agents need."""
-        return await self.app.producer.send(self.topic_names[topic], key, value, partition, None, None)
+        return await self.app.producer.send(self.topic_names[topic], key, value, partition, None,
+                                            RECORD_HEADERS.get(topic))
 
     async def produce_batches(self, outputs: list[Output]) -> list[tuple[list[Output], Awaitable[Any]]]:
         """Queue `outputs` as produce batches, one per topic partition (more where one would
@@ -120,12 +121,14 @@ class Pipeline:
         async def send_group(name: str, partition: int, group: list[Output]) -> list[tuple[list[Output], Any]]:
             sent: list[tuple[list[Output], Any]] = []
             batch, members = client.create_batch(), []
+            headers = RECORD_HEADERS.get(group[0].topic, NO_HEADERS)  # a group is one topic's
             for output in group:
-                if members and batch.append(key=output.key, value=output.value, timestamp=None) is None:
+                if members and batch.append(key=output.key, value=output.value, timestamp=None,
+                                            headers=headers) is None:
                     sent.append((members, await client.send_batch(batch, name, partition=partition)))
                     batch, members = client.create_batch(), []
                 if not members:  # an empty batch takes any one record, however large
-                    batch.append(key=output.key, value=output.value, timestamp=None)
+                    batch.append(key=output.key, value=output.value, timestamp=None, headers=headers)
                 members.append(output)
             sent.append((members, await client.send_batch(batch, name, partition=partition)))
             return sent

@@ -6,13 +6,15 @@
     tanggap broker                the embedded broker on 127.0.0.1:9092
     tanggap topics                create the topics
     tanggap alert-bridge          forward SLA events on `breaches` to Alertmanager as alerts
-    tanggap replay FILE.jsonl     publish posts (or --topic responses; --format x|meta|... for native payloads)
+    tanggap replay FILE.jsonl     publish posts (or --topic responses; --format x|meta|... for native payloads,
+                                  csv|jsonl|tweet-harvest|x-v1.1 [--map ...] for archives)
     tanggap ingest-server         the HTTP ingest door alone (POST /ingest)
     tanggap tail TOPIC            print a topic's events
-    tanggap triage FILE.jsonl     dedupe + classify + assign a file, no Kafka
+    tanggap triage FILE.jsonl     dedupe + classify + assign a file (or an archive: --format), no Kafka
     tanggap eval FILE.jsonl       score triage against the `expect` labels of a file
     tanggap train [ARCHIVE.jsonl]  train the triage model (kind and category) for a configuration
     tanggap dedupe-eval FILE.jsonl  pair precision/recall of near-duplicate clustering (expect.group)
+    tanggap backtest POSTS [--responses FILE] [--compare DIR]  SLA figures of an archive, in event time
     tanggap config check [DIR]    validate a configuration directory
     tanggap settings              the environment variables and their effective values
 
@@ -134,19 +136,39 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]],
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
+    from streams import archives
+
     config = load_config(_settings(args).config_dir)
     out = sys.stdout.buffer
     progress = Progress("triaged")
     outcomes: Counter[str] = Counter()
     from agents.cluster import policy_from
 
-    for record in triage_lines(config, read_jsonl(args.file), policy_from(_settings(args))):
+    report = None
+    lines = read_jsonl(args.file)
+    if archives.is_archive(args):
+        rows, report = _open_archive(args)
+        lines = archives.archive_lines(rows)
+    for record in triage_lines(config, lines, policy_from(_settings(args))):
         out.write(orjson.dumps(record) + b"\n")
         outcomes[record["outcome"]] += 1
         progress.advance()
+    for bad in report.bad if report else ():
+        out.write(orjson.dumps(bad.to_json()) + b"\n")
     out.flush()
     progress.finish(", ".join(f"{outcome} {n:,}" for outcome, n in outcomes.most_common()))
+    if report is not None:
+        report.write(path=args.bad_rows)
     return 0
+
+
+def _open_archive(args: argparse.Namespace, path: str | None = None):
+    from streams import archives
+
+    try:
+        return archives.open_archive(args, path)
+    except archives.MapError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_dedupe_eval(args: argparse.Namespace) -> int:
@@ -275,6 +297,37 @@ def default_model_settings(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Triage, clustering and SLA clocks over an archive in event time (streams/backtest.py)."""
+    from agents.cluster import policy_from
+    from streams import archives, backtest
+
+    settings = _settings(args)
+    try:
+        until = backtest.parse_until(args.until)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    lines = read_jsonl(args.file)
+    report = None
+    if archives.is_archive(args):
+        rows, report = _open_archive(args)
+        lines = archives.archive_lines(rows)
+    inputs = backtest.parse_inputs(lines, read_jsonl(args.responses) if args.responses else ())
+    if report is not None:
+        report.write(path=args.bad_rows)
+    configs = [settings.config_dir] + ([Path(args.compare)] if args.compare else [])
+    runs = []
+    for directory in configs:
+        config = load_config(directory)
+        runs.append(backtest.run(config, inputs, policy=policy_from(settings), until=until, config_label=str(directory)))
+    document = backtest.report(runs, inputs, posts_path=args.file, responses_path=args.responses, until=until,
+                               tz=load_config(configs[0]).timezone)
+    print(backtest.render(document))
+    json_path, csv_path = backtest.write_outputs(document, args.out)
+    print(f"wrote {json_path} and {csv_path}", file=sys.stderr)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     directory = args.dir or _settings(args).config_dir
     print(load_config(directory).summary())
@@ -301,8 +354,14 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic = TopicNames.from_settings(settings).resolve(args.topic)
+    from streams import archives
+
     if args.format == "raw":
         messages = [strip_expectation(line) for _, line in read_jsonl(args.file)]
+    elif archives.is_archive(args):
+        rows, report = _open_archive(args)
+        messages = [(message_key(post), orjson.dumps(post)) for _, post in rows]
+        report.write(path=args.bad_rows)
     else:
         from streams.ingest import adapt_lines
 
@@ -420,6 +479,12 @@ def cmd_ingest_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def archive_arguments(parser: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    from streams.archives import add_arguments
+
+    add_arguments(parser, formats)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tanggap", description="Complaint-response pipeline on Kafka.")
     parser.add_argument("--config", help="configuration directory (default: TANGGAP_CONFIG or the bundled Klaten one)")
@@ -449,8 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="publish a JSON-lines file (posts by default)")
     p.add_argument("file", help="JSON-lines file, or - for stdin")
     p.add_argument("--topic", default="posts.raw", help="posts.raw (default) or responses")
-    p.add_argument("--format", default="raw", choices=("raw", "x", "meta", "whatsapp", "tiktok", "youtube"),
-                   help="one native payload per line, converted by its adapter (default raw: the raw-post contract)")
+    archive_arguments(p, ("raw", "x", "meta", "whatsapp", "tiktok", "youtube"))
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("ingest-server", help="the HTTP ingest endpoint alone (POST /ingest), publishing to posts.raw")
@@ -465,8 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="stop after this many events")
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("triage", help="dedupe + classify + assign a JSON-lines file, without Kafka")
-    p.add_argument("file", help="JSON-lines posts, or - for stdin")
+    p = sub.add_parser("triage", help="dedupe + classify + assign a JSON-lines file or an archive, without Kafka")
+    p.add_argument("file", help="JSON-lines posts (or an archive, see --format), or - for stdin")
+    archive_arguments(p, ("raw",))
     p.set_defaults(func=cmd_triage)
 
     p = sub.add_parser("eval", help="score triage against the `expect` labels of a JSON-lines file")
@@ -493,6 +558,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--c", type=float, default=4.0, help="inverse regularization strength (default 4)")
     p.add_argument("--cv", type=int, metavar="K", help="instead of writing a model, score the one archive by K-fold cross-validation")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("backtest", help="what the SLA figures would have been: triage, clustering and SLA clocks "
+                                        "over an archive in event time, without Kafka")
+    p.add_argument("file", help="posts: JSON lines (or an archive, see --format), or - for stdin")
+    p.add_argument("--responses", metavar="FILE", help="desk responses, JSON lines (the `responses` topic's contract)")
+    p.add_argument("--compare", metavar="DIR", help="a second configuration directory, reported side by side")
+    p.add_argument("--until", help="run the clocks until this RFC 3339 instant, or `end` (every deadline passes); "
+                                   "default: the last post or response")
+    p.add_argument("--out", default="backtest", metavar="PREFIX", help="write PREFIX.json and PREFIX.csv (default backtest)")
+    archive_arguments(p, ("raw",))
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("dedupe-eval", help="pair precision/recall of near-duplicate clustering against expect.group")
     p.add_argument("file", help="labelled JSON-lines posts (the format of tests/data/dedupe_set.jsonl)")

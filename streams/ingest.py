@@ -3,6 +3,7 @@
     POST /ingest               one raw post or a JSON array of them (the raw-post contract)
     POST /ingest/{format}      a platform's native payload: x, meta, whatsapp, tiktok, youtube
     GET  /ingest/meta|whatsapp Meta's webhook verification (hub.mode, hub.verify_token, hub.challenge)
+    GET  /ingest/x             X's CRC check (crc_token, answered with an HMAC-SHA256 response_token)
 
 The same handlers run on the worker's faust web server (`register`) and in the standalone
 `tanggap ingest-server` (`build_server`), so both behave identically.
@@ -34,6 +35,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, PayloadError, adapter
+from schemas.adapters.x_crc import MAX_CRC_TOKEN_CHARS, crc_response
 from agents.domain.dedupe import thread_key
 from schemas.events import InvalidInput, RawPost
 from streams.settings import Settings
@@ -96,7 +98,10 @@ class Ingest:
     # -- handlers ------------------------------------------------------------------------------
 
     async def verify(self, request: web.Request, fmt: str) -> web.Response:
-        """Meta's subscription handshake: echo hub.challenge when hub.verify_token matches."""
+        """Meta's subscription handshake: echo hub.challenge when hub.verify_token matches; X's
+        CRC check on /ingest/x."""
+        if fmt == "x":
+            return self.x_crc(request)
         if fmt not in SIGNED_FORMATS:
             return self._error(fmt if fmt in FORMATS else "unknown", 405, "method_not_allowed", "GET is only for Meta's verification")
         expected = self.settings.ingest_meta_verify_token
@@ -107,6 +112,17 @@ class Ingest:
             ingest_requests.labels(fmt, "200").inc()
             return web.Response(text=query["hub.challenge"], content_type="text/plain")
         return self._error(fmt, 403, "verification_failed", "hub.mode must be subscribe and hub.verify_token must match")
+
+    def x_crc(self, request: web.Request) -> web.Response:
+        """X's Challenge-Response Check (schemas/adapters/x_crc.py)."""
+        secret = self.settings.ingest_x_consumer_secret
+        token = request.query.get("crc_token", "")
+        if not token or len(token) > MAX_CRC_TOKEN_CHARS:
+            return self._error("x", 400, "bad_crc_token", "GET /ingest/x answers X's CRC check: ?crc_token=...")
+        if not secret:
+            return self._error("x", 503, "not_configured", "no X consumer secret (TANGGAP_INGEST_X_CONSUMER_SECRET)")
+        ingest_requests.labels("x", "200").inc()
+        return web.Response(body=orjson.dumps(crc_response(secret, token)), content_type="application/json")
 
     async def handle(self, request: web.Request, fmt: str = "raw") -> web.Response:
         if fmt not in FORMATS:

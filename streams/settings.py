@@ -79,6 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_INGEST_MAX_BODY_BYTES", "1048576", "Largest ingest request body; larger ones get 413."),
     Setting("TANGGAP_INGEST_META_APP_SECRET", "", "Meta app secret: /ingest/meta and /ingest/whatsapp accept bodies whose X-Hub-Signature-256 matches it.", secret=True),
     Setting("TANGGAP_INGEST_META_VERIFY_TOKEN", "", "The verify token entered in Meta's webhook setup, echoed back by the hub.challenge handshake. Empty: verification fails.", secret=True),
+    Setting("TANGGAP_INGEST_X_CONSUMER_SECRET", "", "The X app's API key secret (consumer secret): answers X's CRC check (GET /ingest/x?crc_token=...) when a webhook is registered and about hourly after. Empty: the check fails (503).", secret=True),
     Setting("TANGGAP_INGEST_WHATSAPP_HASH_KEY", "", "Key of the HMAC that turns a WhatsApp sender's number into author.id. Keep it stable (ids change with it). Empty: /ingest/whatsapp answers 503.", secret=True),
     Setting("TANGGAP_INGEST_ACCOUNTS", "", "Platform account ids that webhooks name only by id (Page id, Instagram account id, WhatsApp phone_number_id, YouTube channel id) mapped to OPD directory handles: id=handle,id=handle."),
     Setting("TANGGAP_INGEST_PORT", "6067", "Port of the standalone `tanggap ingest-server`."),
@@ -187,6 +188,7 @@ class Settings:
     ingest_meta_app_secret: str = field(default="", repr=False)
     ingest_meta_verify_token: str = field(default="", repr=False)
     ingest_whatsapp_hash_key: str = field(default="", repr=False)
+    ingest_x_consumer_secret: str = field(default="", repr=False)
     ingest_accounts: Mapping[str, str] = field(default_factory=dict)
     ingest_port: int = 6067
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
@@ -256,6 +258,7 @@ class Settings:
             ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
             ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
             ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
+            ingest_x_consumer_secret=raw["TANGGAP_INGEST_X_CONSUMER_SECRET"],
             ingest_accounts=_account_map(raw["TANGGAP_INGEST_ACCOUNTS"]),
             ingest_port=_int("TANGGAP_INGEST_PORT", raw["TANGGAP_INGEST_PORT"]) or 6067,
             kafka_security=_kafka_security(raw),

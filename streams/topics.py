@@ -6,6 +6,15 @@ from dataclasses import dataclass, fields
 
 from streams.settings import Settings
 
+CLOUDEVENTS_STRUCTURED: list[tuple[str, bytes]] = [("content-type", b"application/cloudevents+json")]
+"""The header of a CloudEvent in structured mode (CloudEvents Kafka protocol binding 1.0, 3.2):
+without it a consumer that follows the binding takes the record for binary mode."""
+
+RECORD_HEADERS: dict[str, list[tuple[str, bytes]]] = {"breaches": CLOUDEVENTS_STRUCTURED}
+"""Headers that every record of a topic carries, by the topic's field name (`TopicNames`).
+Lists, never mutated: aiokafka's record builder takes nothing else."""
+NO_HEADERS: list[tuple[str, bytes]] = []
+
 
 @dataclass(frozen=True)
 class TopicNames:

@@ -1,0 +1,442 @@
+"""`tanggap backtest`: what the SLA figures would have been, from an archive, without Kafka.
+
+    tanggap backtest POSTS [--responses RESPONSES] [--config DIR] [--compare DIR] [--until T|end]
+
+Posts (and desk responses) are taken in event-time order and run through the stream's own
+domain code: `Triage` (dedupe, classify, assign), `Clusterer` (near-duplicates) and the SLA
+clock functions of `agents.domain.sla` (open, respond, resolve, pause, resume, reprioritize,
+due levels), applied exactly as the `sla` agent applies them (agents/timing.py). The clock is the
+event time: before an input at instant t is processed, every level that fell due before t is
+emitted, in order, so a deadline passes between the posts of the archive as it would have
+passed in the stream. After the last input the clock runs to `--until`: by default the last
+input's instant (complaints still within their budget then are *open*), `end` to let every
+deadline pass (what a stream whose clock runs on reports), or an RFC 3339 instant.
+
+Per OPD and category: complaints, answered (first response), answered in time, breached (the
+first response's deadline passed unanswered, also when answered later), escalated (the first
+response escalated to the OPD head or the Sekda), open (awaiting a first response, deadline not
+passed at the end of the clock), and first-response latency p50/p90 in wall and working
+time (nearest rank, seconds). Deterministic: the same inputs and configuration give the same
+report, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agents.domain.cluster import RESOLUTION_NOTICE, Clusterer, ClusterPolicy, route
+from agents.domain.config import TanggapConfig
+from agents.domain.sla import (
+    LEVEL_BREACHED,
+    RESPONSE_KIND_WAITING,
+    STAGE_FIRST_RESPONSE,
+    Response,
+    SlaPolicies,
+    is_citizen_post,
+    mark_emitted,
+    open_clock,
+    pause,
+    record_resolution,
+    record_response,
+    reprioritize,
+    resume,
+    threshold,
+)
+from agents.domain.triage import Triage, desk_response_event
+from schemas.events import DeskResponse, InvalidInput, RawPost, format_time, parse_time
+
+QUANTILES = (0.5, 0.9)
+COLUMNS = ("opd", "category", "complaints", "answered", "answered_in_time", "breached", "escalated", "open",
+           "latency_wall_p50", "latency_wall_p90", "latency_working_p50", "latency_working_p90")
+ALL = "(all)"
+UNTIL_END = "end"
+
+
+# --- the SLA clocks in event time ---------------------------------------------------------------
+
+@dataclass
+class ClockOutcome:
+    """What happened to one complaint's clock."""
+
+    opd: str | None
+    category: str | None
+    answered: bool = False
+    in_time: bool = False
+    breached: bool = False
+    escalated: bool = False
+    wall_seconds: float | None = None
+    working_seconds: float | None = None
+    levels: list[str] = field(default_factory=list)
+
+
+class EventTimeClocks:
+    """The `sla` agent's handling of complaint events (agents/timing.py), with the deadline
+    index replaced by a heap advanced in event time."""
+
+    def __init__(self, policies: SlaPolicies) -> None:
+        self.policies = policies
+        self.clocks: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[str, ClockOutcome] = {}
+        self.events: list[tuple[float, str, str, str]] = []
+        """(instant, complaint id, stage, level) of every SLA event, in emission order."""
+        self._heap: list[tuple[float, int, str, int, str, str]] = []
+        """(instant, order, complaint id, clock version, stage, level) of every level to come."""
+        self._version: dict[str, int] = {}
+        self._pushed = 0
+        self._escalations = frozenset(level.name for level in policies.levels if level.escalate_to)
+        self.unmatched = 0
+
+    # the agent's steps ------------------------------------------------------------------------
+
+    def _store(self, state: dict[str, Any]) -> None:
+        """Keep the clock and schedule its levels to come. A level's threshold changes only with
+        the clock's state (a response, pause, resume, raise), never by the emission of another
+        level, so every change schedules them all again under a new version and the older
+        entries go stale: one `threshold` per level per change, not one per level per check."""
+        complaint_id = state["complaint_id"]
+        self.clocks[complaint_id] = state
+        version = self._version.get(complaint_id, 0) + 1
+        self._version[complaint_id] = version
+        for stage_name, stage in state["stages"].items():
+            for level in self.policies.levels:
+                if level.name in stage["emitted"]:
+                    continue
+                at = threshold(stage, level, self.policies)
+                if at is None:
+                    break  # not running: nothing of this stage falls due
+                self._pushed += 1
+                heapq.heappush(self._heap, (at, self._pushed, complaint_id, version, stage_name, level.name))
+
+    def _emit(self, state: dict[str, Any], stage: str, level: str, at: float) -> None:
+        self.events.append((at, state["complaint_id"], stage, level))
+        outcome = self.outcomes[state["complaint_id"]]
+        outcome.levels.append(f"{stage}:{level}")
+        if stage != STAGE_FIRST_RESPONSE:
+            return
+        if level in self._escalations:
+            outcome.escalated = True
+        if level == LEVEL_BREACHED:
+            outcome.breached = True
+
+    def _on_responses(self, state: dict[str, Any], responses: list[Response], at: float) -> None:
+        for response in responses:
+            if response.backfill_breach:
+                self._emit(state, response.stage, LEVEL_BREACHED, at)
+            self._emit(state, response.stage, response.outcome, at)
+            if response.stage == STAGE_FIRST_RESPONSE:
+                outcome = self.outcomes[state["complaint_id"]]
+                outcome.answered = True
+                outcome.in_time = not response.late
+                outcome.wall_seconds = response.wall_seconds
+                outcome.working_seconds = response.working_seconds
+
+    def _apply(self, state: dict[str, Any], event_type: str, at: float, by: str | None, kind: str | None,
+               detail: dict[str, Any] | None = None) -> None:
+        policies = self.policies
+        if event_type == "resolved":
+            self._on_responses(state, record_resolution(state, at, by, policies), at)
+        elif event_type == "responded" and kind == RESPONSE_KIND_WAITING:
+            pause(state, at, policies)
+        elif event_type == "responded":
+            response = record_response(state, at, by, policies)
+            self._on_responses(state, [response] if response else [], at)
+        elif event_type == "duplicate_attached" and is_citizen_post(state, detail):
+            resume(state, at, policies)
+        elif event_type == "reprioritized":
+            reprioritize(state, (detail or {}).get("priority"), policies)
+
+    def complaint_event(self, complaint: dict[str, Any]) -> None:
+        complaint_id = complaint["complaint_id"]
+        event_type = complaint["type"]
+        if event_type == "opened":
+            existing = self.clocks.get(complaint_id)
+            if existing is not None and "stages" in existing:
+                return
+            state = open_clock(complaint, self.policies)
+            if state is None:
+                self.unmatched += 1
+                return
+            self.outcomes[complaint_id] = ClockOutcome(state["opd"], state["category"])
+            for early in (existing or {}).get("early", []):
+                self._apply(state, *early)
+            self._store(state)
+            return
+        if event_type in ("responded", "resolved"):
+            response = complaint["response"]
+            args = (event_type, parse_time(response["at"]), response["by"], response.get("kind"), None)
+        elif event_type == "duplicate_attached":
+            args = (event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post"))
+        elif event_type == "reprioritized":
+            args = (event_type, parse_time(complaint["occurred_at"]), None, None, {"priority": complaint.get("priority")})
+        else:
+            return
+        state = self.clocks.get(complaint_id)
+        if state is None or "stages" not in state:
+            pending = state or {"early": []}
+            pending["early"].append(list(args))
+            self.clocks[complaint_id] = pending
+            return
+        if event_type == "duplicate_attached" and complaint.get("mentions"):
+            state["mentions"] = max(state.get("mentions") or 1, complaint["mentions"])
+        self._apply(state, *args)
+        self._store(state)
+
+    def advance(self, now: float) -> None:
+        """Emit every level due before `now` (the stream's tick emits a level when `now >
+        threshold`, agents.domain.sla.due_levels), in order of due instant."""
+        heap, versions = self._heap, self._version
+        while heap and heap[0][0] < now:
+            due_at, _, complaint_id, version, stage, level = heapq.heappop(heap)
+            if versions.get(complaint_id) != version:
+                continue  # stale: the clock changed since this was scheduled
+            state = self.clocks[complaint_id]
+            mark_emitted(state, stage, level)
+            self._emit(state, stage, level, due_at)
+
+    def open_at(self, complaint_id: str) -> bool:
+        state = self.clocks.get(complaint_id) or {}
+        stage = (state.get("stages") or {}).get(STAGE_FIRST_RESPONSE)
+        return stage is not None and stage["stopped_at"] is None and LEVEL_BREACHED not in stage["emitted"]
+
+
+# --- the inputs ---------------------------------------------------------------------------------
+
+@dataclass
+class Inputs:
+    posts: list[RawPost]
+    responses: list[DeskResponse]
+    invalid_posts: list[dict[str, Any]] = field(default_factory=list)
+    invalid_responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_inputs(post_lines: Iterable[tuple[int, bytes]], response_lines: Iterable[tuple[int, bytes]]) -> Inputs:
+    inputs = Inputs([], [])
+    for target, invalid, parse, lines in ((inputs.posts, inputs.invalid_posts, RawPost.parse, post_lines),
+                                          (inputs.responses, inputs.invalid_responses, DeskResponse.parse, response_lines)):
+        for number, line in lines:
+            try:
+                value = orjson.loads(line)
+                if isinstance(value, dict):
+                    value.pop("expect", None)
+                target.append(parse(value if isinstance(value, dict) else line))
+            except (InvalidInput, orjson.JSONDecodeError) as exc:
+                reason = exc.reason if isinstance(exc, InvalidInput) else "invalid_json"
+                invalid.append({"line": number, "reason": reason, "detail": str(exc)})
+    return inputs
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    config: str
+    clocks: EventTimeClocks
+    complaints: dict[str, ClockOutcome]
+    decisions: int
+    unknown_responses: int
+    until: float | None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Per (OPD, category), per OPD (category "(all)") and the total ("(all)", "(all)")."""
+        groups: dict[tuple[str, str], list[tuple[str, ClockOutcome]]] = {}
+        for complaint_id, outcome in self.complaints.items():
+            opd, category = outcome.opd or "-", outcome.category or "-"
+            for key in ((opd, category), (opd, ALL), (ALL, ALL)):
+                groups.setdefault(key, []).append((complaint_id, outcome))
+        rows = []
+        for (opd, category), members in sorted(groups.items(), key=lambda item: (item[0][0] == ALL, item[0][0],
+                                                                                 item[0][1] == ALL, item[0][1])):
+            wall = sorted(o.wall_seconds for _, o in members if o.wall_seconds is not None)
+            working = sorted(o.working_seconds for _, o in members if o.working_seconds is not None)
+            row = {
+                "opd": opd, "category": category, "complaints": len(members),
+                "answered": sum(o.answered for _, o in members),
+                "answered_in_time": sum(o.in_time for _, o in members),
+                "breached": sum(o.breached for _, o in members),
+                "escalated": sum(o.escalated for _, o in members),
+                "open": sum(self.clocks.open_at(cid) for cid, _ in members),
+            }
+            for name, values in (("wall", wall), ("working", working)):
+                for q in QUANTILES:
+                    row[f"latency_{name}_p{int(q * 100)}"] = nearest_rank(values, q)
+            rows.append(row)
+        return rows
+
+
+def nearest_rank(values: list[float], q: float) -> float | None:
+    """The q-quantile by nearest rank: an observed value, the same on every run."""
+    if not values:
+        return None
+    return round(values[max(0, math.ceil(q * len(values)) - 1)], 3)
+
+
+def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None = None,
+        until: float | str | None = None, config_label: str = "") -> Run:
+    """Triage, clustering and the SLA clocks over `inputs`, in event time."""
+    triage = Triage(config)
+    clusterer = Clusterer(policy, config.timezone)
+    clocks = EventTimeClocks(config.sla)
+    opds = config.directory.opds
+    state: dict[str, dict] = {}
+    orphans: dict[str, list[dict]] = {}
+    clusters: dict[str, dict] = {}
+    decisions = 0
+    unknown_responses = 0
+
+    def clustered(envelope: dict[str, Any]) -> None:
+        nonlocal decisions
+        result = clusterer.process(envelope, clusters)
+        result.apply(clusters)
+        decisions += len(result.records)
+        for complaint in result.events:
+            clocks.complaint_event(complaint)
+
+    def apply(result) -> None:
+        nonlocal decisions
+        result.apply(state, orphans)
+        direct, envelopes = route(result)
+        decisions += len(direct)
+        for envelope in envelopes.values():
+            clustered(envelope)
+
+    # Event-time order; posts before responses at the same instant, then input order.
+    timeline = sorted([(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
+                      + [(response.at, 1, i) for i, response in enumerate(inputs.responses)])
+    last = None
+    for at, source, index in timeline:
+        clocks.advance(at)
+        last = at
+        if source == 0:
+            post = inputs.posts[index]
+            apply(triage.process(post, state, orphans, now=post.created_at))
+            continue
+        response = inputs.responses[index]
+        if response.by not in opds:
+            unknown_responses += 1
+            continue
+        if response.complaint_id:
+            complaint = desk_response_event(response, {"complaint_id": response.complaint_id}, config.timezone)
+            clocks.complaint_event(complaint)
+            if complaint["type"] == "resolved":
+                clustered({RESOLUTION_NOTICE: {"complaint_id": response.complaint_id}})
+            continue
+        complaint = triage.respond_by_post(response, state)
+        if complaint is None:
+            unknown_responses += 1
+            continue
+        clustered({"records": [], "events": [complaint]})
+    for parent_key in sorted(orphans):
+        released = triage.release(parent_key, orphans, state)
+        if released is not None:
+            apply(released)
+    if until == UNTIL_END:
+        horizon = math.inf
+    elif until is None:
+        horizon = last
+    else:
+        horizon = float(until)
+    if horizon is not None:
+        clocks.advance(horizon)
+    complaints = {cid: outcome for cid, outcome in clocks.outcomes.items()}
+    return Run(config_label or str(config.directory_path), clocks, complaints, decisions, unknown_responses,
+               None if horizon in (None, math.inf) else horizon)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+def report(runs: list[Run], inputs: Inputs, *, posts_path: str, responses_path: str | None, until: Any, tz: Any) -> dict[str, Any]:
+    return {
+        "posts": {"file": posts_path, "read": len(inputs.posts), "invalid": len(inputs.invalid_posts)},
+        "responses": {"file": responses_path, "read": len(inputs.responses), "invalid": len(inputs.invalid_responses)},
+        "until": UNTIL_END if until == UNTIL_END else (format_time(runs[0].until, tz) if runs[0].until is not None else None),
+        "runs": [{"config": r.config, "decisions": r.decisions, "unknown_responses": r.unknown_responses,
+                  "sla_events": len(r.clocks.events), "complaints_without_policy": r.clocks.unmatched,
+                  "rows": r.rows()} for r in runs],
+        "invalid_posts": inputs.invalid_posts,
+        "invalid_responses": inputs.invalid_responses,
+    }
+
+
+def to_csv(document: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("config", *COLUMNS))
+    for run_doc in document["runs"]:
+        for row in run_doc["rows"]:
+            writer.writerow((run_doc["config"], *("" if row[c] is None else row[c] for c in COLUMNS)))
+    return out.getvalue()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def render(document: dict[str, Any]) -> str:
+    runs = document["runs"]
+    lines = [f"posts {document['posts']['read']:,} ({document['posts']['invalid']:,} invalid), "
+             f"responses {document['responses']['read']:,} ({document['responses']['invalid']:,} invalid), "
+             f"clock until {document['until'] or 'the last input'}"]
+    header = (f"{'OPD':<16}{'category':<22}{'compl.':>7}{'answ.':>7}{'in time':>8}{'breach':>7}{'escal.':>7}"
+              f"{'open':>6}{'p50 wall':>9}{'p90 wall':>9}{'p50 work':>9}{'p90 work':>9}")
+    if len(runs) == 1:
+        lines += ["", header]
+        for row in runs[0]["rows"]:
+            lines.append(_row_line(row))
+        return "\n".join(lines)
+    # Two configurations side by side: each row of either, base / compare.
+    base, other = ({(r["opd"], r["category"]): r for r in run_doc["rows"]} for run_doc in runs[:2])
+    lines += ["", f"A: {runs[0]['config']}", f"B: {runs[1]['config']}", "",
+              f"{'OPD':<16}{'category':<22}{'complaints A/B':>15}{'in time A/B':>13}{'breached A/B':>14}"
+              f"{'escal. A/B':>12}{'p50 work A/B':>16}{'p90 work A/B':>16}"]
+    keys = sorted(set(base) | set(other), key=lambda k: (k[0] == ALL, k[0], k[1] == ALL, k[1]))
+    for key in keys:
+        a, b = base.get(key, {}), other.get(key, {})
+
+        def pair(column: str, duration: bool = False) -> str:
+            left, right = a.get(column), b.get(column)
+            if duration:
+                return f"{_duration(left)}/{_duration(right)}"
+            return f"{left if left is not None else '-'}/{right if right is not None else '-'}"
+
+        lines.append(f"{key[0][:15]:<16}{key[1][:21]:<22}{pair('complaints'):>15}{pair('answered_in_time'):>13}"
+                     f"{pair('breached'):>14}{pair('escalated'):>12}{pair('latency_working_p50', True):>16}"
+                     f"{pair('latency_working_p90', True):>16}")
+    return "\n".join(lines)
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    return (f"{row['opd'][:15]:<16}{row['category'][:21]:<22}{row['complaints']:>7}{row['answered']:>7}"
+            f"{row['answered_in_time']:>8}{row['breached']:>7}{row['escalated']:>7}{row['open']:>6}"
+            f"{_duration(row['latency_wall_p50']):>9}{_duration(row['latency_wall_p90']):>9}"
+            f"{_duration(row['latency_working_p50']):>9}{_duration(row['latency_working_p90']):>9}")
+
+
+def parse_until(value: str | None) -> float | str | None:
+    if value is None or value == UNTIL_END:
+        return value
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise ValueError(f"--until: {value!r} is neither `end` nor an RFC 3339 instant with an offset") from None
+
+
+def write_outputs(document: dict[str, Any], prefix: str | Path) -> tuple[Path, Path]:
+    json_path, csv_path = Path(f"{prefix}.json"), Path(f"{prefix}.csv")
+    json_path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    csv_path.write_text(to_csv(document))
+    return json_path, csv_path
