@@ -21,47 +21,54 @@ rebuilt from the table after a restart or rebalance (:meth:`Clusterer.rebuild`).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
 from math import ceil, inf
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
-from agents.domain.fingerprint import WindowIndex, WordFilter, fingerprint, signature
+from agents.domain.fingerprint import Fingerprint, WindowIndex, fingerprint
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
-BANDS = 15
+BANDS = 30
 ROWS = 3
 NUM_PERM = BANDS * ROWS
 """15 bands of 3 rows: a pair at Jaccard 0.5 shares a band with probability 0.87, one at 0.16
-with 0.06. Pair recall on the labelled set 0.953-0.958 over four seeds, vs 0.940-0.953 with
-32 x 4, at 15 LSH probes per post instead of 32: in a big window every probe is a cache miss,
-and the probes of the query and the insert were a quarter of the stage's time at 200,000
-fingerprints (docs/dedupe.md, Speed)."""
+with 0.06; a true pair the bands miss is lost, so the bands favour recall and the exact check
+(resemblance or containment) gives the precision."""
 MINHASH_SEED = 4
 """Fixed: fingerprints of one release must agree across processes and restarts. None is stored
 (the index is rebuilt from the table's texts), so a release may change the MinHash."""
 UNKNOWN_PLACE = "unknown"
+SOURCE_CHARS = 2000
+"""Of a post's text, what triage sends to this stage (posts may be 20,000 characters long)."""
 FINGERPRINT_CHARS = 1000
-"""Posts may be 20,000 characters long; a complaint is recognizable from its beginning, and the
-cost of a fingerprint must stay bounded."""
+"""A complaint is recognizable from its beginning, and the cost of a fingerprint must stay
+bounded."""
 ESTIMATE_FLOOR = 0.25
-"""Candidates whose MinHash-estimated Jaccard is below this are not confirmed: far below both
-thresholds (the estimate's standard error is about 0.075 at a Jaccard of 0.5 with 45
-permutations: a pair at 0.5 falls below 0.25 about once in 2,500)."""
+"""Candidates whose MinHash-estimated Jaccard is below this are not confirmed (a truncated copy
+at containment 0.8 of an original 1.3 times its length has a Jaccard of about 0.6; the estimate's
+standard error with 45 permutations is about 0.075)."""
 MIN_CONTAINMENT_SHINGLES = 24
 """A truncated copy counts by containment only when the shorter text has at least this many
 shingles: "lampu mati" is contained in every street-light complaint."""
 
 FILLER_WORDS = frozenset("""
-min mimin admin minn mohon tolong tlg please pls plis segera pak bu bapak ibu bupati wabup kak kakak gan
-lur dulur sedulur bos om mas mbak sih dong deh ya yaa yah nih tuh kok lho loh woi woy halo hai hallo
-selamat pagi siang sore malam terima kasih makasih matur nuwun suwun assalamualaikum wr wb
+min mimin admin minn mohon tolong please pls plis segera pak bu bapak ibu bupati wabup kak kakak gan
+lur dulur sedulur bos om mas mbak sih dong deh ya yaa yah nih tuh kok lho loh woi woy halo hai hallo hi
+selamat pagi siang sore malam terima kasih terimakasih matur nuwun suwun thanks thx trims
+assalamualaikum assalamu alaikum wr wb warahmatullahi wabarakatuh wassalam wassalamualaikum salam
+permisi lapor izin ijin maaf ditindaklanjuti tindaklanjuti tindak lanjut dibantu bantu atas perhatiannya perhatian
+yth hormat viral pemkab pemda
 """.split())
-"""Words that change between copies of one complaint but say nothing about it."""
+"""Words that change between copies of one complaint (openers, closings, greetings) but say
+nothing about it."""
 
 STOP_WORDS = frozenset("""
 di ke dari yang dan atau ini itu ada tidak gak nggak ga tak sudah udah belum bisa akan sedang masih lagi juga
@@ -71,15 +78,28 @@ kita kami saya aku kamu dia mereka warga kan pun para
 """The commonest function words: every post has them, so their shingles would make unrelated
 posts collide in the LSH bands (and they carry little of what a complaint is about)."""
 
+SLANG = {
+    "yg": "yang", "gak": "tidak", "ga": "tidak", "gk": "tidak", "nggak": "tidak", "ngga": "tidak", "tdk": "tidak",
+    "udah": "sudah", "udh": "sudah", "sdh": "sudah", "jln": "jalan", "jl": "jalan", "dgn": "dengan",
+    "dg": "dengan", "tlg": "tolong", "tlong": "tolong", "mhn": "mohon", "utk": "untuk", "untk": "untuk",
+    "krn": "karena", "karna": "karena", "krna": "karena", "blm": "belum", "blum": "belum", "aja": "saja",
+    "bpk": "bapak", "makasih": "terima kasih", "makasi": "terima kasih", "mksh": "terima kasih",
+    "bgt": "banget", "byk": "banyak", "bnyk": "banyak", "sy": "saya", "sya": "saya", "kmi": "kami",
+    "dr": "dari", "dri": "dari", "pd": "pada", "tp": "tapi", "tpi": "tapi", "sm": "sama", "lg": "lagi",
+    "jg": "juga", "bs": "bisa", "bsa": "bisa", "gmn": "gimana", "knp": "kenapa", "org": "orang",
+    "rmh": "rumah", "skrg": "sekarang", "skg": "sekarang", "hrs": "harus", "msh": "masih", "dpn": "depan",
+    "blkg": "belakang", "ds": "desa", "kel": "kelurahan", "kec": "kecamatan", "kab": "kabupaten",
+    "gg": "gang", "sdgkan": "sedangkan", "tsb": "tersebut", "spt": "seperti", "dlm": "dalam", "trs": "terus",
+    "ortu": "orang tua", "gede": "besar", "sampe": "sampai", "ampe": "sampai", "gimana": "bagaimana", "pemdes": "pemerintah desa", "bln": "bulan", "thn": "tahun", "hr": "hari",
+}
+"""Slang and abbreviations of copies, written out (applied to the fingerprint text, whatever the
+deployment's lexicon does for classification)."""
 
 @dataclass(frozen=True)
 class ClusterPolicy:
     window_seconds: float = 72 * 3600.0
     jaccard: float = 0.5
-    containment: float = 0.8
-    unknown_place_jaccard: float = 0.9
-    """Posts with no recognized place all share one key; two of them may name different places
-    the gazetteer did not recognize ("di lahan kosong Wedi"), so only near-identical texts merge."""
+    containment: float = 0.7
     viral_mentions: int = 5
     viral_platforms: int = 2
     max_members: int = 200
@@ -94,33 +114,131 @@ start with "cmp-", so it cannot collide)."""
 EXPIRY_BATCH = 32
 """Expired fingerprints whose table entries one message settles at most: bounds a message's
 latency; in a steady state about one fingerprint expires per fingerprint added."""
-REBUILD_FORGOTTEN = 64
-"""A bucket's LSH is rebuilt once at least this many of its entries, and at least half, were
-forgotten (LshIndex.compact)."""
-TRIM_SLOTS = 4096
-"""LshIndex drops the expired front of its slots once it is this long and half of them."""
 
 
-PLACE_MARKERS = frozenset("kec kecamatan desa ds kelurahan kel dukuh dusun daerah wilayah".split())
+PLACE_MARKERS = frozenset("""
+kecamatan desa kelurahan dukuh dusun grumbul kampung perumahan perum komplek jalan gang blok rt rw nomor no
+daerah wilayah
+""".split())
+"""Words after which a text names a place (desa Kembangan, jalan Sekar Tanjung, RT 03): kept in
+the fingerprint text, so that :func:`conflict` sees what a replaced name follows."""
 
 
-def fingerprint_text(normalized_text: str, kecamatan: str | None = None) -> str:
-    """The words that tell copies of a complaint apart from other complaints: without fillers,
-    and without the kecamatan's name, which the bucket key already carries (every complaint of
-    the bucket names it, so its shingles would make all of them look alike)."""
-    return _dropped_words(kecamatan).kept(normalized_text, FINGERPRINT_CHARS)
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<!\w)@[\w.]+")
+_HASHTAG = re.compile(r"(?<!\w)#\w+")
+_ELONGATION = re.compile(r"([a-z])\1{2,}")
+_DIGIT_LETTER = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def copy_words(text: str) -> list[str]:
+    """A text's words as copies of it still spell them: NFKC, case folded, accents dropped, links
+    mentions and hashtags removed (copies add them: "#lapor #viral"), elongations squashed ("parahhh"), digits split from
+    letters ("rt03"), slang and abbreviations written out (SLANG). Nothing is stemmed, so a word
+    with two letters swapped stays one edit away from the original."""
+    folded = unicodedata.normalize("NFKC", text)
+    if "://" in folded or "ww" in folded.lower():
+        folded = _URL.sub(" ", folded)
+    folded = folded.casefold()
+    if not folded.isascii():
+        decomposed = unicodedata.normalize("NFKD", folded)
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if "@" in folded:
+        folded = _MENTION.sub(" ", folded)
+    if "#" in folded:
+        folded = _HASHTAG.sub(" ", folded)
+    folded = _DIGIT_LETTER.sub(" ", _ELONGATION.sub(r"\1", folded))
+    words: list[str] = []
+    for word in _WORD.findall(folded):
+        written = SLANG.get(word)
+        if written is None:
+            words.append(word)
+        else:
+            words.extend(written.split())
+    return words
+
+
+def fingerprint_text(text: str, kecamatan: str | None = None) -> str:
+    """The words that tell copies of a complaint apart from other complaints (:func:`copy_words`):
+    without fillers and function words, and without the kecamatan's name, which the bucket key
+    already carries (every complaint of the bucket names it, so its shingles would make all of
+    them look alike)."""
+    dropped = _dropped_words(kecamatan)
+    return " ".join([word for word in copy_words(text) if word not in dropped])[:FINGERPRINT_CHARS]
 
 
 @lru_cache(maxsize=1024)
-def _dropped_words(kecamatan: str | None) -> WordFilter:
-    """One filter per kecamatan, made once (a C WordFilter: splitting, filtering and joining in
-    Python was ~2 µs per post, ~5% of the stage at 1,000,000 fingerprints)."""
-    return WordFilter(FILLER_WORDS | STOP_WORDS | PLACE_MARKERS | frozenset((kecamatan or "").lower().split()))
+def _dropped_words(kecamatan: str | None) -> frozenset[str]:
+    return (FILLER_WORDS | STOP_WORDS | frozenset(copy_words(kecamatan or ""))) - PLACE_MARKERS
+
+
+def conflict(text: str, other: str) -> str | None:
+    """Where two fingerprint texts that are otherwise alike name different places: a name after
+    a place marker (desa, kelurahan, dusun, jalan, gang, RT/RW, nomor, ...) or a number replaced
+    by another at the same position, that is not the same word misspelled (:func:`_same_word`).
+    Returns the first such pair ("kembangan/karanganyar") or None. This holds for places the
+    gazetteer does not know. Copies add openers and closings, lose their end to a character
+    limit, misspell words and write slang; they do not put another name after "desa"."""
+    words, others = text.split(), other.split()
+    matcher = SequenceMatcher(None, words, others, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or i2 - i1 > 2 or j2 - j1 > 2:
+            continue
+        mine, theirs = words[i1:i2], others[j1:j2]
+        after_marker = i1 > 0 and words[i1 - 1] in PLACE_MARKERS
+        at_end = i2 == len(words) or j2 == len(others)
+        if len(mine) == len(theirs):
+            pairs = list(zip(mine, theirs))
+        else:
+            pairs = [("".join(mine), "".join(theirs))]
+        for a, b in pairs:
+            number = a.isdigit() or b.isdigit()
+            if (after_marker or number) and not _same_word(a, b, at_end):
+                return f"{a}/{b}"
+    return None
+
+
+def _same_word(a: str, b: str, at_end: bool = False) -> bool:
+    a, b = a.replace("-", ""), b.replace("-", "")
+    if a == b:
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if at_end and short and long.startswith(short):
+        return True  # the end of a text cut by a character limit
+    if long in ("di" + short, "ke" + short):
+        return True  # "diwilayah", "di wilayah"
+    if a.isdigit() or b.isdigit():
+        return a.isdigit() and b.isdigit() and int(a) == int(b)
+    if len(short) >= 5 and len(long) - len(short) <= 1 and _one_edit(short, long):
+        return True  # a typo: a swapped, missing, extra or wrong letter
+    return len(short) >= 5 and sorted(a) == sorted(b)  # letters swapped in both
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether b is a with one letter changed, inserted or deleted, or two adjacent letters swapped."""
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    if len(b) != len(a) + 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
 
 
 def cluster_key(kecamatan: str | None) -> str:
     """The partition key of the clustering stage: copies must agree on the place anyway."""
     return kecamatan or UNKNOWN_PLACE
+
+
+def index_bucket(key: str) -> str:
+    """The index bucket of a cluster key. Buckets once also carried the category ("jalan|Wedi");
+    a copy's category no longer keeps it from its original, and those entries are read as their
+    key's bucket."""
+    return f"|{key}"
 
 
 def raised(priority: str | None) -> str | None:
@@ -131,49 +249,29 @@ def raised(priority: str | None) -> str | None:
 
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time, one window per
-    cluster key.
-
-    Each cluster key's fingerprints live in one `WindowIndex` (agents/domain/fingerprint.py, C):
-    a `BandIndex` per bucket (category and place), so posts that disagree on them never collide,
-    keyed by slot numbers given in arrival order; each fingerprint's signature (45 32-bit values)
-    and distinct shingle keys; and per slot the id, event time and bucket, with an id -> slot
-    table. One query finds the candidates, estimates their Jaccard similarity and confirms the
-    close ones exactly (:meth:`close`), without a Python object per fingerprint or a call per
-    candidate (rensa's RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one
-    Python shingle set per candidate: docs/dedupe.md, Speed). Adding and expiring are one C call
-    each too: in Python, the id -> slot dict and four parallel lists of ids, texts, times and
-    buckets cost ~15% of the stage at 1,000,000 fingerprints, in cache misses on their objects.
+    cluster key (agents/domain/fingerprint.py: rensa's MinHash and LSH, exact confirmation on
+    the shingle hashes kept per fingerprint).
 
     A window per cluster key, because each cluster key expires by its own event time
     (`Clusterer`, "stream time"): one key's messages are one partition's, in one order, while
     the partitions of a worker progress at rates that differ from one run to the next.
 
-    The texts are not kept: the stage needs only the shingle keys, and the index is rebuilt from
+    The texts are not kept: the stage needs only the fingerprints, and the index is rebuilt from
     the table's texts after a restart (:meth:`Clusterer.rebuild`).
     """
-
-    FLOOR_MATCHES = ceil(ESTIMATE_FLOOR * NUM_PERM - 1e-9)
-    """ESTIMATE_FLOOR as the count of signature values a candidate must share with the query."""
 
     def __init__(self) -> None:
         self._windows: dict[str, WindowIndex] = {}
         """Cluster key -> its window."""
-        self._by_bucket: dict[str, WindowIndex] = {}
-        """Bucket -> its cluster key's window: one lookup per query instead of splitting the
-        bucket string first (~0.7% of the stage in a profile)."""
 
     def _window(self, key: str) -> WindowIndex:
         window = self._windows.get(key)
         if window is None:
-            # Read when the window is made (tests shrink them to reach the rebuild and the trim).
-            window = self._windows[key] = WindowIndex(NUM_PERM, BANDS, REBUILD_FORGOTTEN, TRIM_SLOTS)
+            window = self._windows[key] = WindowIndex(NUM_PERM, BANDS)
         return window
 
     def _window_of(self, bucket: str) -> WindowIndex:
-        window = self._by_bucket.get(bucket)
-        if window is None:
-            window = self._by_bucket[bucket] = self._window(_key_of_bucket(bucket))
-        return window
+        return self._window(_key_of_bucket(bucket))
 
     def __len__(self) -> int:
         return sum(len(window) for window in self._windows.values())
@@ -187,32 +285,22 @@ class LshIndex:
         return window is not None and member in window
 
     @staticmethod
-    def signature(text: str) -> bytes:
-        """The MinHash signature of the text's shingles (NUM_PERM 32-bit values)."""
-        return signature(text, NUM_PERM, MINHASH_SEED)
-
-    @staticmethod
-    def fingerprint(text: str) -> tuple[bytes, bytes]:
-        """The signature and the distinct shingle keys: what the index keeps of a text."""
+    def fingerprint(text: str) -> Fingerprint:
+        """The MinHash and the distinct shingle hashes: what the index keeps of a text."""
         return fingerprint(text, NUM_PERM, MINHASH_SEED)
 
-    def candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str]]:
-        """Fingerprints sharing a band with `signature` whose estimated Jaccard is at least
+    def candidates(self, bucket: str, fingerprint: Fingerprint, least: float) -> list[tuple[float, str]]:
+        """Fingerprints sharing a band with `fingerprint` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
-        return [(estimate, member)
-                for estimate, member, _ in self._window_of(bucket).query(bucket, signature,
-                                                                          ceil(least * NUM_PERM - 1e-9))]
+        return [(estimate, member) for estimate, member, *_ in self._window_of(bucket).query(bucket, fingerprint, least)]
 
-    def close(self, bucket: str, fingerprint: tuple[bytes, bytes], jaccard: float, containment: float,
+    def close(self, bucket: str, fingerprint: Fingerprint, jaccard: float, containment: float,
               containment_min: int) -> list[tuple[float, str, float, float, float]]:
         """Candidates (estimated Jaccard >= ESTIMATE_FLOOR) whose shingle sets are close enough,
         exactly: Jaccard >= `jaccard`, or containment >= `containment` with at least
         `containment_min` shingles in the smaller set; best estimate first (ties by id), as
-        (estimate, id, event time, jaccard, containment). The exact check runs in C on the
-        shingle keys kept for each fingerprint: in a big bucket most candidates fail it (posts of
-        one category share its words), and confirming each in Python cost ~2 µs."""
-        signature, keys = fingerprint
-        return self._window_of(bucket).query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment,
+        (estimate, id, event time, jaccard, containment)."""
+        return self._window_of(bucket).query(bucket, fingerprint, ESTIMATE_FLOOR, jaccard, containment,
                                              containment_min)
 
     def at_of(self, member: str) -> float | None:
@@ -222,28 +310,18 @@ class LshIndex:
                 return at
         return None
 
-    def add(self, member: str, bucket: str, text: str, at: float,
-            fingerprint: tuple[bytes, bytes] | None = None) -> None:
+    def add(self, member: str, bucket: str, text: str, at: float, fingerprint: Fingerprint | None = None) -> None:
         window = self._window_of(bucket)
         if fingerprint is None:
             if member in window:
                 return
             fingerprint = self.fingerprint(text)
-        window.add(member, bucket, at, *fingerprint)
+        window.add(member, bucket, at, fingerprint)
 
     def remove(self, member: str) -> None:
         for window in self._windows.values():
             if window.remove(member):
                 return
-
-    def compact(self) -> int:
-        """Rebuild every bucket's band tables without its forgotten fingerprints; returns how
-        many fingerprints were re-inserted (the benchmark prices rebuilds with it). Otherwise a
-        forgotten fingerprint's band entries stay (queries skip them) until its bucket is
-        compacted, once at least REBUILD_FORGOTTEN and half of them were forgotten: at most one
-        re-insert per forgotten fingerprint (bench/dedupe_bench.py prices it), and no pause
-        longer than one bucket's rebuild."""
-        return sum(window.compact() for window in self._windows.values())
 
     def expire(self, key: str, before: float) -> int:
         """Forget the cluster key's fingerprints older than `before` (roughly in arrival order,
@@ -251,8 +329,7 @@ class LshIndex:
         return len(self.expire_members(key, before))
 
     def expire_members(self, key: str, before: float) -> list[tuple[str, str]]:
-        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot. The slots'
-        expired front is dropped once it is TRIM_SLOTS long and half of them (amortized O(1))."""
+        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot."""
         window = self._windows.get(key)
         return window.expire(before) if window is not None else []
 
@@ -290,7 +367,7 @@ def route(result: TriageResult) -> tuple[list[dict[str, Any]], dict[str, dict[st
         if event["type"] == "opened" and event["post"]:
             text = result.fingerprints.get(event["post"]["key"])
             if text is not None:
-                envelope(key)["fingerprints"][event["post"]["key"]] = text
+                envelope(key)["fingerprints"][event["post"]["key"]] = text[:SOURCE_CHARS]
     for record in (result.record, *result.late_records):
         complaint_id = record.get("complaint_id")
         if not complaint_id:
@@ -363,8 +440,8 @@ class Clusterer:
                 if entry.get("resolved"):
                     watched.add(complaint_id)
                     watched.update(member for member in entry["members"] if member != FOLDED)
-            bucket = entry.get("bucket", "")
-            key = _key_of_bucket(bucket)
+            key = _key_of_bucket(entry.get("bucket", ""))
+            bucket = index_bucket(key)
             at = entry.get("at", 0.0)
             rows.append((at, complaint_id, key, bucket, entry.get("text")))
             if at > watermarks.get(key, -inf):
@@ -540,9 +617,9 @@ class Clusterer:
             else:
                 result.events.append(event)
             return
-        bucket = f"{event.get('category')}|{key}"
+        bucket = index_bucket(key)
         fingerprint = LshIndex.fingerprint(text) if text else None
-        match = self._match(event, fingerprint, bucket, at, view) if fingerprint is not None else None
+        match = self._match(event, text, fingerprint, bucket, at, view) if fingerprint is not None else None
         own = {"at": at, "text": text or None, "bucket": bucket}
         member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
         if match is not None and not view[match[0]].get("resolved"):
@@ -582,15 +659,16 @@ class Clusterer:
         cutoff only moves forward (between rebuilds)."""
         return not text or at < cutoff or self.index.holds(key, complaint_id)
 
-    def _match(self, event: Mapping[str, Any], fingerprint: tuple[bytes, bytes], bucket: str,
+    def _match(self, event: Mapping[str, Any], text: str, fingerprint: Fingerprint, bucket: str,
                at: float, view: _Overlay) -> tuple[str, list[str]] | None:
+        """The survivor this opening is a copy of: a candidate of the window whose text is close
+        enough (resemblance or containment, exactly), names no other place, street, RT/RW or number
+        at the same position (:func:`conflict`), whose survivor is not in another desa. The
+        kind and the category do not count: a copy triage classified otherwise is still a copy."""
         policy = self.policy
         # The exact similarity first (in the index, on the shingles in memory): most candidates
         # fail it, and reading their table entries (a JSON decode each) cost more than the check.
-        if event.get("kecamatan"):
-            least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
-        else:
-            least, containment, containment_min = policy.unknown_place_jaccard, float("inf"), 0
+        least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
         for _, candidate, candidate_at, jaccard, contained in self.index.close(bucket, fingerprint, least,
                                                                                containment, containment_min):
             if abs(at - candidate_at) > policy.window_seconds:
@@ -605,10 +683,31 @@ class Clusterer:
             desa = event.get("desa")
             if desa and survivor.get("desa") and survivor["desa"] != desa:
                 continue
+            if self._differs(text, entry, survivor if survivor_id != candidate else None, jaccard >= least):
+                continue
             first = (survivor.get("first_post") or {}).get("key", survivor_id)
             how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={contained:.2f}"
             return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
         return None
+
+    @staticmethod
+    def _differs(text: str, candidate: Mapping[str, Any], survivor: Mapping[str, Any] | None, resembles: bool) -> bool:
+        """Whether a close candidate is still another complaint: its text or its survivor's names
+        another place at the same position (:func:`conflict`; the survivor too, since a copy cut
+        before the place joins whatever it is contained in), or the match is by containment only
+        and the shorter text ends with a place marker (cut right before the place it names)."""
+        theirs = candidate.get("text")
+        if not theirs:
+            return False
+        if conflict(text, theirs) is not None:
+            return True
+        if survivor is not None and survivor.get("text") and conflict(text, survivor["text"]) is not None:
+            return True
+        if not resembles:
+            shorter = text if len(text) <= len(theirs) else theirs
+            if shorter.rpartition(" ")[2] in PLACE_MARKERS:
+                return True
+        return False
 
     def _attached(self, survivor: Mapping[str, Any], cause: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
         post = cause.get("post")

@@ -38,8 +38,8 @@ class TriageResult:
     """Final decisions for replies that were waiting on this post; they supersede the replies'
     pending records."""
     fingerprints: dict[str, str] = field(default_factory=dict)
-    """Normalized text of the posts that opened a complaint, by post key: what the clustering
-    stage compares (agents.domain.cluster)."""
+    """Text of the posts that opened a complaint, by post key: what the clustering stage compares
+    (agents.domain.cluster normalizes it for copies itself)."""
 
     def apply(self, state: MutableMapping[str, Any], orphans: MutableMapping[str, Any]) -> None:
         """Write this result's updates into the two state mappings (tables or dicts)."""
@@ -265,7 +265,7 @@ class Triage:
         event = self._complaint_event("opened", post, summary, reasons=reasons,
                                       excerpt=post.text[:EXCERPT_CHARS])
         result = TriageResult(record, [event], {complaint_key: summary})
-        result.fingerprints[post.key] = normalized.text
+        result.fingerprints[post.key] = post.text
         if complaint_key != post.key:
             result.state_updates[post.key] = {**decided, "mention_of": complaint_key}
         return result

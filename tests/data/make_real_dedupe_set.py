@@ -51,7 +51,9 @@ MIN_WORDS = 8
 """Shorter rows ("jalan rusak mohon diperbaiki") say too little to tell two citizens apart."""
 COPIED_SHARE = 0.5
 SOURCE_GROUPING_JACCARD = 0.6
-"""Source rows whose word sets are this similar are one complaint sent twice: one group."""
+SOURCE_GROUPING_CONTAINMENT = 0.9
+"""Source rows whose word sets are this similar (Jaccard), or one of which is mostly contained in
+the other, are one complaint sent twice: one group, posted within hours."""
 
 OPENERS = ["Min, ", "Permisi min mau lapor, ", "@pemkab ", "@pemkab @dinaspupr ", "Halo admin, ",
            "Selamat pagi pak, ", "Mohon izin lapor min, ", "Assalamualaikum min, ", "Pak bupati, ", "Lapor! "]
@@ -73,6 +75,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 NOT_NAMES = frozenset("""
 yang dan di ke dari ini itu kami kita saya tersebut setempat sekitar sebelah dekat yg kab kabupaten kecamatan kec
 desa jalan raya utama rusak berlubang menuju arah masuk kampung tempat sini situ lain baru lama sana sudah tidak
+sedangkan kalau karena untuk dengan atau juga saja tapi tetapi namun ada belum bisa akan mau sangat banyak
+kelurahan dusun dukuh perumahan gang sudah depan belakang samping tengah utara selatan timur barat
 """.split())
 
 
@@ -103,7 +107,11 @@ def source_groups(rows: list[dict]) -> list[int]:
     for i in range(len(rows)):
         for j in range(i + 1, len(rows)):
             a, b = sets[i], sets[j]
-            if a and b and len(a & b) / len(a | b) >= SOURCE_GROUPING_JACCARD:
+            if not a or not b:
+                continue
+            shared = len(a & b)
+            if (shared / len(a | b) >= SOURCE_GROUPING_JACCARD
+                    or (min(len(a), len(b)) >= MIN_WORDS and shared / min(len(a), len(b)) >= SOURCE_GROUPING_CONTAINMENT)):
                 parent[find(j)] = find(i)
     return [find(i) for i in range(len(rows))]
 
@@ -212,7 +220,9 @@ def build(source: Path = SOURCE, seed: int = SEED) -> list[dict]:
     pools: dict[str, list[str]] = {"name": [], "street": []}
     for row in rows:
         for kind, value, *_ in anchors(row["text"]):
-            if kind in pools and value.lower() not in known and value.lower() not in pools[kind]:
+            # Proper names only (written with a capital), that the gazetteer does not know.
+            if (kind in pools and value[:1].isupper() and len(value) >= 4 and value.lower() not in known
+                    and value.lower() not in pools[kind]):
                 pools[kind].append(value.lower())
     for kind in pools:
         pools[kind].sort()
@@ -234,10 +244,14 @@ def build(source: Path = SOURCE, seed: int = SEED) -> list[dict]:
     eligible = [i for i, row in enumerate(rows) if len(row["text"].split()) >= MIN_WORDS]
     copied = set(rng.sample(eligible, round(len(eligible) * COPIED_SHARE)))
     opened_at: dict[int, datetime] = {}
+    first_of_group: dict[int, datetime] = {}
     for i in eligible:
         row = rows[i]
         group = f"g{groups[i]}"
-        at = start + timedelta(minutes=rng.randrange(days * 24 * 60))
+        if groups[i] in first_of_group:  # sent again: hours after the first
+            at = first_of_group[groups[i]] + timedelta(minutes=rng.randint(20, 24 * 60))
+        else:
+            at = first_of_group[groups[i]] = start + timedelta(minutes=rng.randrange(days * 24 * 60))
         opened_at[i] = at
         post(row["post_id"], row["text"], at, "web", group, row, place_label(row["text"]), "original")
         if i not in copied:

@@ -8,8 +8,8 @@ import copy
 import orjson
 import pytest
 
-from agents.domain.cluster import (Clusterer, ClusterPolicy, LshIndex, cluster_key, fingerprint_text, raised,
-                                   route, score_pairs)
+from agents.domain.cluster import (Clusterer, ClusterPolicy, LshIndex, cluster_key, conflict, fingerprint_text,
+                                   raised, route, score_pairs)
 from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from schemas import validator
@@ -196,76 +196,61 @@ def test_partitioning_gain_keys_spread_over_partitions():
     assert len(names) == 26 and used == {0, 1, 2, 3}
 
 
-def test_fingerprint_drops_fillers_and_the_place_and_similarity_is_exact():
-    assert fingerprint_text("min mohon jalan di kec wedi rusak", "Wedi") == "jalan rusak"
-    # The exact check is the index's (LshIndex.close, on the shingles kept in C).
+def test_fingerprint_text_writes_out_slang_and_drops_fillers_and_the_kecamatan():
+    assert fingerprint_text("min mohon jalan di kec wedi rusak", "Wedi") == "jalan kecamatan rusak"
+    assert fingerprint_text("@pemkab Min, JLN dpn SD yg RUSAKKK udh lama 🙏 #lapor #viral") == \
+        fingerprint_text("jalan depan sd yang rusak sudah lama, mohon segera ditindaklanjuti. Terima kasih")
+    # The exact check is the index's (LshIndex.close, on the shingle hashes it keeps).
     index = LshIndex()
-    index.add("a", "jalan|Wedi", "jalan rusak", 0.0)
-    (_, member, at, jaccard, containment), = index.close("jalan|Wedi", LshIndex.fingerprint("jalan rusak"), 0.5, 0.8, 1)
+    index.add("a", "|Wedi", "jalan rusak", 0.0)
+    (_, member, at, jaccard, containment), = index.close("|Wedi", LshIndex.fingerprint("jalan rusak"), 0.5, 0.8, 1)
     assert (member, at, jaccard, containment) == ("a", 0.0, 1.0, 1.0)
-    assert index.close("jalan|Wedi", LshIndex.fingerprint(""), 0.0, 0.0, 0) == [], "an empty text matches nothing"
+    assert index.close("|Wedi", LshIndex.fingerprint(""), 0.0, 0.0, 0) == [], "an empty text matches nothing"
+
+
+@pytest.mark.parametrize(("text", "other", "found"), [
+    ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rusak desa karanganyar rt 03 rw 01 parah", "kembangan/karanganyar"),
+    ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rusak desa kembangan rt 04 rw 01 parah", "03/04"),
+    ("lampu mati jalan sekar tanjung dekat pasar", "lampu mati jalan mawar tanjung dekat pasar", "sekar/mawar"),
+    ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rsuak desa kmebangan rt 3 rw 01 parah", None),
+    ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rusak desa kembangan rt 03 rw", None),
+    ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rusak desa kembangan rt 03 rw 01 hati hati", None),
+    ("penerangan lampu jalan diwilayah kedungbenda mati", "penerangan lampu jalan di wilayah kedungbenda mati", None),
+])
+def test_a_name_after_a_place_marker_or_a_number_replaced_is_another_complaint(text, other, found):
+    assert conflict(text, other) == found
+    assert conflict(other, text) == (None if found is None else "/".join(reversed(found.split("/"))))
 
 
 def test_lsh_index_expires_fingerprints_by_event_time():
     index = LshIndex()
-    index.add("a", "jalan|Wedi", "jalan berlubang besar dekat pasar", 100.0)
-    index.add("b", "jalan|Wedi", "jalan berlubang besar dekat pasar raya", 200.0)
-    probe = LshIndex.signature("jalan berlubang besar dekat pasar")
-    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {"a", "b"}
-    assert index.candidates("jalan|Bayat", probe, 0.25) == []
+    index.add("a", "|Wedi", "jalan berlubang besar dekat pasar", 100.0)
+    index.add("b", "|Wedi", "jalan berlubang besar dekat pasar raya", 200.0)
+    probe = LshIndex.fingerprint("jalan berlubang besar dekat pasar")
+    assert {m for _, m in index.candidates("|Wedi", probe, 0.25)} == {"a", "b"}
+    assert index.candidates("|Bayat", probe, 0.25) == []
     assert index.expire("Bayat", 150.0) == 0, "each cluster key expires by its own time"
     assert index.expire("Wedi", 150.0) == 1
-    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {"b"}
+    assert {m for _, m in index.candidates("|Wedi", probe, 0.25)} == {"b"}
+    assert "a" not in index and index.at_of("a") is None and index.at_of("b") == 200.0
 
 
-
-def test_forgotten_fingerprints_are_never_candidates_and_a_rebuild_keeps_the_live_ones():
-    """Expiry leaves a fingerprint's band entries in the bucket's LSH until half of them are
-    forgotten, then rebuilds it: neither state may change what the candidates are."""
-    from agents.domain.cluster import REBUILD_FORGOTTEN
-
-    index = LshIndex()
-    text = "jalan berlubang besar dekat pasar"
-    count = 2 * REBUILD_FORGOTTEN + 10
-    for i in range(count):
-        index.add(f"m{i}", "jalan|Wedi", text, float(i))
-    probe = LshIndex.signature(text)
-    assert len(index.candidates("jalan|Wedi", probe, 0.25)) == count
-
-    assert index.expire("Wedi", REBUILD_FORGOTTEN - 1) == REBUILD_FORGOTTEN - 1  # too few: no rebuild yet
-    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == {
-        f"m{i}" for i in range(REBUILD_FORGOTTEN - 1, count)}
-    assert "m0" not in index and index.at_of("m0") is None
-    assert f"m{count - 1}" in index and index.at_of(f"m{count - 1}") == count - 1
-
-    index.expire("Wedi", REBUILD_FORGOTTEN + 20)  # half forgotten: the bucket's LSH was rebuilt
-    assert index._windows["Wedi"].band_index("jalan|Wedi").forgotten < REBUILD_FORGOTTEN
-    live = {f"m{i}" for i in range(REBUILD_FORGOTTEN + 20, count)}
-    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live
-    index.remove(f"m{count - 1}")
-    assert index.compact() == len(live) - 1
-    assert {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)} == live - {f"m{count - 1}"}
-    index.add(f"m{count - 1}", "jalan|Wedi", text, 1e9)  # re-added after a removal: a candidate again
-    assert f"m{count - 1}" in {m for _, m in index.candidates("jalan|Wedi", probe, 0.25)}
-
-def test_the_index_trims_its_expired_front_and_keeps_answering(monkeypatch):
-    import agents.domain.cluster as cluster
-
-    monkeypatch.setattr(cluster, "TRIM_SLOTS", 4)
+def test_removed_and_expired_fingerprints_are_never_candidates():
     index = LshIndex()
     texts = {f"m{i}": f"lampu jalan mati nomor {i} dekat balai desa" for i in range(12)}
     for i, (member, text) in enumerate(texts.items()):
-        index.add(member, "penerangan_jalan|Wedi", text, float(i))
+        index.add(member, "|Wedi", text, float(i))
     index.remove("m9")
     assert index.expire("Wedi", 8.0) == 8
-    assert index._windows["Wedi"].trimmed == 8, "the expired front was dropped"
     assert len(index) == 3 and "m3" not in index and "m8" in index
-    probe = LshIndex.signature(texts["m10"])
-    assert ("m10" in {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.25)})
+    probe = LshIndex.fingerprint(texts["m10"])
+    assert "m10" in {m for _, m in index.candidates("|Wedi", probe, 0.25)}
     assert index.at_of("m11") == 11.0 and index.at_of("m8") == 8.0 and index.at_of("m9") is None
-    index.add("m12", "penerangan_jalan|Wedi", texts["m10"], 12.0)
-    assert {m for _, m in index.candidates("penerangan_jalan|Wedi", probe, 0.9)} == {"m10", "m12"}
-    assert index.expire("Wedi", 100.0) == 4 and len(index) == 0
+    index.add("m12", "|Wedi", texts["m10"], 12.0)
+    assert {m for _, m in index.candidates("|Wedi", probe, 0.9)} == {"m10", "m12"}
+    index.add("m9", "|Wedi", texts["m9"], 13.0)  # re-added after a removal: a candidate again
+    assert "m9" in {m for _, m in index.candidates("|Wedi", LshIndex.fingerprint(texts["m9"]), 0.9)}
+    assert index.expire("Wedi", 100.0) == 5 and len(index) == 0
 
 
 def test_pair_scores():
@@ -601,12 +586,3 @@ def test_a_resolution_notice_without_a_complaint_id_is_bad_input():
 
     with pytest.raises(InvalidInput):
         Clusterer().process({RESOLUTION_NOTICE: {"complaint": 1}}, {})
-
-
-def test_the_install_built_the_native_fingerprint_extension():
-    """`pip install` builds agents/domain/_fingerprint.c when a C compiler is there (.ci/run and
-    the Dockerfile install one). Without it the stage runs the pure-Python fallback, with the
-    same results and about a hundred times slower: a silent fallback would show only as lag."""
-    from agents.domain import fingerprint
-
-    assert fingerprint.native is not None, "agents.domain._fingerprint was not built: install gcc and reinstall"
