@@ -32,6 +32,7 @@ from math import ceil, inf
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
+from agents.domain.dedupe import complaint_id_for
 from agents.domain.fingerprint import Fingerprint, WindowIndex, fingerprint
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
@@ -46,9 +47,9 @@ MINHASH_SEED = 4
 """Fixed: fingerprints of one release must agree across processes and restarts. None is stored
 (the index is rebuilt from the table's texts), so a release may change the MinHash."""
 UNKNOWN_PLACE = "unknown"
-SOURCE_CHARS = 2000
+SOURCE_CHARS = 5000
 """Of a post's text, what triage sends to this stage (posts may be 20,000 characters long)."""
-FINGERPRINT_CHARS = 1000
+FINGERPRINT_CHARS = 3000
 """A complaint is recognizable from its beginning, and the cost of a fingerprint must stay
 bounded."""
 ESTIMATE_FLOOR = 0.25
@@ -73,7 +74,8 @@ nothing about it."""
 STOP_WORDS = frozenset("""
 di ke dari yang dan atau ini itu ada tidak gak nggak ga tak sudah udah belum bisa akan sedang masih lagi juga
 sama untuk dengan karena jadi kalau kalo kok saja aja sangat banget bgt sekali mau harus pada oleh dalam buat
-kita kami saya aku kamu dia mereka warga kan pun para
+kita kami saya aku kamu dia mereka warga kan pun para maupun serta bagi agar supaya tersebut hal sehingga namun
+tetapi tapi bahwa antara seperti hingga sampai telah bahkan apakah apa
 """.split())
 """The commonest function words: every post has them, so their shingles would make unrelated
 posts collide in the LSH bands (and they carry little of what a complaint is about)."""
@@ -99,7 +101,7 @@ deployment's lexicon does for classification)."""
 class ClusterPolicy:
     window_seconds: float = 72 * 3600.0
     jaccard: float = 0.5
-    containment: float = 0.7
+    containment: float = 0.8
     viral_mentions: int = 5
     viral_platforms: int = 2
     max_members: int = 200
@@ -122,6 +124,8 @@ daerah wilayah
 """.split())
 """Words after which a text names a place (desa Kembangan, jalan Sekar Tanjung, RT 03): kept in
 the fingerprint text, so that :func:`conflict` sees what a replaced name follows."""
+PLACE_NAMED = PLACE_MARKERS - {"jalan", "gang", "nomor", "no", "blok"}
+"""Markers always followed by a place's name ("jalan" is also the road itself)."""
 
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -183,11 +187,17 @@ def conflict(text: str, other: str) -> str | None:
     words, others = text.split(), other.split()
     matcher = SequenceMatcher(None, words, others, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "replace" or i2 - i1 > 2 or j2 - j1 > 2:
+        if op == "equal" or i2 - i1 > 2 or j2 - j1 > 2:
             continue
-        mine, theirs = words[i1:i2], others[j1:j2]
         after_marker = i1 > 0 and words[i1 - 1] in PLACE_MARKERS
         at_end = i2 == len(words) or j2 == len(others)
+        mine, theirs = words[i1:i2], others[j1:j2]
+        if op != "replace":
+            # A name put after a marker ("desa reja" / "desa gunung reja"); not at an end, where
+            # copies lose words to a character limit.
+            if after_marker and not at_end:
+                return f"{' '.join(mine)}/{' '.join(theirs)}"
+            continue
         if len(mine) == len(theirs):
             pairs = list(zip(mine, theirs))
         else:
@@ -371,7 +381,16 @@ def route(result: TriageResult) -> tuple[list[dict[str, Any]], dict[str, dict[st
     for record in (result.record, *result.late_records):
         complaint_id = record.get("complaint_id")
         if not complaint_id:
-            direct.append(record)
+            ignored = result.ignored_posts.get(record["post_key"]) if record["outcome"] == "ignored" else None
+            text = result.fingerprints.get(record["post_key"])
+            if ignored is None or not text:
+                direct.append(record)
+                continue
+            # Ignored by kind, but maybe a copy of a complaint (Clusterer._ignored).
+            place = envelope(cluster_key(ignored.get("kecamatan")))
+            place["records"].append(record)
+            place["fingerprints"][record["post_key"]] = text[:SOURCE_CHARS]
+            place.setdefault("ignored", {})[record["post_key"]] = ignored
             continue
         envelope(keys.get(complaint_id) or cluster_key(record.get("kecamatan")))["records"].append(record)
     return direct, envelopes
@@ -435,6 +454,8 @@ class Clusterer:
             present.add(complaint_id)
             if entry.get("alias_of"):
                 aliases.append((complaint_id, entry["alias_of"], entry.get("bucket", "")))
+            elif IGNORED in entry:
+                watched.add(complaint_id)  # an ignored post no complaint claimed: goes with the window
             elif "members" in entry:
                 listed.update(entry["members"])
                 if entry.get("resolved"):
@@ -492,8 +513,13 @@ class Clusterer:
                 self._follow_up(event, view, result)
             if len(events) > first:  # the event this one became (a reprioritized may follow it)
                 events[first] = self._as_first_sent(events[first], event, view)
+        ignored = envelope.get("ignored") or {}
         for record in envelope.get("records", ()):
-            result.records.append(self._record(record, view, merged))
+            if record["outcome"] == "ignored" and record["post_key"] in ignored:
+                result.records.append(self._ignored(record, ignored[record["post_key"]],
+                                                    envelope.get("fingerprints", {}), view, result))
+            else:
+                result.records.append(self._record(record, view, merged))
         if self.expiring:
             self._settle_expired(_envelope_key(envelope), view)
         return result
@@ -540,6 +566,9 @@ class Clusterer:
             watched.discard(complaint_id)
             entry = view.get(complaint_id)
             if entry is None:
+                continue
+            if IGNORED in entry and not entry.get("alias_of"):
+                view[complaint_id] = None  # an ignored post that no complaint claimed in the window
                 continue
             survivor_id = entry.get("alias_of") or complaint_id
             survivor = view.get(survivor_id)
@@ -593,12 +622,9 @@ class Clusterer:
         entry = entries.get(complaint_id)
         return entry["alias_of"] if entry and entry.get("alias_of") else complaint_id
 
-    def _opened(self, event: dict[str, Any], fingerprints: Mapping[str, str], view: _Overlay,
-                result: ClusterResult, merged: dict[str, tuple[str, list[str]]]) -> None:
-        complaint_id = event["complaint_id"]
-        post = event["post"] or {}
-        at = parse_time(event["occurred_at"])
-        key = cluster_key(event.get("kecamatan"))
+    def _advance(self, key: str, at: float) -> float:
+        """Move the cluster key's stream time to `at` and forget the fingerprints that left its
+        window; returns the cutoff."""
         if at > self.watermarks.get(key, -inf):
             self.watermarks[key] = at
         watched = self.watched
@@ -606,6 +632,15 @@ class Clusterer:
         for expired, expired_bucket in self.index.expire_members(key, cutoff):
             if expired in watched:
                 self._queue_expired(expired, expired_bucket)
+        return cutoff
+
+    def _opened(self, event: dict[str, Any], fingerprints: Mapping[str, str], view: _Overlay,
+                result: ClusterResult, merged: dict[str, tuple[str, list[str]]]) -> None:
+        complaint_id = event["complaint_id"]
+        post = event["post"] or {}
+        at = parse_time(event["occurred_at"])
+        key = cluster_key(event.get("kecamatan"))
+        cutoff = self._advance(key, at)
         text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
         if self._maybe_decided(key, complaint_id, text, at, cutoff) and view.get(complaint_id) is not None:
             # A redelivered envelope: decided before.
@@ -616,22 +651,19 @@ class Clusterer:
                 merged[post.get("key", "")] = (existing["alias_of"], [])
             else:
                 result.events.append(event)
+                for claimed in existing.get("claimed", ()):
+                    self._claim_sent(complaint_id, claimed, view, result)
             return
         bucket = index_bucket(key)
         fingerprint = LshIndex.fingerprint(text) if text else None
-        match = self._match(event, text, fingerprint, bucket, at, view) if fingerprint is not None else None
+        unclaimed: list[tuple[str, list[str]]] = []
+        match = (self._match(event, text, fingerprint, bucket, at, view, unclaimed)
+                 if fingerprint is not None else None)
         own = {"at": at, "text": text or None, "bucket": bucket}
         member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
         if match is not None and not view[match[0]].get("resolved"):
             survivor_id, reasons = match
-            survivor = dict(view[survivor_id])
-            if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
-                survivor["alone_until"] = survivor["members"][survivor_id][0]
-            survivor["members"] = self._joined(survivor["members"], complaint_id, member)
-            if complaint_id not in survivor["members"]:  # folded: its survivor may go first
-                self.watched.add(complaint_id)
-            survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
-            view[survivor_id] = survivor
+            survivor = self._join(survivor_id, complaint_id, member, at, view)
             view[complaint_id] = {**own, "alias_of": survivor_id}
             merged[post.get("key", "")] = (survivor_id, reasons)
             result.events.append(self._attached(survivor, event, reasons))
@@ -646,8 +678,112 @@ class Clusterer:
             own["members"] = {complaint_id: member}
             view[complaint_id] = own
             result.events.append(opened)
+            if unclaimed:
+                self._claim(complaint_id, unclaimed, view, result)
+                self._maybe_raise(complaint_id, view, event, result)
         if fingerprint is not None:
             self.index.add(complaint_id, bucket, text, at, fingerprint)
+
+    def _join(self, survivor_id: str, complaint_id: str, member: list[Any], at: float,
+              view: _Overlay) -> dict[str, Any]:
+        """The survivor with one more member (written to the view)."""
+        survivor = dict(view[survivor_id])
+        if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
+            survivor["alone_until"] = survivor["members"][survivor_id][0]
+        survivor["members"] = self._joined(survivor["members"], complaint_id, member)
+        if complaint_id not in survivor["members"]:  # folded: its survivor may go first
+            self.watched.add(complaint_id)
+        survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
+        view[survivor_id] = survivor
+        return survivor
+
+    def _ignored(self, record: dict[str, Any], ignored: Mapping[str, Any], fingerprints: Mapping[str, str],
+                 view: _Overlay, result: ClusterResult) -> dict[str, Any]:
+        """A post triage ignored by its kind (praise, lainnya, ...), which may be a copy of a
+        complaint: classifiers tell near-identical texts apart by a greeting or a closing. If it
+        is a copy of a complaint in the window, it joins that complaint as a near-duplicate and
+        the complaint's decision stands for it; otherwise it stays ignored, and its fingerprint
+        waits in the window (an entry marked IGNORED) for a complaint that copies it
+        (:meth:`_claim`). Its id in the table is the complaint id it would have had."""
+        post_key = record["post_key"]
+        own_id = complaint_id_for(post_key)
+        post = ignored.get("post") or {"key": post_key, "created_at": record["created_at"]}
+        at = parse_time(record["created_at"])
+        kecamatan = ignored.get("kecamatan")
+        key = cluster_key(kecamatan)
+        cutoff = self._advance(key, at)
+        text = fingerprint_text(fingerprints.get(post_key, ""), kecamatan)
+        if not text:
+            return record
+        cause = {"post": post, "occurred_at": record["created_at"], "event_id": own_id}
+        if self._maybe_decided(key, own_id, text, at, cutoff) and view.get(own_id) is not None:
+            existing = view[own_id]  # a redelivered envelope: decided before
+            survivor = view.get(existing.get("alias_of") or "")
+            if survivor is None:
+                return record
+            event = self._attached(survivor, cause, [])
+            result.events.append(self._as_first_sent(event, {"event_id": None}, view))
+            return self._claimed_record(record, existing["alias_of"], survivor, [])
+        bucket = index_bucket(key)
+        fingerprint = LshIndex.fingerprint(text)
+        match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
+        own = {"at": at, "text": text, "bucket": bucket, IGNORED: {"post": post, "kind": record["kind"]}}
+        self.index.add(own_id, bucket, text, at, fingerprint)
+        if match is None or view[match[0]].get("resolved"):
+            view[own_id] = own
+            self.watched.add(own_id)
+            return record
+        survivor_id, reasons = match
+        survivor = self._join(survivor_id, own_id, [1, [post.get("platform") or record["platform"]]], at, view)
+        view[own_id] = {**own, "alias_of": survivor_id}
+        event = self._attached(survivor, cause, reasons)
+        result.events.append(self._as_first_sent(event, {"event_id": None}, view))
+        self._maybe_raise(survivor_id, view, cause, result)
+        return self._claimed_record(record, survivor_id, view[survivor_id], reasons)
+
+    def _claim(self, survivor_id: str, unclaimed: list[tuple[str, list[str]]], view: _Overlay,
+               result: ClusterResult) -> None:
+        """A complaint just opened copies posts that triage ignored earlier in the window: they
+        join it (their records are sent again, as mentions of it, superseding the ignored ones)."""
+        claimed = []
+        for ignored_id, reasons in unclaimed:
+            entry = view[ignored_id]
+            post = entry[IGNORED].get("post") or {}
+            self._join(survivor_id, ignored_id, [1, [post.get("platform") or "other"]], entry.get("at", 0.0), view)
+            view[ignored_id] = {**entry, "alias_of": survivor_id, IGNORED: {**entry[IGNORED], "reasons": reasons}}
+            self.watched.discard(ignored_id)
+            claimed.append(ignored_id)
+        view[survivor_id] = {**view[survivor_id], "claimed": claimed}
+        for ignored_id in claimed:
+            self._claim_sent(survivor_id, ignored_id, view, result)
+
+    def _claim_sent(self, survivor_id: str, ignored_id: str, view: _Overlay, result: ClusterResult) -> None:
+        """The event and the record of a claimed ignored post (again, for a redelivered envelope)."""
+        entry = view.get(ignored_id)
+        survivor = view.get(survivor_id)
+        if entry is None or survivor is None or IGNORED not in entry:
+            return
+        ignored = entry[IGNORED]
+        post = ignored.get("post") or {}
+        cause = {"post": post, "occurred_at": post.get("created_at"), "event_id": ignored_id}
+        reasons = list(ignored.get("reasons") or ())
+        result.events.append(self._as_first_sent(self._attached(survivor, cause, reasons), {"event_id": None}, view))
+        record = {"event_id": "", "post_key": post.get("key"), "platform": post.get("platform"),
+                  "post_id": post.get("post_id"), "created_at": post.get("created_at"), "outcome": "ignored",
+                  "kind": ignored.get("kind"), "category": None, "priority": None, "opd": None, "kecamatan": None,
+                  "desa": None, "complaint_id": None, "duplicate_of": None, "duplicate_via": None,
+                  "ignored_reason": ignored.get("kind"), "reasons": []}
+        result.records.append(self._claimed_record(record, survivor_id, view[survivor_id], reasons))
+
+    @staticmethod
+    def _claimed_record(record: Mapping[str, Any], survivor_id: str, survivor: Mapping[str, Any],
+                        reasons: list[str]) -> dict[str, Any]:
+        """An ignored post's record as a near-duplicate of a complaint, with the complaint's decision."""
+        return {**record, **{f: survivor.get(f) for f in _SNAPSHOT}, "complaint_id": survivor_id,
+                "event_id": stable_id("tri", record["post_key"], "mention"), "outcome": "mention",
+                "duplicate_of": (survivor.get("first_post") or {}).get("key"), "duplicate_via": "near_duplicate",
+                "ignored_reason": None,
+                "reasons": [*record["reasons"], *reasons, f"dedupe:decision_of_complaint[{record['kind']}]"]}
 
     def _maybe_decided(self, key: str, complaint_id: str, text: str, at: float, cutoff: float) -> bool:
         """Whether the cluster table may hold an entry for this opening already (a redelivered
@@ -660,11 +796,14 @@ class Clusterer:
         return not text or at < cutoff or self.index.holds(key, complaint_id)
 
     def _match(self, event: Mapping[str, Any], text: str, fingerprint: Fingerprint, bucket: str,
-               at: float, view: _Overlay) -> tuple[str, list[str]] | None:
+               at: float, view: _Overlay, unclaimed: list[tuple[str, list[str]]] | None = None
+               ) -> tuple[str, list[str]] | None:
         """The survivor this opening is a copy of: a candidate of the window whose text is close
         enough (resemblance or containment, exactly), names no other place, street, RT/RW or number
         at the same position (:func:`conflict`), whose survivor is not in another desa. The
-        kind and the category do not count: a copy triage classified otherwise is still a copy."""
+        kind and the category do not count: a copy triage classified otherwise is still a copy.
+        Close posts that triage ignored and no complaint claimed yet are not survivors; they are
+        added to `unclaimed` when it is given."""
         policy = self.policy
         # The exact similarity first (in the index, on the shingles in memory): most candidates
         # fail it, and reading their table entries (a JSON decode each) cost more than the check.
@@ -680,13 +819,19 @@ class Clusterer:
             survivor = view.get(survivor_id)
             if survivor is None:
                 continue
+            dormant = "members" not in survivor
+            if dormant and (unclaimed is None or IGNORED not in survivor):
+                continue
             desa = event.get("desa")
             if desa and survivor.get("desa") and survivor["desa"] != desa:
                 continue
             if self._differs(text, entry, survivor if survivor_id != candidate else None, jaccard >= least):
                 continue
-            first = (survivor.get("first_post") or {}).get("key", survivor_id)
             how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={contained:.2f}"
+            if dormant:
+                unclaimed.append((candidate, [f"dedupe:near_duplicate[{candidate}]", how]))
+                continue
+            first = (survivor.get("first_post") or {}).get("key", survivor_id)
             return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
         return None
 
@@ -705,7 +850,7 @@ class Clusterer:
             return True
         if not resembles:
             shorter = text if len(text) <= len(theirs) else theirs
-            if shorter.rpartition(" ")[2] in PLACE_MARKERS:
+            if shorter.rpartition(" ")[2] in PLACE_NAMED:
                 return True
         return False
 
@@ -820,11 +965,15 @@ def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
     """The cluster key the envelope was sent under (agents.domain.cluster.route)."""
     for event in envelope.get("events", ()):
         return cluster_key(event.get("kecamatan"))
+    for ignored in (envelope.get("ignored") or {}).values():
+        return cluster_key(ignored.get("kecamatan"))
     for record in envelope.get("records", ()):
         return cluster_key(record.get("kecamatan"))
     return None
 
 
+IGNORED = "ignored"
+"""Key of a table entry for a post that triage ignored by its kind (Clusterer._ignored)."""
 RESOLUTION_NOTICE = "resolution_notice"
 """Key of the envelope that tells every partition of this stage a desk response resolved a
 complaint (agents/responses.py)."""
@@ -896,6 +1045,11 @@ class PairScores:
     """Hard negatives counted once per pair of groups (hard_pairs counts pairs of posts)."""
     unclustered: int = 0
     """Labelled posts that got no complaint at all (triage ignored them)."""
+    ignored_pairs: int = 0
+    """True pairs of which one post or both got no complaint (triage ignored them and they copy
+    no complaint of the window)."""
+    both_ignored_pairs: int = 0
+    """True pairs of which both posts got no complaint: triage's decision, no complaint to join."""
 
     @property
     def precision(self) -> float:
@@ -904,6 +1058,12 @@ class PairScores:
     @property
     def recall(self) -> float:
         return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def recall_with_a_complaint(self) -> float:
+        """Pair recall over the true pairs of which at least one post got a complaint."""
+        pairs = self.true_pairs - self.both_ignored_pairs
+        return self.correct_pairs / pairs if pairs else 1.0
 
 
 def score_pairs(labels: list[Mapping[str, Any]], complaint_ids: list[str | None]) -> PairScores:
@@ -926,6 +1086,9 @@ def score_pairs(labels: list[Mapping[str, Any]], complaint_ids: list[str | None]
         scores.predicted_pairs += merged
         scores.correct_pairs += same_group and merged
         if same_group:
+            if not complaint_ids[i] or not complaint_ids[j]:
+                scores.ignored_pairs += 1
+                scores.both_ignored_pairs += not complaint_ids[i] and not complaint_ids[j]
             continue
         if a.get("problem") == b.get("problem") and a.get("kecamatan") != b.get("kecamatan"):
             kind = "same_category_other_place"

@@ -40,6 +40,10 @@ class TriageResult:
     fingerprints: dict[str, str] = field(default_factory=dict)
     """Text of the posts that opened a complaint, by post key: what the clustering stage compares
     (agents.domain.cluster normalizes it for copies itself)."""
+    ignored_posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Posts ignored by kind that may still be copies of a complaint, by post key: the place they
+    name and the post's reference. The clustering stage attaches such a post to the complaint it
+    copies (the complaint's decision stands for it); otherwise the post stays ignored."""
 
     def apply(self, state: MutableMapping[str, Any], orphans: MutableMapping[str, Any]) -> None:
         """Write this result's updates into the two state mappings (tables or dicts)."""
@@ -59,6 +63,7 @@ class TriageResult:
         self.late_records.append(other.record)
         self.late_records.extend(other.late_records)
         self.fingerprints.update(other.fingerprints)
+        self.ignored_posts.update(other.ignored_posts)
 
 
 def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
@@ -241,7 +246,14 @@ class Triage:
         if decision.kind not in config.actionable_kinds:
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
                                   ignored_reason=decision.kind)
-            return TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
+            result = TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
+            if decision.kind != "spam":
+                # A copy of a complaint classified otherwise: the clustering stage decides.
+                place = config.gazetteer.locate(normalized.words)
+                result.fingerprints[post.key] = post.text
+                result.ignored_posts[post.key] = {"kecamatan": place.kecamatan, "desa": place.desa,
+                                                  "post": _post_ref(post, config.timezone)}
+            return result
 
         place = config.gazetteer.locate(normalized.words)
         addressed = (*post.addressed_to, *normalized.mentions)

@@ -586,3 +586,80 @@ def test_a_resolution_notice_without_a_complaint_id_is_bad_input():
 
     with pytest.raises(InvalidInput):
         Clusterer().process({RESOLUTION_NOTICE: {"complaint": 1}}, {})
+
+
+@pytest.fixture
+def praise_for_marked_posts(monkeypatch):
+    """Triage calls posts containing "zzpujian" praise (apresiasi, ignored), whatever else they say:
+    a classifier that tells a copy from its original by a word or two."""
+    import agents.domain.triage as triage_module
+    from agents.domain.classify import Classification
+
+    real = triage_module.classify
+
+    def classify(text, rules):
+        if "zzpujian" in text.words:
+            return Classification("apresiasi", None, None, ("kind:apresiasi[zzpujian]",))
+        return real(text, rules)
+
+    monkeypatch.setattr(triage_module, "classify", classify)
+
+
+def test_a_copy_triage_ignored_joins_the_complaint_with_the_complaints_decision(config, praise_for_marked_posts):
+    copy = post("2", COPY + " zzpujian", platform="instagram", at="2026-11-02T09:00:00+07:00")
+    records = run(config, [post("1", ORIGINAL), copy, post("3", "zzpujian pelayanan puskesmas ramah sekali")])
+    original, merged = records["twitter:1"], records["instagram:2"]
+    assert merged["outcome"] == "mention" and merged["duplicate_via"] == "near_duplicate"
+    assert merged["complaint_id"] == original["complaint_id"]
+    assert (merged["kind"], merged["category"], merged["opd"]) == (original["kind"], original["category"], original["opd"])
+    assert merged["ignored_reason"] is None and "dedupe:decision_of_complaint[apresiasi]" in merged["reasons"]
+    assert records["twitter:3"]["outcome"] == "ignored", "praise that copies nothing stays ignored"
+    validator("triage_record")(merged)
+    events = events_of(config, [post("1", ORIGINAL), copy])
+    assert [e["type"] for e in events] == ["opened", "duplicate_attached", "reprioritized"], "two platforms: viral"
+    assert events[1]["mentions"] == 2 and events[1]["post"]["key"] == "instagram:2"
+    for event in events:
+        validator("complaint_event")(event)
+
+
+def test_an_ignored_post_is_claimed_by_a_complaint_that_copies_it_later(config, praise_for_marked_posts):
+    earlier = post("1", ORIGINAL + " zzpujian")
+    later = post("2", COPY, platform="instagram", at="2026-11-02T09:00:00+07:00")
+    lines = enumerate((orjson.dumps(p) for p in (earlier, later)), start=1)
+    records = list(triage_lines(config, lines))
+    assert [(r["post_key"], r["outcome"]) for r in records] == [
+        ("twitter:1", "ignored"), ("twitter:1", "mention"), ("instagram:2", "opened")], \
+        "the ignored record is superseded by a mention of the complaint that copies it"
+    claimed, opened = records[1], records[2]
+    assert claimed["complaint_id"] == opened["complaint_id"] and claimed["kind"] == opened["kind"]
+    validator("triage_record")(claimed)
+    events = events_of(config, [earlier, later])
+    assert [e["type"] for e in events] == ["opened", "duplicate_attached", "reprioritized"], "two platforms: viral"
+    assert events[1]["post"]["key"] == "twitter:1" and events[1]["mentions"] == 2
+
+
+def test_a_replayed_claim_or_ignored_copy_repeats_its_events_and_records(config, praise_for_marked_posts):
+    """A redelivered envelope finds its decision in the table and sends the same ids and content."""
+    triage, clusterer = Triage(config), Clusterer(None, config.timezone)
+    state, clusters = {}, {}
+    posts = [post("1", ORIGINAL + " zzpujian"), post("2", COPY, platform="instagram", at="2026-11-02T09:00:00+07:00"),
+             post("3", TRUNCATED + " zzpujian", platform="tiktok", at="2026-11-02T10:00:00+07:00")]
+    for raw in posts:
+        result = triage.process(RawPost.parse(raw), state, {})
+        state.update(result.state_updates)
+        for envelope in route(result)[1].values():
+            first = clusterer.process(envelope, clusters)
+            first.apply(clusters)
+            again = clusterer.process(copy.deepcopy(envelope), clusters)
+            # (as for any copy, a replay does not send a reprioritized event again)
+            assert again.events == [e for e in first.events if e["type"] != "reprioritized"]
+            # (records are not covered: a replayed copy's record has the survivor's current state)
+            assert ([(r["event_id"], r["outcome"], r["complaint_id"]) for r in again.records]
+                    == [(r["event_id"], r["outcome"], r["complaint_id"]) for r in first.records])
+
+
+def test_a_copy_triage_put_in_another_category_still_joins(config):
+    """Categories come from words: "lampu" in a closing can move a copy to street lights."""
+    records = run(config, [post("1", ORIGINAL),
+                           post("2", ORIGINAL + " Lampu PJU juga mati.", platform="facebook", at="2026-11-02T09:00:00+07:00")])
+    assert records["facebook:2"]["complaint_id"] == records["twitter:1"]["complaint_id"]
