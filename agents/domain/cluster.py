@@ -146,8 +146,8 @@ def copy_words(text: str) -> list[str]:
         folded = _URL.sub(" ", folded)
     folded = folded.casefold()
     if not folded.isascii():
-        decomposed = unicodedata.normalize("NFKD", folded)
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+        # Accents go ("désa" is "desa"), and so do emoji and other letters: words are ASCII.
+        folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
     if "@" in folded:
         folded = _MENTION.sub(" ", folded)
     if "#" in folded:

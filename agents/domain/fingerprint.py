@@ -50,11 +50,12 @@ def fingerprint(text: str, num_perm: int, seed: int) -> Fingerprint:
     return Fingerprint(minhash, keys)
 
 
-def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:
-    """(Jaccard, containment of the smaller shingle set in the larger), exactly."""
+def similarity(a: Fingerprint, b: Fingerprint, a_keys: set[int] | None = None) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller shingle set in the larger), exactly (`a_keys`: a's
+    keys as a set, when the caller compares a with many)."""
     if not a.keys or not b.keys:
         return 0.0, 0.0
-    overlap = len(set(a.keys).intersection(b.keys))
+    overlap = len((set(a.keys) if a_keys is None else a_keys).intersection(b.keys))
     return overlap / (len(a.keys) + len(b.keys) - overlap), overlap / min(len(a.keys), len(b.keys))
 
 
@@ -129,12 +130,15 @@ class WindowIndex:
             return []
         found = []
         minhash = fingerprint.minhash
+        mine: set[int] | None = None
         for slot in lsh.query(minhash):
             member, _, at, theirs = self._entries[slot]
             estimate = minhash.jaccard(theirs.minhash)
             if estimate < least:
                 continue
-            exact, contained = similarity(fingerprint, theirs)
+            if mine is None:
+                mine = set(fingerprint.keys)
+            exact, contained = similarity(fingerprint, theirs, mine)
             if exact >= jaccard or (contained >= containment and min(len(fingerprint), len(theirs)) >= containment_min):
                 found.append((estimate, member, at, exact, contained))
         found.sort(reverse=True)

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 OFFICIAL_KIND = "respon_resmi"
 """Kind recorded for posts by an official account: they are responses, not citizen posts."""
 EXCERPT_CHARS = 280
+COPY_KINDS = frozenset({"apresiasi", "lainnya"})
+"""Kinds triage ignores that a copy of a complaint is still often given (a closing "terima kasih"
+makes praise, a greeting lainnya): posts of these kinds go to the clustering stage, which
+attaches a copy to its complaint (agents.domain.cluster). Spam and politics do not: they are
+many, and a complaint's copy rarely reads as either."""
 
 
 @dataclass(slots=True)
@@ -247,7 +252,7 @@ class Triage:
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
                                   ignored_reason=decision.kind)
             result = TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
-            if decision.kind != "spam":
+            if decision.kind in COPY_KINDS:
                 # A copy of a complaint classified otherwise: the clustering stage decides.
                 place = config.gazetteer.locate(normalized.words)
                 result.fingerprints[post.key] = post.text
