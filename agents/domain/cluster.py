@@ -419,7 +419,7 @@ class Clusterer:
         Per key, not one for the worker: a key's messages come in one order (one partition's),
         so a copy replayed after a crash meets the window it met the first time, whatever the
         worker's other partitions did meanwhile (a worker-wide watermark raised by another
-        partition had expired the survivor a copy joined the first time: issue 7)."""
+        partition had expired the survivor a copy joined the first time)."""
         self.expiring: dict[str, deque[str]] = {}
         """Cluster key -> watched ids whose fingerprints left the window and whose table entries
         are not settled yet. Settled only while handling a message of that cluster key: its entries
@@ -526,7 +526,7 @@ class Clusterer:
 
     @staticmethod
     def _as_first_sent(emitted: dict[str, Any], cause: Mapping[str, Any], view: _Overlay) -> dict[str, Any]:
-        """`emitted` as its first copy was (issue 7: an event id never goes out with other content).
+        """`emitted` as its first copy was (an event id never goes out with other content).
 
         A redelivered message is processed again against a table that may have moved on (copies
         merged since, mentions counted since, priority raised since), so content computed from

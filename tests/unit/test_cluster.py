@@ -291,7 +291,7 @@ def test_dedupe_eval_command_prints_the_pair_figures(capsys):
     assert "pair precision" in out and "pair recall" in out and "ok" in out
 
 
-# Expiry of table entries with the window, and the members cap (issue 4, issue 7).
+# Expiry of table entries with the window, and the members cap.
 
 HOUR = 3600.0
 WEDI_TEXT = "jalan utama berlubang besar dalam banyak motor jatuh minta ditambal"
@@ -436,7 +436,7 @@ def test_members_beyond_the_cap_are_folded_and_mentions_and_platforms_stay_right
     assert table[id_of(1)]["members"]["folded"][0] == 4 and table[id_of(1)]["members"][id_of(2)][0] == 2
 
 
-# Replays (issue 7): a redelivered message goes out again exactly as it first did.
+# Replays: a redelivered message goes out again exactly as it first did.
 
 def test_a_replayed_merge_and_mention_go_out_as_first_sent_though_the_survivor_moved_on():
     clusterer, table = Clusterer(ClusterPolicy(viral_mentions=1000, viral_platforms=1000)), {}
@@ -547,7 +547,7 @@ def test_a_copy_replayed_after_another_kecamatan_moved_on_joins_the_same_complai
     """Each cluster key keeps its own stream time. A worker's partitions progress at rates that
     differ from run to run: with one watermark for the worker, a copy replayed after a crash
     found its survivor expired by another partition's progress and opened a complaint of its
-    own, though it had joined the survivor the first time (issue 7)."""
+    own, though it had joined the survivor the first time."""
     policy = ClusterPolicy(window_seconds=10 * HOUR)
     clusterer, table = Clusterer(policy), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
