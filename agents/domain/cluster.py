@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
-from math import ceil, inf
+from math import inf
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
