@@ -4,12 +4,15 @@ Triage (exact dedupe, classify, assign) opens a complaint per post that is not a
 repost or reply. This stage, keyed by *cluster key* (the kecamatan, or ``unknown``), decides
 whether such a new complaint is a copy of one opened earlier in the window:
 
-- fingerprint: MinHash (agents/domain/fingerprint.py: a C extension, or its pure-Python twin)
-  over hashed character shingles of the normalized text without filler words (greetings,
-  "mohon", "pak bupati", ...), indexed by LSH bands whose keys also carry the category and
-  kecamatan, so only posts that agree on both ever become candidates;
+- fingerprint: MinHash (rensa, agents/domain/fingerprint.py) over character shingles of the
+  text as copies spell it (slang written out, case folded, mentions and hashtags dropped) without
+  filler words (greetings, "mohon", "terima kasih", ...), indexed by LSH bands per cluster key;
+  the category does not separate candidates (a copy may be classified otherwise);
 - confirmation: the exact Jaccard similarity of the shingle sets (or, for truncated copies, the
-  containment of the shorter in the longer), and the desa must not disagree;
+  containment of the shorter in the longer); vetoed when the desa disagrees or the texts name
+  another place or number at the same position (:func:`conflict`);
+- a post triage ignored as praise or lainnya that copies a complaint joins it, and a complaint
+  that copies such a post claims it (:meth:`Clusterer._ignored`);
 - a copy becomes an *alias* of the surviving complaint: its events (`opened`, mentions by its
   reposts and replies, official replies to it) are rewritten to the survivor, so the desk and the
   SLA stage see one complaint, one owner and one clock.
