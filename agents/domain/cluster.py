@@ -187,7 +187,11 @@ def conflict(text: str, other: str) -> str | None:
     Returns the first such pair ("kembangan/karanganyar") or None. This holds for places the
     gazetteer does not know. Copies add openers and closings, lose their end to a character
     limit, misspell words and write slang; they do not put another name after "desa"."""
+    if text == other:
+        return None
     words, others = text.split(), other.split()
+    if not (_names_a_place(words) and _names_a_place(others)):
+        return None  # nothing to replace: no marker and no number in one of them
     matcher = SequenceMatcher(None, words, others, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal" or i2 - i1 > 2 or j2 - j1 > 2:
@@ -210,6 +214,10 @@ def conflict(text: str, other: str) -> str | None:
             if (after_marker or number) and not _same_word(a, b, at_end):
                 return f"{a}/{b}"
     return None
+
+
+def _names_a_place(words: list[str]) -> bool:
+    return not PLACE_MARKERS.isdisjoint(words) or any(word.isdigit() for word in words)
 
 
 def _same_word(a: str, b: str, at_end: bool = False) -> bool:

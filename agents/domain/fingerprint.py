@@ -42,12 +42,11 @@ class Fingerprint:
 
 
 def fingerprint(text: str, num_perm: int, seed: int) -> Fingerprint:
-    grams = shingles(text)
+    grams = set(shingles(text))
     minhash = RMinHash(num_perm=num_perm, seed=seed)
     if grams:
-        minhash.update(grams)
-    keys = array("q", {hash(gram) for gram in grams})
-    return Fingerprint(minhash, keys)
+        minhash.update(list(grams))
+    return Fingerprint(minhash, array("q", map(hash, grams)))
 
 
 def similarity(a: Fingerprint, b: Fingerprint, a_keys: set[int] | None = None) -> tuple[float, float]:
