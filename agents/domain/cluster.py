@@ -738,7 +738,7 @@ class Clusterer:
         bucket = index_bucket(key)
         fingerprint = LshIndex.fingerprint(text)
         match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
-        own = {"at": at, "text": text, "bucket": bucket, IGNORED: {"post": post, "kind": record["kind"]}}
+        own = {"at": at, "text": text, "bucket": bucket, IGNORED: {"post": post, "kind": record["kind"], "record": record}}
         self.index.add(own_id, bucket, text, at, fingerprint)
         if match is None or view[match[0]].get("resolved"):
             view[own_id] = own
@@ -779,11 +779,13 @@ class Clusterer:
         cause = {"post": post, "occurred_at": post.get("created_at"), "event_id": ignored_id}
         reasons = list(ignored.get("reasons") or ())
         result.events.append(self._as_first_sent(self._attached(survivor, cause, reasons), {"event_id": None}, view))
-        record = {"event_id": "", "post_key": post.get("key"), "platform": post.get("platform"),
-                  "post_id": post.get("post_id"), "created_at": post.get("created_at"), "outcome": "ignored",
-                  "kind": ignored.get("kind"), "category": None, "priority": None, "opd": None, "kecamatan": None,
-                  "desa": None, "complaint_id": None, "duplicate_of": None, "duplicate_via": None,
-                  "ignored_reason": ignored.get("kind"), "reasons": []}
+        # The record triage sent for the post, kept with it (whatever fields a release adds).
+        record = ignored.get("record") or {
+            "event_id": "", "post_key": post.get("key"), "platform": post.get("platform"),
+            "post_id": post.get("post_id"), "created_at": post.get("created_at"), "outcome": "ignored",
+            "kind": ignored.get("kind"), "category": None, "priority": None, "opd": None, "kecamatan": None,
+            "desa": None, "complaint_id": None, "duplicate_of": None, "duplicate_via": None,
+            "ignored_reason": ignored.get("kind"), "reasons": []}
         result.records.append(self._claimed_record(record, survivor_id, view[survivor_id], reasons))
 
     @staticmethod

@@ -592,15 +592,18 @@ def test_a_resolution_notice_without_a_complaint_id_is_bad_input():
 def praise_for_marked_posts(monkeypatch):
     """Triage calls posts containing "zzpujian" praise (apresiasi, ignored), whatever else they say:
     a classifier that tells a copy from its original by a word or two."""
+    import dataclasses
+
     import agents.domain.triage as triage_module
-    from agents.domain.classify import Classification
 
     real = triage_module.classify
 
-    def classify(text, rules):
+    def classify(text, *args, **kwargs):
+        decided = real(text, *args, **kwargs)
         if "zzpujian" in text.words:
-            return Classification("apresiasi", None, None, ("kind:apresiasi[zzpujian]",))
-        return real(text, rules)
+            return dataclasses.replace(decided, kind="apresiasi", category=None, priority=None,
+                                       reasons=("kind:apresiasi[zzpujian]",))
+        return decided
 
     monkeypatch.setattr(triage_module, "classify", classify)
 
