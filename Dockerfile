@@ -3,14 +3,10 @@
 # Lint: hadolint Dockerfile (tests/unit/test_deploy.py runs it when hadolint is installed).
 
 FROM python:3.11-slim-bookworm AS build
-# A C compiler for the clustering stage's native extension (agents/domain/_fingerprint.c; without
-# it the wheel falls back to pure Python, ~100x slower per fingerprint). Build stage only: the
-# runtime image gets the built wheel.
-# hadolint ignore=DL3008
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
+# Build stage only: the runtime image gets the built wheel (every dependency has binary wheels,
+# so no compiler is needed).
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY agents ./agents
 COPY schemas ./schemas
 COPY streams ./streams

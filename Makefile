@@ -1,6 +1,5 @@
 # Two entry points that work on a fresh machine: `make demo` and `make test`.
-# Both create a virtual environment in .venv and install Tanggap into it (editable) first; the
-# install builds the C extension of the clustering stage, so it reruns when that changes.
+# Both create a virtual environment in .venv and install Tanggap into it (editable) first.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +7,7 @@ BIN = $(VENV)/bin
 
 .PHONY: demo test unit integration install clean constraints quality model
 
-$(BIN)/tanggap: pyproject.toml constraints.txt setup.py agents/domain/_fingerprint.c
+$(BIN)/tanggap: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'

@@ -4,12 +4,15 @@ Triage (exact dedupe, classify, assign) opens a complaint per post that is not a
 repost or reply. This stage, keyed by *cluster key* (the kecamatan, or ``unknown``), decides
 whether such a new complaint is a copy of one opened earlier in the window:
 
-- fingerprint: MinHash (agents/domain/fingerprint.py: a C extension, or its pure-Python twin)
-  over hashed character shingles of the normalized text without filler words (greetings,
-  "mohon", "pak bupati", ...), indexed by LSH bands whose keys also carry the category and
-  kecamatan, so only posts that agree on both ever become candidates;
+- fingerprint: MinHash (rensa, agents/domain/fingerprint.py) over character shingles of the
+  text as copies spell it (slang written out, case folded, mentions and hashtags dropped) without
+  filler words (greetings, "mohon", "terima kasih", ...), indexed by LSH bands per cluster key;
+  the category does not separate candidates (a copy may be classified otherwise);
 - confirmation: the exact Jaccard similarity of the shingle sets (or, for truncated copies, the
-  containment of the shorter in the longer), and the desa must not disagree;
+  containment of the shorter in the longer); vetoed when the desa disagrees or the texts name
+  another place or number at the same position (:func:`conflict`);
+- a post triage ignored as praise or lainnya that copies a complaint joins it, and a complaint
+  that copies such a post claims it (:meth:`Clusterer._ignored`);
 - a copy becomes an *alias* of the surviving complaint: its events (`opened`, mentions by its
   reposts and replies, official replies to it) are rewritten to the survivor, so the desk and the
   SLA stage see one complaint, one owner and one clock.
@@ -21,65 +24,87 @@ rebuilt from the table after a restart or rebalance (:meth:`Clusterer.rebuild`).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
-from math import ceil, inf
+from math import inf
 from typing import Any
 
 from agents.domain.classify import PRIORITIES
-from agents.domain.fingerprint import WindowIndex, WordFilter, fingerprint, signature
+from agents.domain.dedupe import complaint_id_for
+from agents.domain.fingerprint import Fingerprint, WindowIndex, fingerprint
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
-BANDS = 15
+BANDS = 30
 ROWS = 3
 NUM_PERM = BANDS * ROWS
 """15 bands of 3 rows: a pair at Jaccard 0.5 shares a band with probability 0.87, one at 0.16
-with 0.06. Pair recall on the labelled set 0.953-0.958 over four seeds, vs 0.940-0.953 with
-32 x 4, at 15 LSH probes per post instead of 32: in a big window every probe is a cache miss,
-and the probes of the query and the insert were a quarter of the stage's time at 200,000
-fingerprints (docs/dedupe.md, Speed)."""
+with 0.06; a true pair the bands miss is lost, so the bands favour recall and the exact check
+(resemblance or containment) gives the precision."""
 MINHASH_SEED = 4
 """Fixed: fingerprints of one release must agree across processes and restarts. None is stored
 (the index is rebuilt from the table's texts), so a release may change the MinHash."""
 UNKNOWN_PLACE = "unknown"
-FINGERPRINT_CHARS = 1000
-"""Posts may be 20,000 characters long; a complaint is recognizable from its beginning, and the
-cost of a fingerprint must stay bounded."""
+SOURCE_CHARS = 5000
+"""Of a post's text, what triage sends to this stage (posts may be 20,000 characters long)."""
+FINGERPRINT_CHARS = 3000
+"""A complaint is recognizable from its beginning, and the cost of a fingerprint must stay
+bounded."""
 ESTIMATE_FLOOR = 0.25
-"""Candidates whose MinHash-estimated Jaccard is below this are not confirmed: far below both
-thresholds (the estimate's standard error is about 0.075 at a Jaccard of 0.5 with 45
-permutations: a pair at 0.5 falls below 0.25 about once in 2,500)."""
+"""Candidates whose MinHash-estimated Jaccard is below this are not confirmed (a truncated copy
+at containment 0.8 of an original 1.3 times its length has a Jaccard of about 0.6; the estimate's
+standard error with 45 permutations is about 0.075)."""
 MIN_CONTAINMENT_SHINGLES = 24
 """A truncated copy counts by containment only when the shorter text has at least this many
 shingles: "lampu mati" is contained in every street-light complaint."""
 
 FILLER_WORDS = frozenset("""
-min mimin admin minn mohon tolong tlg please pls plis segera pak bu bapak ibu bupati wabup kak kakak gan
-lur dulur sedulur bos om mas mbak sih dong deh ya yaa yah nih tuh kok lho loh woi woy halo hai hallo
-selamat pagi siang sore malam terima kasih makasih matur nuwun suwun assalamualaikum wr wb
+min mimin admin minn mohon tolong please pls plis segera pak bu bapak ibu bupati wabup kak kakak gan
+lur dulur sedulur bos om mas mbak sih dong deh ya yaa yah nih tuh kok lho loh woi woy halo hai hallo hi
+selamat pagi siang sore malam terima kasih terimakasih matur nuwun suwun thanks thx trims
+assalamualaikum assalamu alaikum wr wb warahmatullahi wabarakatuh wassalam wassalamualaikum salam
+permisi lapor izin ijin maaf ditindaklanjuti tindaklanjuti tindak lanjut dibantu bantu atas perhatiannya perhatian
+yth hormat viral pemkab pemda
 """.split())
-"""Words that change between copies of one complaint but say nothing about it."""
+"""Words that change between copies of one complaint (openers, closings, greetings) but say
+nothing about it."""
 
 STOP_WORDS = frozenset("""
 di ke dari yang dan atau ini itu ada tidak gak nggak ga tak sudah udah belum bisa akan sedang masih lagi juga
 sama untuk dengan karena jadi kalau kalo kok saja aja sangat banget bgt sekali mau harus pada oleh dalam buat
-kita kami saya aku kamu dia mereka warga kan pun para
+kita kami saya aku kamu dia mereka warga kan pun para maupun serta bagi agar supaya tersebut hal sehingga namun
+tetapi tapi bahwa antara seperti hingga sampai telah bahkan apakah apa
 """.split())
 """The commonest function words: every post has them, so their shingles would make unrelated
 posts collide in the LSH bands (and they carry little of what a complaint is about)."""
 
+SLANG = {
+    "yg": "yang", "gak": "tidak", "ga": "tidak", "gk": "tidak", "nggak": "tidak", "ngga": "tidak", "tdk": "tidak",
+    "udah": "sudah", "udh": "sudah", "sdh": "sudah", "jln": "jalan", "jl": "jalan", "dgn": "dengan",
+    "dg": "dengan", "tlg": "tolong", "tlong": "tolong", "mhn": "mohon", "utk": "untuk", "untk": "untuk",
+    "krn": "karena", "karna": "karena", "krna": "karena", "blm": "belum", "blum": "belum", "aja": "saja",
+    "bpk": "bapak", "makasih": "terima kasih", "makasi": "terima kasih", "mksh": "terima kasih",
+    "bgt": "banget", "byk": "banyak", "bnyk": "banyak", "sy": "saya", "sya": "saya", "kmi": "kami",
+    "dr": "dari", "dri": "dari", "pd": "pada", "tp": "tapi", "tpi": "tapi", "sm": "sama", "lg": "lagi",
+    "jg": "juga", "bs": "bisa", "bsa": "bisa", "gmn": "gimana", "knp": "kenapa", "org": "orang",
+    "rmh": "rumah", "skrg": "sekarang", "skg": "sekarang", "hrs": "harus", "msh": "masih", "dpn": "depan",
+    "blkg": "belakang", "ds": "desa", "kel": "kelurahan", "kec": "kecamatan", "kab": "kabupaten",
+    "gg": "gang", "sdgkan": "sedangkan", "tsb": "tersebut", "spt": "seperti", "dlm": "dalam", "trs": "terus",
+    "ortu": "orang tua", "gede": "besar", "sampe": "sampai", "ampe": "sampai", "gimana": "bagaimana", "pemdes": "pemerintah desa", "bln": "bulan", "thn": "tahun", "hr": "hari",
+}
+"""Slang and abbreviations of copies, written out (applied to the fingerprint text, whatever the
+deployment's lexicon does for classification)."""
 
 @dataclass(frozen=True)
 class ClusterPolicy:
     window_seconds: float = 72 * 3600.0
     jaccard: float = 0.5
     containment: float = 0.8
-    unknown_place_jaccard: float = 0.9
-    """Posts with no recognized place all share one key; two of them may name different places
-    the gazetteer did not recognize ("di lahan kosong Wedi"), so only near-identical texts merge."""
     viral_mentions: int = 5
     viral_platforms: int = 2
     max_members: int = 200
@@ -94,33 +119,147 @@ start with "cmp-", so it cannot collide)."""
 EXPIRY_BATCH = 32
 """Expired fingerprints whose table entries one message settles at most: bounds a message's
 latency; in a steady state about one fingerprint expires per fingerprint added."""
-REBUILD_FORGOTTEN = 64
-"""A bucket's LSH is rebuilt once at least this many of its entries, and at least half, were
-forgotten (LshIndex.compact)."""
-TRIM_SLOTS = 4096
-"""LshIndex drops the expired front of its slots once it is this long and half of them."""
 
 
-PLACE_MARKERS = frozenset("kec kecamatan desa ds kelurahan kel dukuh dusun daerah wilayah".split())
+PLACE_MARKERS = frozenset("""
+kecamatan desa kelurahan dukuh dusun grumbul kampung perumahan perum komplek jalan gang blok rt rw nomor no
+daerah wilayah
+""".split())
+"""Words after which a text names a place (desa Kembangan, jalan Sekar Tanjung, RT 03): kept in
+the fingerprint text, so that :func:`conflict` sees what a replaced name follows."""
+PLACE_NAMED = PLACE_MARKERS - {"jalan", "gang", "nomor", "no", "blok"}
+"""Markers always followed by a place's name ("jalan" is also the road itself)."""
 
 
-def fingerprint_text(normalized_text: str, kecamatan: str | None = None) -> str:
-    """The words that tell copies of a complaint apart from other complaints: without fillers,
-    and without the kecamatan's name, which the bucket key already carries (every complaint of
-    the bucket names it, so its shingles would make all of them look alike)."""
-    return _dropped_words(kecamatan).kept(normalized_text, FINGERPRINT_CHARS)
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<!\w)@[\w.]+")
+_HASHTAG = re.compile(r"(?<!\w)#\w+")
+_ELONGATION = re.compile(r"([a-z])\1{2,}")
+_DIGIT_LETTER = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def copy_words(text: str) -> list[str]:
+    """A text's words as copies of it still spell them: NFKC, case folded, accents dropped, links
+    mentions and hashtags removed (copies add them: "#lapor #viral"), elongations squashed ("parahhh"), digits split from
+    letters ("rt03"), slang and abbreviations written out (SLANG). Nothing is stemmed, so a word
+    with two letters swapped stays one edit away from the original."""
+    folded = unicodedata.normalize("NFKC", text)
+    if "://" in folded or "ww" in folded.lower():
+        folded = _URL.sub(" ", folded)
+    folded = folded.casefold()
+    if not folded.isascii():
+        # Accents go ("désa" is "desa"), and so do emoji and other letters: words are ASCII.
+        folded = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode("ascii")
+    if "@" in folded:
+        folded = _MENTION.sub(" ", folded)
+    if "#" in folded:
+        folded = _HASHTAG.sub(" ", folded)
+    folded = _DIGIT_LETTER.sub(" ", _ELONGATION.sub(r"\1", folded))
+    words: list[str] = []
+    for word in _WORD.findall(folded):
+        written = SLANG.get(word)
+        if written is None:
+            words.append(word)
+        else:
+            words.extend(written.split())
+    return words
+
+
+def fingerprint_text(text: str, kecamatan: str | None = None) -> str:
+    """The words that tell copies of a complaint apart from other complaints (:func:`copy_words`):
+    without fillers and function words, and without the kecamatan's name, which the bucket key
+    already carries (every complaint of the bucket names it, so its shingles would make all of
+    them look alike)."""
+    dropped = _dropped_words(kecamatan)
+    return " ".join([word for word in copy_words(text) if word not in dropped])[:FINGERPRINT_CHARS]
 
 
 @lru_cache(maxsize=1024)
-def _dropped_words(kecamatan: str | None) -> WordFilter:
-    """One filter per kecamatan, made once (a C WordFilter: splitting, filtering and joining in
-    Python was ~2 µs per post, ~5% of the stage at 1,000,000 fingerprints)."""
-    return WordFilter(FILLER_WORDS | STOP_WORDS | PLACE_MARKERS | frozenset((kecamatan or "").lower().split()))
+def _dropped_words(kecamatan: str | None) -> frozenset[str]:
+    return (FILLER_WORDS | STOP_WORDS | frozenset(copy_words(kecamatan or ""))) - PLACE_MARKERS
+
+
+def conflict(text: str, other: str) -> str | None:
+    """Where two fingerprint texts that are otherwise alike name different places: a name after
+    a place marker (desa, kelurahan, dusun, jalan, gang, RT/RW, nomor, ...) or a number replaced
+    by another at the same position, that is not the same word misspelled (:func:`_same_word`).
+    Returns the first such pair ("kembangan/karanganyar") or None. This holds for places the
+    gazetteer does not know. Copies add openers and closings, lose their end to a character
+    limit, misspell words and write slang; they do not put another name after "desa"."""
+    if text == other:
+        return None
+    words, others = text.split(), other.split()
+    if not (_names_a_place(words) and _names_a_place(others)):
+        return None  # nothing to replace: no marker and no number in one of them
+    matcher = SequenceMatcher(None, words, others, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or i2 - i1 > 2 or j2 - j1 > 2:
+            continue
+        after_marker = i1 > 0 and words[i1 - 1] in PLACE_MARKERS
+        at_end = i2 == len(words) or j2 == len(others)
+        mine, theirs = words[i1:i2], others[j1:j2]
+        if op != "replace":
+            # A name put after a marker ("desa reja" / "desa gunung reja"); not at an end, where
+            # copies lose words to a character limit.
+            if after_marker and not at_end:
+                return f"{' '.join(mine)}/{' '.join(theirs)}"
+            continue
+        if len(mine) == len(theirs):
+            pairs = list(zip(mine, theirs))
+        else:
+            pairs = [("".join(mine), "".join(theirs))]
+        for a, b in pairs:
+            number = a.isdigit() or b.isdigit()
+            if (after_marker or number) and not _same_word(a, b, at_end):
+                return f"{a}/{b}"
+    return None
+
+
+def _names_a_place(words: list[str]) -> bool:
+    return not PLACE_MARKERS.isdisjoint(words) or any(word.isdigit() for word in words)
+
+
+def _same_word(a: str, b: str, at_end: bool = False) -> bool:
+    a, b = a.replace("-", ""), b.replace("-", "")
+    if a == b:
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if at_end and short and long.startswith(short):
+        return True  # the end of a text cut by a character limit
+    if long in ("di" + short, "ke" + short):
+        return True  # "diwilayah", "di wilayah"
+    if a.isdigit() or b.isdigit():
+        return a.isdigit() and b.isdigit() and int(a) == int(b)
+    if len(short) >= 5 and len(long) - len(short) <= 1 and _one_edit(short, long):
+        return True  # a typo: a swapped, missing, extra or wrong letter
+    return len(short) >= 5 and sorted(a) == sorted(b)  # letters swapped in both
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether b is a with one letter changed, inserted or deleted, or two adjacent letters swapped."""
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    if len(b) != len(a) + 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
 
 
 def cluster_key(kecamatan: str | None) -> str:
     """The partition key of the clustering stage: copies must agree on the place anyway."""
     return kecamatan or UNKNOWN_PLACE
+
+
+def index_bucket(key: str) -> str:
+    """The index bucket of a cluster key. Buckets once also carried the category ("jalan|Wedi");
+    a copy's category no longer keeps it from its original, and those entries are read as their
+    key's bucket."""
+    return f"|{key}"
 
 
 def raised(priority: str | None) -> str | None:
@@ -131,49 +270,29 @@ def raised(priority: str | None) -> str | None:
 
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time, one window per
-    cluster key.
-
-    Each cluster key's fingerprints live in one `WindowIndex` (agents/domain/fingerprint.py, C):
-    a `BandIndex` per bucket (category and place), so posts that disagree on them never collide,
-    keyed by slot numbers given in arrival order; each fingerprint's signature (45 32-bit values)
-    and distinct shingle keys; and per slot the id, event time and bucket, with an id -> slot
-    table. One query finds the candidates, estimates their Jaccard similarity and confirms the
-    close ones exactly (:meth:`close`), without a Python object per fingerprint or a call per
-    candidate (rensa's RMinHashLSH, one RMinHash per fingerprint, one `jaccard` call and one
-    Python shingle set per candidate: docs/dedupe.md, Speed). Adding and expiring are one C call
-    each too: in Python, the id -> slot dict and four parallel lists of ids, texts, times and
-    buckets cost ~15% of the stage at 1,000,000 fingerprints, in cache misses on their objects.
+    cluster key (agents/domain/fingerprint.py: rensa's MinHash and LSH, exact confirmation on
+    the shingle hashes kept per fingerprint).
 
     A window per cluster key, because each cluster key expires by its own event time
     (`Clusterer`, "stream time"): one key's messages are one partition's, in one order, while
     the partitions of a worker progress at rates that differ from one run to the next.
 
-    The texts are not kept: the stage needs only the shingle keys, and the index is rebuilt from
+    The texts are not kept: the stage needs only the fingerprints, and the index is rebuilt from
     the table's texts after a restart (:meth:`Clusterer.rebuild`).
     """
-
-    FLOOR_MATCHES = ceil(ESTIMATE_FLOOR * NUM_PERM - 1e-9)
-    """ESTIMATE_FLOOR as the count of signature values a candidate must share with the query."""
 
     def __init__(self) -> None:
         self._windows: dict[str, WindowIndex] = {}
         """Cluster key -> its window."""
-        self._by_bucket: dict[str, WindowIndex] = {}
-        """Bucket -> its cluster key's window: one lookup per query instead of splitting the
-        bucket string first (~0.7% of the stage in a profile)."""
 
     def _window(self, key: str) -> WindowIndex:
         window = self._windows.get(key)
         if window is None:
-            # Read when the window is made (tests shrink them to reach the rebuild and the trim).
-            window = self._windows[key] = WindowIndex(NUM_PERM, BANDS, REBUILD_FORGOTTEN, TRIM_SLOTS)
+            window = self._windows[key] = WindowIndex(NUM_PERM, BANDS)
         return window
 
     def _window_of(self, bucket: str) -> WindowIndex:
-        window = self._by_bucket.get(bucket)
-        if window is None:
-            window = self._by_bucket[bucket] = self._window(_key_of_bucket(bucket))
-        return window
+        return self._window(_key_of_bucket(bucket))
 
     def __len__(self) -> int:
         return sum(len(window) for window in self._windows.values())
@@ -187,32 +306,22 @@ class LshIndex:
         return window is not None and member in window
 
     @staticmethod
-    def signature(text: str) -> bytes:
-        """The MinHash signature of the text's shingles (NUM_PERM 32-bit values)."""
-        return signature(text, NUM_PERM, MINHASH_SEED)
-
-    @staticmethod
-    def fingerprint(text: str) -> tuple[bytes, bytes]:
-        """The signature and the distinct shingle keys: what the index keeps of a text."""
+    def fingerprint(text: str) -> Fingerprint:
+        """The MinHash and the distinct shingle hashes: what the index keeps of a text."""
         return fingerprint(text, NUM_PERM, MINHASH_SEED)
 
-    def candidates(self, bucket: str, signature: bytes, least: float) -> list[tuple[float, str]]:
-        """Fingerprints sharing a band with `signature` whose estimated Jaccard is at least
+    def candidates(self, bucket: str, fingerprint: Fingerprint, least: float) -> list[tuple[float, str]]:
+        """Fingerprints sharing a band with `fingerprint` whose estimated Jaccard is at least
         `least`, best first (ties by id, so the order does not depend on the index's history)."""
-        return [(estimate, member)
-                for estimate, member, _ in self._window_of(bucket).query(bucket, signature,
-                                                                          ceil(least * NUM_PERM - 1e-9))]
+        return [(estimate, member) for estimate, member, *_ in self._window_of(bucket).query(bucket, fingerprint, least)]
 
-    def close(self, bucket: str, fingerprint: tuple[bytes, bytes], jaccard: float, containment: float,
+    def close(self, bucket: str, fingerprint: Fingerprint, jaccard: float, containment: float,
               containment_min: int) -> list[tuple[float, str, float, float, float]]:
         """Candidates (estimated Jaccard >= ESTIMATE_FLOOR) whose shingle sets are close enough,
         exactly: Jaccard >= `jaccard`, or containment >= `containment` with at least
         `containment_min` shingles in the smaller set; best estimate first (ties by id), as
-        (estimate, id, event time, jaccard, containment). The exact check runs in C on the
-        shingle keys kept for each fingerprint: in a big bucket most candidates fail it (posts of
-        one category share its words), and confirming each in Python cost ~2 µs."""
-        signature, keys = fingerprint
-        return self._window_of(bucket).query(bucket, signature, self.FLOOR_MATCHES, keys, jaccard, containment,
+        (estimate, id, event time, jaccard, containment)."""
+        return self._window_of(bucket).query(bucket, fingerprint, ESTIMATE_FLOOR, jaccard, containment,
                                              containment_min)
 
     def at_of(self, member: str) -> float | None:
@@ -222,28 +331,18 @@ class LshIndex:
                 return at
         return None
 
-    def add(self, member: str, bucket: str, text: str, at: float,
-            fingerprint: tuple[bytes, bytes] | None = None) -> None:
+    def add(self, member: str, bucket: str, text: str, at: float, fingerprint: Fingerprint | None = None) -> None:
         window = self._window_of(bucket)
         if fingerprint is None:
             if member in window:
                 return
             fingerprint = self.fingerprint(text)
-        window.add(member, bucket, at, *fingerprint)
+        window.add(member, bucket, at, fingerprint)
 
     def remove(self, member: str) -> None:
         for window in self._windows.values():
             if window.remove(member):
                 return
-
-    def compact(self) -> int:
-        """Rebuild every bucket's band tables without its forgotten fingerprints; returns how
-        many fingerprints were re-inserted (the benchmark prices rebuilds with it). Otherwise a
-        forgotten fingerprint's band entries stay (queries skip them) until its bucket is
-        compacted, once at least REBUILD_FORGOTTEN and half of them were forgotten: at most one
-        re-insert per forgotten fingerprint (bench/dedupe_bench.py prices it), and no pause
-        longer than one bucket's rebuild."""
-        return sum(window.compact() for window in self._windows.values())
 
     def expire(self, key: str, before: float) -> int:
         """Forget the cluster key's fingerprints older than `before` (roughly in arrival order,
@@ -251,8 +350,7 @@ class LshIndex:
         return len(self.expire_members(key, before))
 
     def expire_members(self, key: str, before: float) -> list[tuple[str, str]]:
-        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot. The slots'
-        expired front is dropped once it is TRIM_SLOTS long and half of them (amortized O(1))."""
+        """:meth:`expire`, returning the (id, bucket) of every fingerprint it forgot."""
         window = self._windows.get(key)
         return window.expire(before) if window is not None else []
 
@@ -290,11 +388,20 @@ def route(result: TriageResult) -> tuple[list[dict[str, Any]], dict[str, dict[st
         if event["type"] == "opened" and event["post"]:
             text = result.fingerprints.get(event["post"]["key"])
             if text is not None:
-                envelope(key)["fingerprints"][event["post"]["key"]] = text
+                envelope(key)["fingerprints"][event["post"]["key"]] = text[:SOURCE_CHARS]
     for record in (result.record, *result.late_records):
         complaint_id = record.get("complaint_id")
         if not complaint_id:
-            direct.append(record)
+            ignored = result.ignored_posts.get(record["post_key"]) if record["outcome"] == "ignored" else None
+            text = result.fingerprints.get(record["post_key"])
+            if ignored is None or not text:
+                direct.append(record)
+                continue
+            # Ignored by kind, but maybe a copy of a complaint (Clusterer._ignored).
+            place = envelope(cluster_key(ignored.get("kecamatan")))
+            place["records"].append(record)
+            place["fingerprints"][record["post_key"]] = text[:SOURCE_CHARS]
+            place.setdefault("ignored", {})[record["post_key"]] = ignored
             continue
         envelope(keys.get(complaint_id) or cluster_key(record.get("kecamatan")))["records"].append(record)
     return direct, envelopes
@@ -323,7 +430,7 @@ class Clusterer:
         Per key, not one for the worker: a key's messages come in one order (one partition's),
         so a copy replayed after a crash meets the window it met the first time, whatever the
         worker's other partitions did meanwhile (a worker-wide watermark raised by another
-        partition had expired the survivor a copy joined the first time: issue 7)."""
+        partition had expired the survivor a copy joined the first time)."""
         self.expiring: dict[str, deque[str]] = {}
         """Cluster key -> watched ids whose fingerprints left the window and whose table entries
         are not settled yet. Settled only while handling a message of that cluster key: its entries
@@ -358,13 +465,15 @@ class Clusterer:
             present.add(complaint_id)
             if entry.get("alias_of"):
                 aliases.append((complaint_id, entry["alias_of"], entry.get("bucket", "")))
+            elif IGNORED in entry:
+                watched.add(complaint_id)  # an ignored post no complaint claimed: goes with the window
             elif "members" in entry:
                 listed.update(entry["members"])
                 if entry.get("resolved"):
                     watched.add(complaint_id)
                     watched.update(member for member in entry["members"] if member != FOLDED)
-            bucket = entry.get("bucket", "")
-            key = _key_of_bucket(bucket)
+            key = _key_of_bucket(entry.get("bucket", ""))
+            bucket = index_bucket(key)
             at = entry.get("at", 0.0)
             rows.append((at, complaint_id, key, bucket, entry.get("text")))
             if at > watermarks.get(key, -inf):
@@ -415,15 +524,20 @@ class Clusterer:
                 self._follow_up(event, view, result)
             if len(events) > first:  # the event this one became (a reprioritized may follow it)
                 events[first] = self._as_first_sent(events[first], event, view)
+        ignored = envelope.get("ignored") or {}
         for record in envelope.get("records", ()):
-            result.records.append(self._record(record, view, merged))
+            if record["outcome"] == "ignored" and record["post_key"] in ignored:
+                result.records.append(self._ignored(record, ignored[record["post_key"]],
+                                                    envelope.get("fingerprints", {}), view, result))
+            else:
+                result.records.append(self._record(record, view, merged))
         if self.expiring:
             self._settle_expired(_envelope_key(envelope), view)
         return result
 
     @staticmethod
     def _as_first_sent(emitted: dict[str, Any], cause: Mapping[str, Any], view: _Overlay) -> dict[str, Any]:
-        """`emitted` as its first copy was (issue 7: an event id never goes out with other content).
+        """`emitted` as its first copy was (an event id never goes out with other content).
 
         A redelivered message is processed again against a table that may have moved on (copies
         merged since, mentions counted since, priority raised since), so content computed from
@@ -463,6 +577,9 @@ class Clusterer:
             watched.discard(complaint_id)
             entry = view.get(complaint_id)
             if entry is None:
+                continue
+            if IGNORED in entry and not entry.get("alias_of"):
+                view[complaint_id] = None  # an ignored post that no complaint claimed in the window
                 continue
             survivor_id = entry.get("alias_of") or complaint_id
             survivor = view.get(survivor_id)
@@ -516,12 +633,9 @@ class Clusterer:
         entry = entries.get(complaint_id)
         return entry["alias_of"] if entry and entry.get("alias_of") else complaint_id
 
-    def _opened(self, event: dict[str, Any], fingerprints: Mapping[str, str], view: _Overlay,
-                result: ClusterResult, merged: dict[str, tuple[str, list[str]]]) -> None:
-        complaint_id = event["complaint_id"]
-        post = event["post"] or {}
-        at = parse_time(event["occurred_at"])
-        key = cluster_key(event.get("kecamatan"))
+    def _advance(self, key: str, at: float) -> float:
+        """Move the cluster key's stream time to `at` and forget the fingerprints that left its
+        window; returns the cutoff."""
         if at > self.watermarks.get(key, -inf):
             self.watermarks[key] = at
         watched = self.watched
@@ -529,6 +643,15 @@ class Clusterer:
         for expired, expired_bucket in self.index.expire_members(key, cutoff):
             if expired in watched:
                 self._queue_expired(expired, expired_bucket)
+        return cutoff
+
+    def _opened(self, event: dict[str, Any], fingerprints: Mapping[str, str], view: _Overlay,
+                result: ClusterResult, merged: dict[str, tuple[str, list[str]]]) -> None:
+        complaint_id = event["complaint_id"]
+        post = event["post"] or {}
+        at = parse_time(event["occurred_at"])
+        key = cluster_key(event.get("kecamatan"))
+        cutoff = self._advance(key, at)
         text = fingerprint_text(fingerprints.get(post.get("key", ""), ""), event.get("kecamatan"))
         if self._maybe_decided(key, complaint_id, text, at, cutoff) and view.get(complaint_id) is not None:
             # A redelivered envelope: decided before.
@@ -539,22 +662,19 @@ class Clusterer:
                 merged[post.get("key", "")] = (existing["alias_of"], [])
             else:
                 result.events.append(event)
+                for claimed in existing.get("claimed", ()):
+                    self._claim_sent(complaint_id, claimed, view, result)
             return
-        bucket = f"{event.get('category')}|{key}"
+        bucket = index_bucket(key)
         fingerprint = LshIndex.fingerprint(text) if text else None
-        match = self._match(event, fingerprint, bucket, at, view) if fingerprint is not None else None
+        unclaimed: list[tuple[str, list[str]]] = []
+        match = (self._match(event, text, fingerprint, bucket, at, view, unclaimed)
+                 if fingerprint is not None else None)
         own = {"at": at, "text": text or None, "bucket": bucket}
         member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
         if match is not None and not view[match[0]].get("resolved"):
             survivor_id, reasons = match
-            survivor = dict(view[survivor_id])
-            if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
-                survivor["alone_until"] = survivor["members"][survivor_id][0]
-            survivor["members"] = self._joined(survivor["members"], complaint_id, member)
-            if complaint_id not in survivor["members"]:  # folded: its survivor may go first
-                self.watched.add(complaint_id)
-            survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
-            view[survivor_id] = survivor
+            survivor = self._join(survivor_id, complaint_id, member, at, view)
             view[complaint_id] = {**own, "alias_of": survivor_id}
             merged[post.get("key", "")] = (survivor_id, reasons)
             result.events.append(self._attached(survivor, event, reasons))
@@ -569,8 +689,114 @@ class Clusterer:
             own["members"] = {complaint_id: member}
             view[complaint_id] = own
             result.events.append(opened)
+            if unclaimed:
+                self._claim(complaint_id, unclaimed, view, result)
+                self._maybe_raise(complaint_id, view, event, result)
         if fingerprint is not None:
             self.index.add(complaint_id, bucket, text, at, fingerprint)
+
+    def _join(self, survivor_id: str, complaint_id: str, member: list[Any], at: float,
+              view: _Overlay) -> dict[str, Any]:
+        """The survivor with one more member (written to the view)."""
+        survivor = dict(view[survivor_id])
+        if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
+            survivor["alone_until"] = survivor["members"][survivor_id][0]
+        survivor["members"] = self._joined(survivor["members"], complaint_id, member)
+        if complaint_id not in survivor["members"]:  # folded: its survivor may go first
+            self.watched.add(complaint_id)
+        survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
+        view[survivor_id] = survivor
+        return survivor
+
+    def _ignored(self, record: dict[str, Any], ignored: Mapping[str, Any], fingerprints: Mapping[str, str],
+                 view: _Overlay, result: ClusterResult) -> dict[str, Any]:
+        """A post triage ignored by its kind (praise, lainnya, ...), which may be a copy of a
+        complaint: classifiers tell near-identical texts apart by a greeting or a closing. If it
+        is a copy of a complaint in the window, it joins that complaint as a near-duplicate and
+        the complaint's decision stands for it; otherwise it stays ignored, and its fingerprint
+        waits in the window (an entry marked IGNORED) for a complaint that copies it
+        (:meth:`_claim`). Its id in the table is the complaint id it would have had."""
+        post_key = record["post_key"]
+        own_id = complaint_id_for(post_key)
+        post = ignored.get("post") or {"key": post_key, "created_at": record["created_at"]}
+        at = parse_time(record["created_at"])
+        kecamatan = ignored.get("kecamatan")
+        key = cluster_key(kecamatan)
+        cutoff = self._advance(key, at)
+        text = fingerprint_text(fingerprints.get(post_key, ""), kecamatan)
+        if not text:
+            return record
+        cause = {"post": post, "occurred_at": record["created_at"], "event_id": own_id}
+        if self._maybe_decided(key, own_id, text, at, cutoff) and view.get(own_id) is not None:
+            existing = view[own_id]  # a redelivered envelope: decided before
+            survivor = view.get(existing.get("alias_of") or "")
+            if survivor is None:
+                return record
+            event = self._attached(survivor, cause, [])
+            result.events.append(self._as_first_sent(event, {"event_id": None}, view))
+            return self._claimed_record(record, existing["alias_of"], survivor, [])
+        bucket = index_bucket(key)
+        fingerprint = LshIndex.fingerprint(text)
+        match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
+        own = {"at": at, "text": text, "bucket": bucket, IGNORED: {"post": post, "kind": record["kind"], "record": record}}
+        self.index.add(own_id, bucket, text, at, fingerprint)
+        if match is None or view[match[0]].get("resolved"):
+            view[own_id] = own
+            self.watched.add(own_id)
+            return record
+        survivor_id, reasons = match
+        survivor = self._join(survivor_id, own_id, [1, [post.get("platform") or record["platform"]]], at, view)
+        view[own_id] = {**own, "alias_of": survivor_id}
+        event = self._attached(survivor, cause, reasons)
+        result.events.append(self._as_first_sent(event, {"event_id": None}, view))
+        self._maybe_raise(survivor_id, view, cause, result)
+        return self._claimed_record(record, survivor_id, view[survivor_id], reasons)
+
+    def _claim(self, survivor_id: str, unclaimed: list[tuple[str, list[str]]], view: _Overlay,
+               result: ClusterResult) -> None:
+        """A complaint just opened copies posts that triage ignored earlier in the window: they
+        join it (their records are sent again, as mentions of it, superseding the ignored ones)."""
+        claimed = []
+        for ignored_id, reasons in unclaimed:
+            entry = view[ignored_id]
+            post = entry[IGNORED].get("post") or {}
+            self._join(survivor_id, ignored_id, [1, [post.get("platform") or "other"]], entry.get("at", 0.0), view)
+            view[ignored_id] = {**entry, "alias_of": survivor_id, IGNORED: {**entry[IGNORED], "reasons": reasons}}
+            self.watched.discard(ignored_id)
+            claimed.append(ignored_id)
+        view[survivor_id] = {**view[survivor_id], "claimed": claimed}
+        for ignored_id in claimed:
+            self._claim_sent(survivor_id, ignored_id, view, result)
+
+    def _claim_sent(self, survivor_id: str, ignored_id: str, view: _Overlay, result: ClusterResult) -> None:
+        """The event and the record of a claimed ignored post (again, for a redelivered envelope)."""
+        entry = view.get(ignored_id)
+        survivor = view.get(survivor_id)
+        if entry is None or survivor is None or IGNORED not in entry:
+            return
+        ignored = entry[IGNORED]
+        post = ignored.get("post") or {}
+        cause = {"post": post, "occurred_at": post.get("created_at"), "event_id": ignored_id}
+        reasons = list(ignored.get("reasons") or ())
+        result.events.append(self._as_first_sent(self._attached(survivor, cause, reasons), {"event_id": None}, view))
+        # The record triage sent for the post, kept with it (whatever fields a release adds).
+        record = ignored.get("record") or {
+            "event_id": "", "post_key": post.get("key"), "platform": post.get("platform"),
+            "post_id": post.get("post_id"), "created_at": post.get("created_at"), "outcome": "ignored",
+            "kind": ignored.get("kind"), "category": None, "priority": None, "opd": None, "kecamatan": None,
+            "desa": None, "complaint_id": None, "duplicate_of": None, "duplicate_via": None,
+            "ignored_reason": ignored.get("kind"), "reasons": []}
+        result.records.append(self._claimed_record(record, survivor_id, view[survivor_id], reasons))
+
+    @staticmethod
+    def _claimed_record(record: Mapping[str, Any], survivor_id: str, survivor: Mapping[str, Any],
+                        reasons: list[str]) -> dict[str, Any]:
+        """An ignored post's record as a near-duplicate of a complaint, with the complaint's decision."""
+        return {**record, **{f: survivor.get(f) for f in _SNAPSHOT}, "complaint_id": survivor_id,
+                "event_id": stable_id("tri", record["post_key"], "mention"), "outcome": "mention",
+                "duplicate_of": (survivor.get("first_post") or {}).get("key"), "duplicate_via": "near_duplicate",
+                "ignored_reason": None,
+                "reasons": [*record["reasons"], *reasons, f"dedupe:decision_of_complaint[{record['kind']}]"]}
 
     def _maybe_decided(self, key: str, complaint_id: str, text: str, at: float, cutoff: float) -> bool:
         """Whether the cluster table may hold an entry for this opening already (a redelivered
@@ -582,15 +808,19 @@ class Clusterer:
         cutoff only moves forward (between rebuilds)."""
         return not text or at < cutoff or self.index.holds(key, complaint_id)
 
-    def _match(self, event: Mapping[str, Any], fingerprint: tuple[bytes, bytes], bucket: str,
-               at: float, view: _Overlay) -> tuple[str, list[str]] | None:
+    def _match(self, event: Mapping[str, Any], text: str, fingerprint: Fingerprint, bucket: str,
+               at: float, view: _Overlay, unclaimed: list[tuple[str, list[str]]] | None = None
+               ) -> tuple[str, list[str]] | None:
+        """The survivor this opening is a copy of: a candidate of the window whose text is close
+        enough (resemblance or containment, exactly), names no other place, street, RT/RW or number
+        at the same position (:func:`conflict`), whose survivor is not in another desa. The
+        kind and the category do not count: a copy triage classified otherwise is still a copy.
+        Close posts that triage ignored and no complaint claimed yet are not survivors; they are
+        added to `unclaimed` when it is given."""
         policy = self.policy
         # The exact similarity first (in the index, on the shingles in memory): most candidates
         # fail it, and reading their table entries (a JSON decode each) cost more than the check.
-        if event.get("kecamatan"):
-            least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
-        else:
-            least, containment, containment_min = policy.unknown_place_jaccard, float("inf"), 0
+        least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
         for _, candidate, candidate_at, jaccard, contained in self.index.close(bucket, fingerprint, least,
                                                                                containment, containment_min):
             if abs(at - candidate_at) > policy.window_seconds:
@@ -602,13 +832,40 @@ class Clusterer:
             survivor = view.get(survivor_id)
             if survivor is None:
                 continue
+            dormant = "members" not in survivor
+            if dormant and (unclaimed is None or IGNORED not in survivor):
+                continue
             desa = event.get("desa")
             if desa and survivor.get("desa") and survivor["desa"] != desa:
                 continue
-            first = (survivor.get("first_post") or {}).get("key", survivor_id)
+            if self._differs(text, entry, survivor if survivor_id != candidate else None, jaccard >= least):
+                continue
             how = f"jaccard={jaccard:.2f}" if jaccard >= least else f"containment={contained:.2f}"
+            if dormant:
+                unclaimed.append((candidate, [f"dedupe:near_duplicate[{candidate}]", how]))
+                continue
+            first = (survivor.get("first_post") or {}).get("key", survivor_id)
             return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
         return None
+
+    @staticmethod
+    def _differs(text: str, candidate: Mapping[str, Any], survivor: Mapping[str, Any] | None, resembles: bool) -> bool:
+        """Whether a close candidate is still another complaint: its text or its survivor's names
+        another place at the same position (:func:`conflict`; the survivor too, since a copy cut
+        before the place joins whatever it is contained in), or the match is by containment only
+        and the shorter text ends with a place marker (cut right before the place it names)."""
+        theirs = candidate.get("text")
+        if not theirs:
+            return False
+        if conflict(text, theirs) is not None:
+            return True
+        if survivor is not None and survivor.get("text") and conflict(text, survivor["text"]) is not None:
+            return True
+        if not resembles:
+            shorter = text if len(text) <= len(theirs) else theirs
+            if shorter.rpartition(" ")[2] in PLACE_NAMED:
+                return True
+        return False
 
     def _attached(self, survivor: Mapping[str, Any], cause: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
         post = cause.get("post")
@@ -721,11 +978,15 @@ def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
     """The cluster key the envelope was sent under (agents.domain.cluster.route)."""
     for event in envelope.get("events", ()):
         return cluster_key(event.get("kecamatan"))
+    for ignored in (envelope.get("ignored") or {}).values():
+        return cluster_key(ignored.get("kecamatan"))
     for record in envelope.get("records", ()):
         return cluster_key(record.get("kecamatan"))
     return None
 
 
+IGNORED = "ignored"
+"""Key of a table entry for a post that triage ignored by its kind (Clusterer._ignored)."""
 RESOLUTION_NOTICE = "resolution_notice"
 """Key of the envelope that tells every partition of this stage a desk response resolved a
 complaint (agents/responses.py)."""
@@ -797,6 +1058,11 @@ class PairScores:
     """Hard negatives counted once per pair of groups (hard_pairs counts pairs of posts)."""
     unclustered: int = 0
     """Labelled posts that got no complaint at all (triage ignored them)."""
+    ignored_pairs: int = 0
+    """True pairs of which one post or both got no complaint (triage ignored them and they copy
+    no complaint of the window)."""
+    both_ignored_pairs: int = 0
+    """True pairs of which both posts got no complaint: triage's decision, no complaint to join."""
 
     @property
     def precision(self) -> float:
@@ -805,6 +1071,12 @@ class PairScores:
     @property
     def recall(self) -> float:
         return self.correct_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def recall_with_a_complaint(self) -> float:
+        """Pair recall over the true pairs of which at least one post got a complaint."""
+        pairs = self.true_pairs - self.both_ignored_pairs
+        return self.correct_pairs / pairs if pairs else 1.0
 
 
 def score_pairs(labels: list[Mapping[str, Any]], complaint_ids: list[str | None]) -> PairScores:
@@ -827,6 +1099,9 @@ def score_pairs(labels: list[Mapping[str, Any]], complaint_ids: list[str | None]
         scores.predicted_pairs += merged
         scores.correct_pairs += same_group and merged
         if same_group:
+            if not complaint_ids[i] or not complaint_ids[j]:
+                scores.ignored_pairs += 1
+                scores.both_ignored_pairs += not complaint_ids[i] and not complaint_ids[j]
             continue
         if a.get("problem") == b.get("problem") and a.get("kecamatan") != b.get("kecamatan"):
             kind = "same_category_other_place"

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 OFFICIAL_KIND = "respon_resmi"
 """Kind recorded for posts by an official account: they are responses, not citizen posts."""
 EXCERPT_CHARS = 280
+COPY_KINDS = frozenset({"apresiasi", "lainnya"})
+"""Kinds triage ignores that a copy of a complaint is still often given (a closing "terima kasih"
+makes praise, a greeting lainnya): posts of these kinds go to the clustering stage, which
+attaches a copy to its complaint (agents.domain.cluster). Spam and politics do not: they are
+many, and a complaint's copy rarely reads as either."""
 
 
 @dataclass(slots=True)
@@ -39,8 +44,12 @@ class TriageResult:
     """Final decisions for replies that were waiting on this post; they supersede the replies'
     pending records."""
     fingerprints: dict[str, str] = field(default_factory=dict)
-    """Normalized text of the posts that opened a complaint, by post key: what the clustering
-    stage compares (agents.domain.cluster)."""
+    """Text of the posts that opened a complaint, by post key: what the clustering stage compares
+    (agents.domain.cluster normalizes it for copies itself)."""
+    ignored_posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Posts ignored by kind that may still be copies of a complaint, by post key: the place they
+    name and the post's reference. The clustering stage attaches such a post to the complaint it
+    copies (the complaint's decision stands for it); otherwise the post stays ignored."""
 
     def apply(self, state: MutableMapping[str, Any], orphans: MutableMapping[str, Any]) -> None:
         """Write this result's updates into the two state mappings (tables or dicts)."""
@@ -60,6 +69,7 @@ class TriageResult:
         self.late_records.append(other.record)
         self.late_records.extend(other.late_records)
         self.fingerprints.update(other.fingerprints)
+        self.ignored_posts.update(other.ignored_posts)
 
 
 def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
@@ -246,7 +256,14 @@ class Triage:
         if decision.kind not in config.actionable_kinds:
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
                                   ignored_reason=decision.kind, confidence=decision.confidence)
-            return TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
+            result = TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
+            if decision.kind in COPY_KINDS:
+                # A copy of a complaint classified otherwise: the clustering stage decides.
+                place = config.gazetteer.locate(normalized.words)
+                result.fingerprints[post.key] = post.text
+                result.ignored_posts[post.key] = {"kecamatan": place.kecamatan, "desa": place.desa,
+                                                  "post": _post_ref(post, config.timezone)}
+            return result
 
         place = config.gazetteer.locate(normalized.words)
         reasons.extend(place.reasons)
@@ -283,7 +300,7 @@ class Triage:
         event = self._complaint_event("opened", post, summary, reasons=reasons,
                                       excerpt=post.text[:EXCERPT_CHARS])
         result = TriageResult(record, [event], {complaint_key: summary})
-        result.fingerprints[post.key] = normalized.text
+        result.fingerprints[post.key] = post.text
         if complaint_key != post.key:
             result.state_updates[post.key] = {**decided, "mention_of": complaint_key}
         return result

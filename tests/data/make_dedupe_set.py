@@ -1,4 +1,4 @@
-"""Writes tests/data/dedupe_set.jsonl: the labelled set of near-duplicate clustering (issue 4).
+"""Writes tests/data/dedupe_set.jsonl: the labelled set of near-duplicate clustering.
 
     .venv/bin/python tests/data/make_dedupe_set.py      # deterministic: same file every run
 
