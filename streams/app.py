@@ -346,7 +346,10 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication,
         "web_enabled": True,
+        # web_host only names the worker in URLs faust builds; the socket binds web_bind
+        # (faust's default 0.0.0.0), which must follow the configured interface.
         "web_host": settings.web_host,
+        "web_bind": settings.web_host,
         "web_port": settings.web_port,
         "consumer_auto_offset_reset": "earliest",
         "key_serializer": "raw",
