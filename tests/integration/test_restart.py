@@ -140,3 +140,120 @@ def _metrics(port: int) -> bytes:
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
     except OSError:
         return b""
+
+
+def _kill_broker_on(port: int) -> None:
+    """Stop a Tansu left behind on `port` (it runs in its own session), by its process id."""
+    import os
+    import signal
+    from pathlib import Path
+
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"tcp://127.0.0.1:{port}".encode() in command and any(part.endswith(b"tansu") for part in command):
+            os.kill(int(entry.name), signal.SIGKILL)
+
+
+def _ready(port: int) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.HTTPError, OSError):
+        return False
+
+
+def test_tanggap_run_restarted_on_its_data_directory_starts_cleanly_and_says_what_was_lost(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from streams.broker import free_port
+    from streams.demo import stop_process
+    from streams.settings import EMBEDDED_TUNING, Settings
+    from tests.conftest import REPO
+
+    broker_port, web_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TANGGAP_")}
+    env.update({"TANGGAP_EMBEDDED_PORT": str(broker_port), "TANGGAP_WEB_PORT": str(web_port),
+                "TANGGAP_DATA_DIR": str(tmp_path / "data"), "TANGGAP_LOG_LEVEL": "info", "PYTHONPATH": str(REPO)})
+    settings = Settings.from_env({**env, **EMBEDDED_TUNING, "TANGGAP_BROKER": f"127.0.0.1:{broker_port}"})
+    log_path = tmp_path / "run.log"
+
+    def start() -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen([sys.executable, "-m", "streams.cli", "run"], env=env, cwd=REPO,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log() -> str:
+        return log_path.read_text(errors="replace")
+
+    first = start()
+    try:
+        wait_for(lambda: (first.poll() is None or pytest.fail(log()[-3000:])) and _ready(web_port), timeout=90,
+                 message="the first run to be ready")
+        now = datetime.now(timezone.utc)
+        asyncio.run(produce(settings, settings.topic("posts.raw"), [
+            post("7001", "Jalan di kecamatan Wedi rusak parah dan berlubang, mohon diperbaiki", now),
+            post("7002", "Lampu jalan di kecamatan Bayat mati total, mohon diperbaiki", now)]))
+        wait_for(lambda: len(asyncio.run(Outcome.read(settings)).opened()) == 2, timeout=60,
+                 message="two complaints opened")
+        time.sleep(3)  # the clocks' table writes reach RocksDB
+        stop_process(first, timeout=30)
+        assert first.returncode == 0, log()[-3000:]
+        assert "for evaluation only" in log()
+
+        second = start()
+        try:
+            wait_for(lambda: (second.poll() is None or pytest.fail(log()[-3000:])) and _ready(web_port), timeout=90,
+                     message="the restarted run to be ready")
+            text = log()
+            assert "ConsistencyError" not in text and "Traceback" not in text, text[-3000:]
+            lost = [line for line in text.splitlines() if "keeps nothing across restarts" in line]
+            assert len(lost) == 1 and "2 open SLA clocks" in lost[0] and "Kafka or Redpanda" in lost[0], lost
+            assert (tmp_path / "data" / "previous-state" / "tables").is_dir()
+        finally:
+            stop_process(second, timeout=30)
+    finally:
+        stop_process(first, timeout=5)
+        _kill_broker_on(broker_port)
+
+
+def test_a_worker_whose_state_is_ahead_of_a_real_broker_stops_with_the_recovery_command(deployment_factory, tmp_path):
+    import subprocess
+    import sys
+
+    from streams.broker import EmbeddedBroker
+    from tests.conftest import REPO
+
+    deployment = deployment_factory()
+    settings = deployment.settings
+    first = deployment.worker()
+    now = datetime.now(timezone.utc)
+    asyncio.run(produce(settings, settings.topic("posts.raw"), [
+        post("7101", "Jalan di kecamatan Wedi rusak parah dan berlubang, mohon diperbaiki", now)]))
+    wait_for(lambda: len(asyncio.run(Outcome.read(settings)).opened()) == 1, timeout=90, message="a complaint opened")
+    time.sleep(3)
+    first.stop()
+
+    # Another broker that never held this deployment's changelogs: the state is ahead of it.
+    with EmbeddedBroker() as other:
+        env = {**deployment.env, "TANGGAP_BROKER": other.bootstrap}
+        result = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=REPO,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.startswith("tanggap: ")]
+        assert len(lines) == 1 and "ahead of the broker" in lines[0] and "tanggap reset-state" in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+        reset = subprocess.run([sys.executable, "-m", "streams.cli", "reset-state"], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=60)
+        assert reset.returncode == 0 and "previous-state" in reset.stdout, reset.stderr
+        assert not (settings.data_dir / "v1").exists()
