@@ -175,3 +175,49 @@ def test_a_burst_of_ten_thousand_posts_loses_none(ingest):
     triaged = asyncio.run(read_keys(deployment.settings, "posts.triaged", b"web:burst-", BURST, timeout=300))
     assert worker.alive(), worker.log()[-3000:]
     assert len(triaged) == BURST, f"{BURST - len(triaged)} posts never triaged"
+
+
+async def read_everything(settings, idle_ms: int = 3000) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key, value) of every record on the deployment's topics and table changelogs."""
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=None)
+    await probe.start()
+    try:
+        topics = sorted(t for t in await probe.topics()
+                        if t.startswith(settings.topic_prefix) or t.startswith(f"{settings.app_id}-"))
+    finally:
+        await probe.stop()
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.broker, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=5000)
+    await consumer.start()
+    records = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=idle_ms):
+            records.extend((r.topic, r.key or b"", r.value or b"") for rs in batch.values() for r in rs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def test_no_record_of_any_topic_holds_a_whatsapp_senders_number(ingest):
+    import base64
+
+    deployment, _, base = ingest
+    body = (PAYLOADS / "whatsapp_messages.json").read_bytes()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    status, answer = call(base + "/ingest/whatsapp", body, {"X-Hub-Signature-256": signature})
+    assert status == 200, answer
+    keys = orjson.loads(answer)["accepted"]
+    assert keys and all(key.startswith("whatsapp:wamid-") for key in keys)
+    triaged = asyncio.run(read_keys(deployment.settings, "posts.triaged", b"whatsapp:", len(keys), timeout=120))
+    assert len(triaged) >= len(keys)
+    time.sleep(3)  # the complaints, clocks and changelogs of those posts
+    records = asyncio.run(read_everything(deployment.settings))
+    topics = {topic for topic, _, _ in records}
+    assert {deployment.settings.topic(t) for t in ("posts.raw", "posts.triaged", "complaints")} <= topics
+    number = b"6281234567890"
+    # The number as it appears in a wamid (base64 of a structure holding it), in three alignments.
+    encoded = {base64.b64encode(pad + number)[4:16] for pad in (b"", b"\x00", b"\x00\x00")}
+    for topic, key, value in records:
+        for field in (key, value):
+            assert number not in field and b"wamid." not in field, (topic, key)
+            assert not any(fragment in field for fragment in encoded), (topic, key)
