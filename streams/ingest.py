@@ -35,7 +35,7 @@ from prometheus_client import Counter
 
 from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, PayloadError, adapter
 from agents.domain.dedupe import thread_key
-from schemas.events import InvalidInput, RawPost
+from schemas.events import LIMITS, InvalidInput, RawPost, configure_limits
 from streams.settings import Settings
 
 log = logging.getLogger("tanggap.ingest")
@@ -60,6 +60,9 @@ class Ingest:
     def __init__(self, settings: Settings, publish: Publisher, topic_label: str = "posts.raw") -> None:
         self.settings = settings
         self.publish = publish
+        # The limits the worker applies to what it reads from posts.raw: a post the door accepts
+        # must not become a `too_large` dead letter there.
+        configure_limits(max_message_bytes=settings.max_message_bytes, max_text_chars=settings.max_text_chars)
         self.context = AdapterContext(
             accounts=settings.ingest_accounts,
             whatsapp_hash_key=settings.ingest_whatsapp_hash_key.encode() if settings.ingest_whatsapp_hash_key else None,
@@ -261,6 +264,11 @@ def validate(posts: list[Any]) -> tuple[list[str], list[dict[str, Any]], list[tu
         except orjson.JSONEncodeError as exc:  # e.g. nested deeper than orjson writes
             rejected.append({"index": index, "post_id": parsed.post_id, "reason": "schema_violation",
                              "detail": f"cannot be serialized: {exc}"})
+            continue
+        if len(value) > LIMITS.max_message_bytes:
+            rejected.append({"index": index, "post_id": parsed.post_id, "reason": "too_large",
+                             "detail": f"{len(value)} bytes as published, limit {LIMITS.max_message_bytes} "
+                                       "(TANGGAP_MAX_MESSAGE_BYTES)"})
             continue
         accepted.append(parsed.key)
         messages.append((thread_key(parsed).encode(), value))

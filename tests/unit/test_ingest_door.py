@@ -156,3 +156,22 @@ def test_type_mutated_native_payloads_of_every_adapter_never_get_a_500(door, cas
     status, answer = door.post(f"/ingest/{fmt}", body, headers)
     assert status < 500, (fmt, answer[:500])
     assert orjson.loads(answer)  # always a JSON answer
+
+
+def test_a_post_over_the_workers_message_limit_is_refused_at_the_door_not_dead_lettered_later():
+    door = Door(TANGGAP_MAX_MESSAGE_BYTES="65536")
+    try:
+        text = "🙏" * 20_000  # within the schema's 20,000 characters, 80,000 bytes as UTF-8
+        post = {"platform": "web", "post_id": "emoji", "text": text, "created_at": "2026-11-02T08:00:00+07:00",
+                "author": {"id": "u-emoji"}}
+        status, answer = door.post("/ingest", orjson.dumps(post))
+        assert status == 422, answer[:300]
+        (item,) = orjson.loads(answer)["rejected"]
+        assert item["reason"] == "too_large" and "TANGGAP_MAX_MESSAGE_BYTES" in item["detail"]
+        assert door.published == []
+        fitting = {**post, "post_id": "fits", "text": "🙏" * 16_000}  # 64,000 bytes of text: under the limit
+        status, answer = door.post("/ingest", orjson.dumps(fitting))
+        assert status == 202, answer[:300]
+        assert len(door.published) == 1 and len(door.published[0][1]) <= 65536
+    finally:
+        door.close()
