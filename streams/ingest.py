@@ -44,6 +44,8 @@ Publisher = Callable[[Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 SIGNED_FORMATS = ("meta", "whatsapp")
 LINE_FORMATS = ("tiktok", "youtube")
 """Exports that arrive as JSON lines; a JSON array or a single object works too."""
+MAX_REJECTED_LISTED = 100
+"""Rejected items a 422 lists one by one; `rejected_total` counts them all."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects a body may have. orjson parses 1,024 levels but writes
 at most 254, so a deeper post would pass validation and fail to publish; real payloads nest
@@ -145,10 +147,11 @@ class Ingest:
                                f"the body exceeds {self.settings.ingest_max_body_bytes} bytes; send smaller batches")
         if not bearer and not self._signature_ok(request, body):
             return self._error(fmt, 401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+        most = self.settings.ingest_max_items
         try:
-            payloads = parse_body(body, fmt)
+            payloads = parse_body(body, fmt, most)
         except InvalidInput as exc:
-            return self._error(fmt, 400, exc.reason, exc.detail)
+            return self._error(fmt, 413 if exc.reason == "too_many_items" else 400, exc.reason, exc.detail)
         try:
             convert = adapter(fmt)
             posts, skipped = [], []
@@ -160,13 +163,16 @@ class Ingest:
             return self._error(fmt, 400, "unrecognized_payload", str(exc))
         except AdapterSetupError as exc:
             return self._error(fmt, 503, "not_configured", str(exc))
+        if len(posts) + len(skipped) > most:
+            return self._error(fmt, 413, "too_many_items", _too_many(len(posts) + len(skipped), most))
         accepted, rejected, messages = validate(posts)
         for item in skipped:
             ingest_items.labels(fmt, "skipped", item.reason).inc()
         if rejected:
             for item in rejected:
                 ingest_items.labels(fmt, "rejected", item["reason"]).inc()
-            return self._reply(fmt, 422, {"accepted": [], "rejected": rejected,
+            return self._reply(fmt, 422, {"accepted": [], "rejected": rejected[:MAX_REJECTED_LISTED],
+                                          "rejected_total": len(rejected),
                                           "skipped": [s.to_json() for s in skipped]})
         try:
             if messages:
@@ -223,18 +229,30 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def parse_body(body: bytes, fmt: str) -> list[Any]:
+def _too_many(items: int, most: int) -> str:
+    return f"{items} items, at most {most} per request (TANGGAP_INGEST_MAX_ITEMS); send smaller batches"
+
+
+def parse_body(body: bytes, fmt: str, most: int | None = None) -> list[Any]:
     """The payloads of a body: a JSON value, or for export formats also JSON lines. For `raw`,
-    an array is a batch of posts; for other formats an array is handed to the adapter whole."""
+    an array is a batch of posts; for other formats an array is handed to the adapter whole.
+    More than `most` posts (raw arrays, lines) is `too_many_items`, found before any other work."""
     if not body.strip():
         raise InvalidInput("invalid_json", "empty body")
     try:
-        return [_checked_depth(orjson.loads(body))]
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         if fmt not in LINE_FORMATS:
             raise InvalidInput("invalid_json", str(exc)) from None
+    else:
+        if most is not None and fmt == "raw" and isinstance(value, list) and len(value) > most:
+            raise InvalidInput("too_many_items", _too_many(len(value), most))
+        return [_checked_depth(value)]
+    lines = body.splitlines()
+    if most is not None and len(lines) > most and sum(1 for line in lines if line.strip()) > most:
+        raise InvalidInput("too_many_items", _too_many(sum(1 for line in lines if line.strip()), most))
     payloads = []
-    for number, line in enumerate(body.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
                 payloads.append(_checked_depth(orjson.loads(line), f"line {number}: "))

@@ -175,3 +175,20 @@ def test_a_post_over_the_workers_message_limit_is_refused_at_the_door_not_dead_l
         assert len(door.published) == 1 and len(door.published[0][1]) <= 65536
     finally:
         door.close()
+
+
+def test_items_per_request_and_the_rejected_list_are_bounded(door):
+    import time
+
+    flood = b"[" + b",".join([b"{}"] * 349_000) + b"]"  # ~1 MB of empty objects
+    started = time.perf_counter()
+    status, answer = door.post("/ingest", flood)
+    assert status == 413 and orjson.loads(answer)["error"] == "too_many_items", answer[:300]
+    assert len(answer) < 1000 and time.perf_counter() - started < 2.0
+    lines = b"\n".join([b'{"a": 1}'] * 1001)
+    status, answer = door.post("/ingest/tiktok", lines)
+    assert status == 413 and orjson.loads(answer)["error"] == "too_many_items", answer[:300]
+    status, answer = door.post("/ingest", b"[" + b",".join([b"{}"] * 1000) + b"]")
+    result = orjson.loads(answer)
+    assert status == 422 and result["rejected_total"] == 1000 and len(result["rejected"]) == 100
+    assert len(answer) < 20_000
