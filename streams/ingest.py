@@ -383,8 +383,10 @@ def build_server(settings: Settings) -> web.Application:
 def serve(settings: Settings, host: str, port: int) -> None:
     from streams.kafka import create_topics
 
+    from streams.logs import configure
+
+    configure(settings.log_level, settings.log_format)
     asyncio.run(create_topics(settings))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     print(f"ingest server on http://{host}:{port}/ingest -> {settings.topic('posts.raw')} at {settings.broker}", flush=True)
     # access_log=None: access lines would carry query strings (hub.verify_token) and client addresses.
     web.run_app(build_server(settings), host=host, port=port, print=None, access_log=None)

@@ -221,3 +221,90 @@ def test_no_record_of_any_topic_holds_a_whatsapp_senders_number(ingest):
         for field in (key, value):
             assert number not in field and b"wamid." not in field, (topic, key)
             assert not any(fragment in field for fragment in encoded), (topic, key)
+
+
+SECRET_TOKEN = "tok-SECRET-4f1c9e"
+SECRET_VERIFY = "verify-SECRET-77ab"
+BODY_MARKER = "body-SECRET-d00d"
+PERSONAL = ("081234567890", "3310011234560001", "3310 0112 3456 0001", "warga.secret@example.org")
+
+
+def hostile_requests(port: int) -> None:
+    """The malformed requests aiohttp logs with their bytes (issue of the ingest probe)."""
+    import socket
+
+    post_body = orjson.dumps({"platform": "web", "post_id": "leak", "created_at": "2026-11-02T08:00:00+07:00",
+                              "author": {"id": "u"}, "text": f"{BODY_MARKER} hubungi {PERSONAL[0]} NIK {PERSONAL[1]} "
+                              f"atau {PERSONAL[2]} email {PERSONAL[3]}"})
+    requests = [
+        b"POST /ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + SECRET_TOKEN.encode() + b"\x01\r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+        b"POST /ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + SECRET_TOKEN.encode() + b"x" * 9000 + b"\r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+        b"GET /ingest/meta?hub.mode=subscribe&hub.verify_token=" + SECRET_VERIFY.encode() + b" x&hub.challenge=1 HTTP/1.1\r\n"
+        b"Host: x\r\n\r\n",
+        b"POST /ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + SECRET_TOKEN.encode() + b"\r\n"
+        b"Content-Length: 5\r\n\r\n" + post_body,
+        b"POST /ingest?hub.verify_token=" + SECRET_VERIFY.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + SECRET_TOKEN.encode() + b"\r\nContent-Length: " + str(len(post_body)).encode() + b"\r\n\r\n" + post_body,
+    ]
+    for request in requests:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                while sock.recv(65536):
+                    pass
+            except OSError:
+                pass
+
+
+def assert_no_secret_in(log: str) -> None:
+    for secret in (SECRET_TOKEN, SECRET_VERIFY, BODY_MARKER, *PERSONAL):
+        assert secret not in log, f"{secret!r} in the log: ...{log[max(0, log.find(secret) - 300):log.find(secret) + 100]}"
+
+
+def test_hostile_requests_leave_no_secret_or_personal_data_in_the_worker_log(ingest):
+    _, worker, base = ingest
+    hostile_requests(worker.web_port)
+    time.sleep(1)
+    assert worker.alive()
+    assert_no_secret_in(worker.log())
+
+
+def test_the_standalone_ingest_server_logs_json_and_redacts_like_the_worker(ingest, tmp_path):
+    import subprocess
+    import sys
+
+    from streams.broker import free_port
+    from tests.conftest import REPO
+
+    deployment, _, _ = ingest
+    port = free_port()
+    env = {**deployment.env, "TANGGAP_INGEST_TOKENS": SECRET_TOKEN, "TANGGAP_INGEST_META_VERIFY_TOKEN": SECRET_VERIFY,
+           "TANGGAP_LOG_LEVEL": "debug"}
+    log_path = tmp_path / "ingest-server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "streams.cli", "ingest-server", "--port", str(port)], env=env,
+                                  cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def up():
+            assert server.poll() is None, log_path.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    return True
+            except OSError:
+                return False
+
+        wait_for(up, timeout=60, message="ingest server")
+        hostile_requests(port)
+        time.sleep(1)
+    finally:
+        from streams.demo import stop_process
+
+        stop_process(server)
+    text = log_path.read_text()
+    assert_no_secret_in(text)
+    lines = [line for line in text.splitlines() if line.startswith("{")]
+    assert lines and all(orjson.loads(line)["level"] for line in lines), text[-2000:]
+    assert "ingest raw" in text or "ingest unknown" in text or "aiohttp" in text  # it did log the requests
