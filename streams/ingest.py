@@ -11,7 +11,10 @@ A request is all or nothing: when any item breaks the contract the answer is 422
 per rejected item and nothing is published, so a client can fix and resend the batch without
 guessing what went through. Items an adapter skips on purpose (deletions, delivery receipts)
 are not errors: the 2xx answer lists them with their reason. The answer comes after the broker
-acknowledged every message: 202 means published.
+acknowledged every message: 202 means published. A broker that does not acknowledge within
+TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS gets the client a 503 with Retry-After; part of the batch
+may have been published then, so clients resend the whole batch (the pipeline recognizes a
+post delivered twice by its key).
 
 Authentication: a bearer token from TANGGAP_INGEST_TOKENS, or for /ingest/meta and
 /ingest/whatsapp Meta's X-Hub-Signature-256 (HMAC-SHA256 of the body with the app secret),
@@ -174,16 +177,31 @@ class Ingest:
             return self._reply(fmt, 422, {"accepted": [], "rejected": rejected[:MAX_REJECTED_LISTED],
                                           "rejected_total": len(rejected),
                                           "skipped": [s.to_json() for s in skipped]})
+        timeout = self.settings.ingest_publish_timeout_seconds
         try:
             if messages:
-                await self.publish(messages)
-        except Exception as exc:  # the broker is down or refused: the client must retry
-            log.error("ingest %s: publishing %d posts failed: %s", fmt, len(messages), type(exc).__name__)
-            return self._error(fmt, 503, "broker_unavailable", "posts were not published; retry later")
+                # Shielded: a timeout answers the client, and the sends already queued on the
+                # producer finish or fail there (the producer's futures are not cancelled).
+                publishing = asyncio.ensure_future(self.publish(messages))
+                publishing.add_done_callback(_retrieve)
+                await asyncio.wait_for(asyncio.shield(publishing), timeout)
+        except Exception as exc:  # the broker is down, slow or refused: the client must retry
+            failure = f"no acknowledgement in {timeout:g} s" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
+            log.error("ingest %s: publishing %d posts failed: %s", fmt, len(messages), failure)
+            return self._error(fmt, 503, "broker_unavailable",
+                               "the broker did not acknowledge every post; some may have been published: "
+                               "resend the whole batch later (post keys make the resent copies duplicates)",
+                               {"Retry-After": str(max(1, round(timeout)))})
         ingest_items.labels(fmt, "accepted", "").inc(len(accepted))
         # Meta retries webhooks that are not answered with 200.
         status = 200 if fmt in SIGNED_FORMATS else 202
         return self._reply(fmt, status, {"accepted": accepted, "skipped": [s.to_json() for s in skipped]})
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Consume the outcome of a publish the client no longer waits for (no asyncio warning)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _header_bytes(value: str) -> bytes:

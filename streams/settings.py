@@ -77,6 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_EMBEDDED_PORT", "9092", "Port of the embedded broker started by `tanggap broker` and `tanggap run`."),
     Setting("TANGGAP_INGEST_TOKENS", "", "Bearer tokens accepted by POST /ingest (comma-separated, so a token can be rotated). Empty: ingest answers 503, except Meta webhooks signed with the app secret.", secret=True),
     Setting("TANGGAP_INGEST_MAX_BODY_BYTES", "1048576", "Largest ingest request body; larger ones get 413."),
+    Setting("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS", "5", "Longest an ingest request waits for the broker to acknowledge its posts; then 503 with Retry-After. A 503 may have published part of the batch: clients resend the whole batch, and post keys dedupe."),
     Setting("TANGGAP_INGEST_MAX_ITEMS", "1000", "Most items (posts, or native items an adapter reads) one ingest request may carry; more get 413 too_many_items before any validation."),
     Setting("TANGGAP_INGEST_META_APP_SECRET", "", "Meta app secret: /ingest/meta and /ingest/whatsapp accept bodies whose X-Hub-Signature-256 matches it.", secret=True),
     Setting("TANGGAP_INGEST_META_VERIFY_TOKEN", "", "The verify token entered in Meta's webhook setup, echoed back by the hub.challenge handshake. Empty: verification fails.", secret=True),
@@ -186,6 +187,7 @@ class Settings:
     ingest_tokens: tuple[str, ...] = field(default=(), repr=False)
     ingest_max_body_bytes: int = 1048576
     ingest_max_items: int = 1000
+    ingest_publish_timeout_seconds: float = 5.0
     ingest_meta_app_secret: str = field(default="", repr=False)
     ingest_meta_verify_token: str = field(default="", repr=False)
     ingest_whatsapp_hash_key: str = field(default="", repr=False)
@@ -256,6 +258,8 @@ class Settings:
             ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
             ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
             ingest_max_items=_int("TANGGAP_INGEST_MAX_ITEMS", raw["TANGGAP_INGEST_MAX_ITEMS"]) or 1000,
+            ingest_publish_timeout_seconds=_float("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS",
+                                                  raw["TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"]) or 5.0,
             ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
             ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
             ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],

@@ -308,3 +308,56 @@ def test_the_standalone_ingest_server_logs_json_and_redacts_like_the_worker(inge
     lines = [line for line in text.splitlines() if line.startswith("{")]
     assert lines and all(orjson.loads(line)["level"] for line in lines), text[-2000:]
     assert "ingest raw" in text or "ingest unknown" in text or "aiohttp" in text  # it did log the requests
+
+
+def test_a_frozen_broker_gets_ingest_clients_a_503_with_retry_after_from_the_worker_and_the_server(
+        deployment_factory, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from streams.broker import EmbeddedBroker, free_port
+    from streams.demo import stop_process
+    from tests.conftest import REPO
+
+    with EmbeddedBroker() as private:
+        deployment = deployment_factory(TANGGAP_BROKER=private.bootstrap, TANGGAP_INGEST_TOKENS=TOKEN,
+                                        TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS="2")
+        worker = deployment.worker()
+        port = free_port()
+        with open(tmp_path / "server.log", "wb") as log:
+            server = subprocess.Popen([sys.executable, "-m", "streams.cli", "ingest-server", "--port", str(port)],
+                                      env=deployment.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        try:
+            bases = {"worker": f"http://127.0.0.1:{worker.web_port}", "server": f"http://127.0.0.1:{port}"}
+
+            def answering(base: str) -> bool:
+                try:
+                    return call(base + "/ingest", orjson.dumps(post("warm-" + base[-5:], "jalan rusak")), bearer())[0] == 202
+                except OSError:
+                    return False
+
+            for base in bases.values():
+                wait_for(lambda: answering(base), timeout=90, message=f"{base} publishing")
+            os.kill(private.process.pid, signal.SIGSTOP)
+            try:
+                for name, base in bases.items():
+                    started = time.monotonic()
+                    request = urllib.request.Request(base + "/ingest", method="POST", headers=bearer(),
+                                                     data=orjson.dumps([post(f"frozen-{name}-{i}", "lampu mati")
+                                                                        for i in range(50)]))
+                    with pytest.raises(urllib.error.HTTPError) as refused:
+                        urllib.request.urlopen(request, timeout=30)
+                    waited = time.monotonic() - started
+                    assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "2", name
+                    assert orjson.loads(refused.value.read())["error"] == "broker_unavailable"
+                    assert waited < 5, f"{name} answered after {waited:.1f} s"
+            finally:
+                os.kill(private.process.pid, signal.SIGCONT)
+            for base in bases.values():
+                wait_for(lambda: answering(base), timeout=90, message=f"{base} publishing again")
+        finally:
+            stop_process(server)
+            worker.stop()

@@ -192,3 +192,30 @@ def test_items_per_request_and_the_rejected_list_are_bounded(door):
     result = orjson.loads(answer)
     assert status == 422 and result["rejected_total"] == 1000 and len(result["rejected"]) == 100
     assert len(answer) < 20_000
+
+
+def test_a_broker_that_does_not_acknowledge_gets_the_client_a_503_with_retry_after_in_bounded_time():
+    import time
+
+    door = Door(TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS="0.5")
+
+    async def hanging(messages) -> None:
+        await asyncio.sleep(3600)
+
+    door.ingest.publish = hanging
+    try:
+        post = {"platform": "web", "post_id": "p1", "text": "jalan rusak", "created_at": "2026-11-02T08:00:00+07:00",
+                "author": {"id": "u"}}
+
+        async def call():
+            async with door.client.post("/ingest", data=orjson.dumps(post),
+                                        headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+                return r.status, r.headers.get("Retry-After"), await r.read()
+
+        started = time.perf_counter()
+        status, retry_after, answer = door.loop.run_until_complete(call())
+        assert status == 503 and retry_after == "1", answer
+        assert orjson.loads(answer)["error"] == "broker_unavailable" and "resend" in orjson.loads(answer)["detail"]
+        assert time.perf_counter() - started < 2.0
+    finally:
+        door.close()
