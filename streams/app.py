@@ -25,7 +25,7 @@ from agents.domain.config import TanggapConfig
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
-from streams import faust_fixes, metrics, security, stores
+from streams import faust_fixes, metrics, security, stores, web
 from streams.batches import (
     ALREADY_READ,
     OUT_OF_SEQUENCE,
@@ -400,6 +400,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         for field in TopicNames.fields()
     }
     pipeline = Pipeline(app, settings, config, names, topics, make_clock(settings.clock_speed))
+    web.harden_faust(app, settings)  # client timeouts, response headers (streams/web.py)
     metrics.build_info.info({"version": VERSION, "regency": config.regency_id})
     sensor = metrics.WorkerSensor(settings.topic_prefix)
     app.sensors.add(sensor)

@@ -40,6 +40,7 @@ from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, Payload
 from agents.domain.dedupe import thread_key
 from schemas.events import LIMITS, InvalidInput, RawPost, configure_limits
 from streams.settings import Settings
+from streams.web import harden, runner_options
 
 log = logging.getLogger("tanggap.ingest")
 
@@ -59,6 +60,10 @@ ingest_requests = Counter("tanggap_ingest_requests_total", "Ingest HTTP requests
 ingest_items = Counter("tanggap_ingest_items_total",
                        "Items of ingest requests: accepted (published), rejected (contract violation) or skipped "
                        "(deletions, receipts; reason label)", ("format", "outcome", "reason"))
+
+
+class TooManyItems(ValueError):
+    """A request with more items than TANGGAP_INGEST_MAX_ITEMS (an HTTP answer, not a dead letter)."""
 
 
 class Ingest:
@@ -144,7 +149,13 @@ class Ingest:
         if not bearer and not (signed and "X-Hub-Signature-256" in request.headers):
             return self._error(fmt, 401, "unauthorized", "missing or invalid bearer token",
                                {"WWW-Authenticate": 'Bearer realm="tanggap-ingest"'})
-        body = await read_limited(request, self.settings.ingest_max_body_bytes)
+        try:
+            body = await read_limited(request, self.settings.ingest_max_body_bytes,
+                                      self.settings.http_body_timeout_seconds)
+        except TimeoutError:
+            return self._error(fmt, 408, "body_timeout",
+                               f"the body did not arrive within {self.settings.http_body_timeout_seconds:g} s",
+                               {"Connection": "close"})
         if body is None:
             return self._error(fmt, 413, "body_too_large",
                                f"the body exceeds {self.settings.ingest_max_body_bytes} bytes; send smaller batches")
@@ -153,8 +164,10 @@ class Ingest:
         most = self.settings.ingest_max_items
         try:
             payloads = parse_body(body, fmt, most)
+        except TooManyItems as exc:
+            return self._error(fmt, 413, "too_many_items", str(exc))
         except InvalidInput as exc:
-            return self._error(fmt, 413 if exc.reason == "too_many_items" else 400, exc.reason, exc.detail)
+            return self._error(fmt, 400, exc.reason, exc.detail)
         try:
             convert = adapter(fmt)
             posts, skipped = [], []
@@ -234,16 +247,18 @@ def _checked_depth(value: Any, where: str = "") -> Any:
     return value
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it is larger than `limit` (checked before and while reading)."""
+async def read_limited(request: web.Request, limit: int, timeout: float | None = None) -> bytes | None:
+    """The body, or None when it is larger than `limit` (checked before and while reading);
+    TimeoutError when it takes longer than `timeout` seconds to arrive."""
     if request.content_length is not None and request.content_length > limit:
         return None
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(timeout):
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -264,11 +279,11 @@ def parse_body(body: bytes, fmt: str, most: int | None = None) -> list[Any]:
             raise InvalidInput("invalid_json", str(exc)) from None
     else:
         if most is not None and fmt == "raw" and isinstance(value, list) and len(value) > most:
-            raise InvalidInput("too_many_items", _too_many(len(value), most))
+            raise TooManyItems(_too_many(len(value), most))
         return [_checked_depth(value)]
     lines = body.splitlines()
     if most is not None and len(lines) > most and sum(1 for line in lines if line.strip()) > most:
-        raise InvalidInput("too_many_items", _too_many(sum(1 for line in lines if line.strip()), most))
+        raise TooManyItems(_too_many(sum(1 for line in lines if line.strip()), most))
     payloads = []
     for number, line in enumerate(lines, start=1):
         if line.strip():
@@ -390,6 +405,7 @@ def build_server(settings: Settings) -> web.Application:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app = web.Application()
+    harden(app)
     app.on_startup.append(start_producer)
     app.on_cleanup.append(stop_producer)
     add_routes(app, ingest)
@@ -407,7 +423,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     asyncio.run(create_topics(settings))
     print(f"ingest server on http://{host}:{port}/ingest -> {settings.topic('posts.raw')} at {settings.broker}", flush=True)
     # access_log=None: access lines would carry query strings (hub.verify_token) and client addresses.
-    web.run_app(build_server(settings), host=host, port=port, print=None, access_log=None)
+    web.run_app(build_server(settings), host=host, port=port, print=None, access_log=None, **runner_options(settings))
 
 
 # -- files (tanggap replay --format) -------------------------------------------------------------

@@ -78,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_INGEST_TOKENS", "", "Bearer tokens accepted by POST /ingest (comma-separated, so a token can be rotated). Empty: ingest answers 503, except Meta webhooks signed with the app secret.", secret=True),
     Setting("TANGGAP_INGEST_MAX_BODY_BYTES", "1048576", "Largest ingest request body; larger ones get 413."),
     Setting("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS", "5", "Longest an ingest request waits for the broker to acknowledge its posts; then 503 with Retry-After. A 503 may have published part of the batch: clients resend the whole batch, and post keys dedupe."),
+    Setting("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", "10", "Web servers (worker, ingest server): a connection that has not sent a complete request head this long after opening or after its previous response is closed (slow headers, idle keep-alive)."),
+    Setting("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", "30", "Ingest: longest a request body may take to arrive; then 408."),
     Setting("TANGGAP_INGEST_MAX_ITEMS", "1000", "Most items (posts, or native items an adapter reads) one ingest request may carry; more get 413 too_many_items before any validation."),
     Setting("TANGGAP_INGEST_META_APP_SECRET", "", "Meta app secret: /ingest/meta and /ingest/whatsapp accept bodies whose X-Hub-Signature-256 matches it.", secret=True),
     Setting("TANGGAP_INGEST_META_VERIFY_TOKEN", "", "The verify token entered in Meta's webhook setup, echoed back by the hub.challenge handshake. Empty: verification fails.", secret=True),
@@ -187,6 +189,8 @@ class Settings:
     ingest_tokens: tuple[str, ...] = field(default=(), repr=False)
     ingest_max_body_bytes: int = 1048576
     ingest_max_items: int = 1000
+    http_idle_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
     ingest_publish_timeout_seconds: float = 5.0
     ingest_meta_app_secret: str = field(default="", repr=False)
     ingest_meta_verify_token: str = field(default="", repr=False)
@@ -258,6 +262,8 @@ class Settings:
             ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
             ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
             ingest_max_items=_int("TANGGAP_INGEST_MAX_ITEMS", raw["TANGGAP_INGEST_MAX_ITEMS"]) or 1000,
+            http_idle_timeout_seconds=_float("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS"]) or 10.0,
+            http_body_timeout_seconds=_float("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_BODY_TIMEOUT_SECONDS"]) or 30.0,
             ingest_publish_timeout_seconds=_float("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS",
                                                   raw["TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"]) or 5.0,
             ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],

@@ -29,6 +29,8 @@ PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "platform_payloads"
 MAX_BODY = 400_000
 BURST = 10_000
 BATCH = 500
+IDLE_TIMEOUT = 2
+BODY_TIMEOUT = 3
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,8 @@ def ingest(deployment_factory):
         TANGGAP_INGEST_TOKENS=f"old-token,{TOKEN}", TANGGAP_INGEST_META_APP_SECRET=APP_SECRET,
         TANGGAP_INGEST_META_VERIFY_TOKEN=VERIFY_TOKEN, TANGGAP_INGEST_WHATSAPP_HASH_KEY="test-hash-key",
         TANGGAP_INGEST_ACCOUNTS="106540352242922=lapor.klaten,17841400000000001=pemkabklaten",
-        TANGGAP_INGEST_MAX_BODY_BYTES=str(MAX_BODY), TANGGAP_LOG_LEVEL="info")
+        TANGGAP_INGEST_MAX_BODY_BYTES=str(MAX_BODY), TANGGAP_LOG_LEVEL="info",
+        TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS=str(IDLE_TIMEOUT), TANGGAP_HTTP_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT))
     worker = deployment.worker()
     base = f"http://127.0.0.1:{worker.web_port}"
 
@@ -361,3 +364,93 @@ def test_a_frozen_broker_gets_ingest_clients_a_503_with_retry_after_from_the_wor
         finally:
             stop_process(server)
             worker.stop()
+
+
+def closed_after(port: int, send: list[bytes], pause: float, limit: float) -> tuple[float, bytes]:
+    """Open a connection, send `send` piece by piece `pause` seconds apart (while it is open), and
+    return how long the server kept it open and what it answered (b"" when it just closed)."""
+    import socket
+
+    started = time.monotonic()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=limit) as sock:
+        try:
+            for piece in send:
+                sock.sendall(piece)
+                time.sleep(pause)
+            while time.monotonic() - started < limit:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except (ConnectionResetError, BrokenPipeError, socket.timeout):
+            pass
+    return time.monotonic() - started, answer
+
+
+def assert_client_timeouts(port: int) -> None:
+    # An idle connection, and one that sends nothing after the request line.
+    waited, _ = closed_after(port, [], 0, limit=20)
+    assert waited < IDLE_TIMEOUT + 2, f"idle connection held {waited:.1f} s"
+    # Slow headers: a header line every second, never finishing the head.
+    trickle = [b"POST /ingest HTTP/1.1\r\n"] + [b"X-Slow-%d: x\r\n" % i for i in range(15)]
+    waited, _ = closed_after(port, trickle, 1.0, limit=30)
+    assert waited < IDLE_TIMEOUT + 3, f"slow headers held {waited:.1f} s"
+    # A slow body: the head announces 100 bytes, 10 arrive.
+    head = (b"POST /ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+            + b"\r\nContent-Length: 100\r\n\r\n")
+    waited, answer = closed_after(port, [head, b"[" * 10], 0, limit=30)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert waited < BODY_TIMEOUT + 3, f"slow body held {waited:.1f} s"
+    # A keep-alive connection is closed once idle after its response.
+    ok = b"GET /ingest/meta?hub.mode=x HTTP/1.1\r\nHost: x\r\n\r\n"
+    waited, answer = closed_after(port, [ok], 0, limit=20)
+    assert answer.startswith(b"HTTP/1.1 403") and waited < IDLE_TIMEOUT + 2, (waited, answer[:200])
+
+
+def test_slow_and_idle_clients_are_cut_off_by_the_worker_and_the_server(ingest, tmp_path):
+    import subprocess
+    import sys
+
+    from streams.broker import free_port
+    from streams.demo import stop_process
+    from tests.conftest import REPO
+
+    deployment, worker, _ = ingest
+    assert_client_timeouts(worker.web_port)
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "streams.cli", "ingest-server", "--port", str(port)],
+                                  env=deployment.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        def up():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    return True
+            except OSError:
+                return False
+
+        wait_for(up, timeout=60, message="ingest server")
+        assert_client_timeouts(port)
+    finally:
+        stop_process(server)
+
+
+def test_answers_name_no_server_software_and_the_challenge_echo_is_not_sniffed(ingest):
+    _, worker, base = ingest
+    url = base + f"/ingest/meta?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=%3Cscript%3E"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"<script>"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Type"].startswith("text/plain")
+        assert response.headers["Server"] == "tanggap"
+    for path in ("/health", "/metrics", "/ready", "/nope"):
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                headers = response.headers
+        except urllib.error.HTTPError as error:
+            headers = error.headers
+        assert headers["Server"] == "tanggap" and headers["X-Content-Type-Options"] == "nosniff", path
+    status, answer = call(base + "/ingest", orjson.dumps(post("line\nbreak", "jalan rusak")), bearer())
+    assert status == 422 and orjson.loads(answer)["rejected"][0]["reason"] == "schema_violation"
