@@ -40,6 +40,7 @@ from streams.batches import (
     processing,
 )
 from streams.clock import SimulatedClock, WallClock, make_clock
+from streams.health import PublishWatch, StallWatch
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -65,9 +66,12 @@ class Pipeline:
     topics: dict[str, faust.TopicT]
     clock: WallClock | SimulatedClock
     topic_names: dict[str, str] = None  # type: ignore[assignment]
+    publishing: PublishWatch = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.topic_names = {field: topic.get_topic_name() for field, topic in self.topics.items()}
+        if self.publishing is None:
+            self.publishing = PublishWatch(self.settings.ingest_publish_timeout_seconds)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
@@ -299,8 +303,14 @@ class Pipeline:
                 log.warning("sending to %s failed (%s: %s); retrying, attempt %d", output.topic,
                             type(exc).__name__, exc, attempt + 1)
 
-        await deliver(outputs, self.produce, send_batches=self.produce_batches,
-                      on_permanent=on_permanent, on_retry=on_retry)
+        token = self.publishing.begin()
+        ok = False
+        try:
+            await deliver(outputs, self.produce, send_batches=self.produce_batches,
+                          on_permanent=on_permanent, on_retry=on_retry)
+            ok = True
+        finally:
+            self.publishing.end(token, ok)
 
 
 def _failure(exc: Exception, stage: str) -> tuple[str, str]:
@@ -379,6 +389,23 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def _positions(app: faust.App, prefix: str) -> list[tuple[Any, int | None, int | None]]:
+    """(partition, committed offset, end offset) of every partition of Tanggap's topics assigned
+    to this worker (table changelogs are read for recovery and never committed: not these)."""
+    consumer = app.consumer
+    committed = getattr(consumer, "_committed_offset", {})
+    positions = []
+    for tp in _assignment(app):
+        if not tp.topic.startswith(prefix) or tp.topic.endswith("-changelog"):
+            continue
+        try:
+            end = consumer.highwater(tp)
+        except Exception:
+            end = None
+        positions.append((tp, committed.get(tp), end))
+    return positions
+
+
 def _assignment(app: faust.App) -> set:
     try:
         return app.consumer.assignment()
@@ -418,16 +445,48 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         shutting_down = True
         log.info("shutting down: committing offsets and flushing the producer")
 
+    stalls = StallWatch(settings.stall_seconds)
+
+    def watch_partitions() -> None:
+        """Feed the stall watch with every assigned partition's committed and end offsets (only
+        while faust calls the worker ready: recovery and rebalances hold offsets still)."""
+        if shutting_down or not metrics.is_ready(app, sensor):
+            stalls.observe(())
+        else:
+            stalls.observe(_positions(app, settings.topic_prefix))
+        metrics.partition_stalled.clear()
+        for tp, _ in stalls.stalled.items():
+            name = metrics.logical_topic(tp.topic, settings.topic_prefix) or tp.topic
+            metrics.partition_stalled.labels(name, str(tp.partition)).set(1)
+
     def readiness() -> tuple[bool, dict[str, Any]]:
-        ready = not shutting_down and metrics.is_ready(app, sensor)
+        base = not shutting_down and metrics.is_ready(app, sensor)
+        reasons = []
+        stalled = [{"topic": tp.topic, "partition": tp.partition, "seconds": round(seconds)}
+                   for tp, seconds in sorted(stalls.stalled.items(), key=lambda item: (item[0].topic, item[0].partition))]
+        if stalled:
+            reasons.append(f"{len(stalled)} assigned partition(s) with lag and no progress for "
+                           f"{settings.stall_seconds:g} s or more")
+        problem = pipeline.publishing.problem()
+        if problem:
+            reasons.append(problem)
+        ready = base and not reasons
+        metrics.worker_ready.set(1 if ready else 0)
         return ready, {"ready": ready, "rebalancing": bool(getattr(app, "rebalancing", False)),
                        "recovering": bool(getattr(app, "in_recovery", False)), "shutting_down": shutting_down,
                        "assigned_partitions": len([tp for tp in _assignment(app)
-                                                   if tp.topic.startswith(settings.topic_prefix)])}
+                                                   if tp.topic.startswith(settings.topic_prefix)]),
+                       "stalled_partitions": stalled, "reasons": reasons}
+
+    @app.timer(interval=max(1.0, min(10.0, settings.stall_seconds / 4)))
+    async def readiness_watch() -> None:
+        watch_partitions()
+        readiness()
 
     @app.page("/metrics")
     async def metrics_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         sensor.refresh(app)
+        readiness()  # the gauge says what /ready says
         body, content_type = metrics.exposition()
         return view.bytes(body, headers={"Content-Type": content_type})
 

@@ -334,8 +334,14 @@ def register(pipeline) -> Ingest:
     import faust
 
     async def publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
-        pending = [await pipeline.produce("posts_raw", key, value) for key, value in messages]
-        await asyncio.gather(*pending)
+        token = pipeline.publishing.begin()  # readiness hears of a broker that does not acknowledge
+        ok = False
+        try:
+            pending = [await pipeline.produce("posts_raw", key, value) for key, value in messages]
+            await asyncio.gather(*pending)
+            ok = True
+        finally:
+            pipeline.publishing.end(token, ok)
 
     ingest = Ingest(pipeline.settings, publish)
 

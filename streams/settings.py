@@ -71,6 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_PRODUCER_LINGER_MS", "5", "How long the producer waits to fill a batch before sending (ms). Fewer, larger produce requests for at most this much latency per hop; delivery guarantees are unchanged (offsets are committed after the producer flushed). Kafka 4's own default."),
     Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) processes as one batch: whatever has arrived, up to this many. A batch's outputs are on the broker before its table writes, with one changelog record per key per batch (streams/batches.py); 1 processes message by message."),
     Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
+    Setting("TANGGAP_STALL_SECONDS", "120", "A partition this worker is assigned whose lag is above zero and whose committed offset has not moved this long makes the worker not ready (/ready says which; tanggap_partition_stalled, alert TanggapPartitionStalled)."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_HEARTBEAT_INTERVAL", "", "Consumer group heartbeat interval in seconds (faust default when empty)."),
@@ -211,6 +212,7 @@ class Settings:
     producer_linger_ms: int = 5
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
+    stall_seconds: float = 120.0
     store_wal: bool = False
 
     @classmethod
@@ -286,6 +288,7 @@ class Settings:
             producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
             fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
             batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
+            stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
         )
 
     def with_changes(self, **changes) -> Settings:

@@ -357,10 +357,18 @@ def test_a_frozen_broker_gets_ingest_clients_a_503_with_retry_after_from_the_wor
                     assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "2", name
                     assert orjson.loads(refused.value.read())["error"] == "broker_unavailable"
                     assert waited < 5, f"{name} answered after {waited:.1f} s"
+                # The worker that cannot publish says so on /ready (its posts still wait there).
+                with pytest.raises(urllib.error.HTTPError) as not_ready:
+                    urllib.request.urlopen(bases["worker"] + "/ready", timeout=10)
+                assert not_ready.value.code == 503
+                detail = orjson.loads(not_ready.value.read())
+                assert detail["ready"] is False and any("broker" in reason for reason in detail["reasons"]), detail
             finally:
                 os.kill(private.process.pid, signal.SIGCONT)
             for base in bases.values():
                 wait_for(lambda: answering(base), timeout=90, message=f"{base} publishing again")
+            wait_for(lambda: call(bases["worker"] + "/ready", method="GET")[0] == 200, timeout=60,
+                     message="the worker ready again")
         finally:
             stop_process(server)
             worker.stop()
