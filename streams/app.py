@@ -328,6 +328,29 @@ def _stage_timer(stage: str):
     return _STAGE_TIMERS.get(stage) or _STAGE_TIMERS.setdefault(stage, metrics.stage_seconds.labels(stage))
 
 
+WORKER_CONSUMERS: list = []
+"""The aiokafka consumer faust built for this process's worker (one)."""
+
+
+def _fetch_progress(consumer) -> tuple[int, int]:
+    """(sum of positions, records waiting) over the consumer's assigned partitions, read from
+    aiokafka 0.14's subscription state (plain ints, safe to read from faust's main thread)."""
+    subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
+    assignment = getattr(subscription, "assignment", None)
+    if assignment is None:
+        return 0, 0
+    positions = waiting = 0
+    for tp in list(assignment.tps):
+        state = assignment.state_value(tp)
+        position = getattr(state, "_position", None)
+        if position is None:
+            continue
+        positions += position
+        if state.highwater is not None:
+            waiting += max(0, state.highwater - position)
+    return positions, waiting
+
+
 def _use_fetch_max_wait(milliseconds: int) -> None:
     """faust 0.15 builds its worker consumer with a fixed fetch_max_wait_ms of 1500 and no
     setting for it. Kafka answers a fetch as soon as data arrives, so there it only bounds idle
@@ -341,6 +364,7 @@ def _use_fetch_max_wait(milliseconds: int) -> None:
     def create_worker_consumer(self, transport):
         consumer = original(self, transport)
         consumer._fetch_max_wait_ms = milliseconds  # read by AIOKafkaConsumer.start() (aiokafka 0.14)
+        WORKER_CONSUMERS[:] = [consumer]  # for the adaptive fetch wait (streams/fetchwait.py)
         return consumer
 
     create_worker_consumer.__wrapped__ = original
@@ -446,6 +470,25 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         log.info("shutting down: committing offsets and flushing the producer")
 
     stalls = StallWatch(settings.stall_seconds)
+
+    if settings.fetch_wait_adaptive:
+        from streams.fetchwait import AdaptiveFetchWait
+
+        tuning: dict[str, Any] = {}
+
+        @app.timer(interval=0.25)
+        async def adapt_fetch_wait() -> None:
+            consumer = WORKER_CONSUMERS[0] if WORKER_CONSUMERS else None
+            fetcher = getattr(consumer, "_fetcher", None)
+            if fetcher is None:
+                return
+            if tuning.get("fetcher") is not fetcher:  # a new consumer (start, restart)
+                tuning.update(fetcher=fetcher, tuner=AdaptiveFetchWait(fetcher, settings.fetch_max_wait_ms),
+                              positions=None)
+            positions, waiting = _fetch_progress(consumer)
+            read = 0 if tuning["positions"] is None else max(0, positions - tuning["positions"])
+            tuning["positions"] = positions
+            tuning["tuner"].observe(read, waiting)
 
     def watch_partitions() -> None:
         """Feed the stall watch with every assigned partition's committed and end offsets (only

@@ -72,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) processes as one batch: whatever has arrived, up to this many. A batch's outputs are on the broker before its table writes, with one changelog record per key per batch (streams/batches.py); 1 processes message by message."),
     Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
     Setting("TANGGAP_STALL_SECONDS", "120", "A partition this worker is assigned whose lag is above zero and whose committed offset has not moved this long makes the worker not ready (/ready says which; tanggap_partition_stalled, alert TanggapPartitionStalled)."),
+    Setting("TANGGAP_FETCH_WAIT_ADAPTIVE", "false", "Embedded broker only (tanggap run sets it): the fetch wait doubles, up to 2 s, while records wait and fetches come back empty, and returns to TANGGAP_FETCH_MAX_WAIT_MS once they flow (the embedded broker's fetches of a deep partition take longer than 20 ms; streams/fetchwait.py). Never needed on Kafka."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_HEARTBEAT_INTERVAL", "", "Consumer group heartbeat interval in seconds (faust default when empty)."),
@@ -107,6 +108,7 @@ EMBEDDED_TUNING = {
     "TANGGAP_SESSION_TIMEOUT": "10",
     "TANGGAP_HEARTBEAT_INTERVAL": "1",
     "TANGGAP_FETCH_MAX_WAIT_MS": "20",
+    "TANGGAP_FETCH_WAIT_ADAPTIVE": "true",
 }
 
 
@@ -213,6 +215,7 @@ class Settings:
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
     stall_seconds: float = 120.0
+    fetch_wait_adaptive: bool = False
     store_wal: bool = False
 
     @classmethod
@@ -289,6 +292,7 @@ class Settings:
             fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
             batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
             stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
+            fetch_wait_adaptive=_flag("TANGGAP_FETCH_WAIT_ADAPTIVE", raw["TANGGAP_FETCH_WAIT_ADAPTIVE"]),
         )
 
     def with_changes(self, **changes) -> Settings:

@@ -257,3 +257,72 @@ def test_a_worker_whose_state_is_ahead_of_a_real_broker_stops_with_the_recovery_
                                capture_output=True, text=True, timeout=60)
         assert reset.returncode == 0 and "previous-state" in reset.stdout, reset.stderr
         assert not (settings.data_dir / "v1").exists()
+
+
+def test_a_backlog_in_a_deep_partition_of_the_embedded_broker_drains_and_a_stall_is_reported(deployment_factory):
+    """The embedded broker's fetches of a deep partition outlast a 20 ms fetch wait: a backlog
+    there was read by nobody, with /ready saying 200. A worker with a fixed 20 ms wait must now
+    report the partition stalled; one with the adaptive wait (the embedded tuning) drains it."""
+    import urllib.error
+    import urllib.request
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    from streams.broker import EmbeddedBroker
+    from tests.integration.test_ingest import read_keys
+
+    depth, backlog = 37_000, 300
+    with EmbeddedBroker() as private:
+        deployment = deployment_factory(TANGGAP_BROKER=private.bootstrap, TANGGAP_STALL_SECONDS="10",
+                                        TANGGAP_PARTITIONS="1")
+        settings = deployment.settings
+        topic = settings.topic("posts.raw")
+        now = datetime.now(timezone.utc)
+
+        async def fill() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=private.bootstrap, max_batch_size=64, linger_ms=0)
+            await producer.start()
+            try:
+                futures = [await producer.send(topic, b'{"filler": true}', key=b"filler") for _ in range(depth - backlog)]
+                for i in range(backlog):
+                    key, value = post(f"deep-{i:04d}", "Jalan di kecamatan Wedi rusak parah, mohon diperbaiki", now)
+                    futures.append(await producer.send(topic, value, key=key))
+                await asyncio.gather(*futures)
+            finally:
+                await producer.stop()
+            # The group has read everything but the backlog (a worker that read it before).
+            consumer = AIOKafkaConsumer(bootstrap_servers=private.bootstrap, group_id=settings.app_id,
+                                        enable_auto_commit=False)
+            await consumer.start()
+            try:
+                consumer.assign([TopicPartition(topic, 0)])
+                await consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(depth - backlog, "")})
+            finally:
+                await consumer.stop()
+
+        asyncio.run(fill())
+
+        def ready_detail(port: int) -> dict:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
+                    return orjson.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return orjson.loads(error.read())
+            except OSError:
+                return {}
+
+        fixed = deployment.worker(TANGGAP_FETCH_WAIT_ADAPTIVE="false")
+        stalled = wait_for(lambda: (fixed.alive() or pytest.fail(fixed.log()[-3000:]))
+                           and ready_detail(fixed.web_port).get("stalled_partitions"), timeout=120,
+                           message="the fixed-wait worker to report its stalled partition")
+        assert [(p["topic"], p["partition"]) for p in stalled] == [(topic, 0)]
+        fixed.stop()
+
+        adaptive = deployment.worker(TANGGAP_FETCH_WAIT_ADAPTIVE="true")
+        started = time.monotonic()
+        triaged = asyncio.run(read_keys(settings, "posts.triaged", b"twitter:deep-", backlog, timeout=120))
+        assert len(triaged) == backlog, f"{backlog - len(triaged)} of the backlog never triaged"
+        print(f"backlog of {backlog} in a {depth}-record partition drained in {time.monotonic() - started:.1f} s")
+        wait_for(lambda: ready_detail(adaptive.web_port).get("ready"), timeout=60, message="ready, nothing stalled")
+        adaptive.stop()
