@@ -133,10 +133,13 @@ class Ingest:
         except (asyncio.CancelledError, web.HTTPException):
             raise
         except Exception as exc:
-            # A bug: the answer names no detail, the log names the exception (never the body),
-            # and the metric counts it, so that it is seen and fixed.
-            log.error("ingest %s: internal error %s", fmt if fmt in FORMATS else "unknown", type(exc).__name__,
-                      exc_info=True)
+            # A bug: the answer names no detail, the log names the exception's type and where it
+            # was raised (not its message, which may quote the body), and the metric counts it.
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("ingest %s: internal error %s at %s:%s", fmt if fmt in FORMATS else "unknown",
+                      type(exc).__name__, where.filename, where.lineno)
             return self._error(fmt if fmt in FORMATS else "unknown", 500, "internal_error", "the request failed")
 
     async def _handle(self, request: web.Request, fmt: str) -> web.Response:

@@ -219,3 +219,20 @@ def test_a_broker_that_does_not_acknowledge_gets_the_client_a_503_with_retry_aft
         assert time.perf_counter() - started < 2.0
     finally:
         door.close()
+
+
+def test_a_bug_is_a_counted_500_whose_log_does_not_quote_the_request(door, monkeypatch, caplog):
+    import streams.ingest as ingest_module
+
+    def broken(posts):
+        raise RuntimeError(f"failed on {posts[0]['text']}")
+
+    monkeypatch.setattr(ingest_module, "validate", broken)
+    before = ingest_module.ingest_requests.labels("raw", "500")._value.get()
+    post = {"platform": "web", "post_id": "bug", "text": "secret-body-text", "created_at": "2026-11-02T08:00:00+07:00",
+            "author": {"id": "u"}}
+    with caplog.at_level("ERROR", logger="tanggap.ingest"):
+        status, answer = door.post("/ingest", orjson.dumps(post))
+    assert status == 500 and orjson.loads(answer)["error"] == "internal_error"
+    assert ingest_module.ingest_requests.labels("raw", "500")._value.get() == before + 1
+    assert "RuntimeError" in caplog.text and "secret-body-text" not in caplog.text
