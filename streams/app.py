@@ -333,8 +333,9 @@ WORKER_CONSUMERS: list = []
 
 
 def _fetch_progress(consumer) -> tuple[int, int]:
-    """(sum of positions, records waiting) over the consumer's assigned partitions, read from
-    aiokafka 0.14's subscription state (plain ints, safe to read from faust's main thread)."""
+    """(sum of positions, records waiting in partitions not paused) over the consumer's assigned
+    partitions, read from aiokafka 0.14's subscription state (plain values, safe to read from
+    faust's main thread)."""
     subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
     assignment = getattr(subscription, "assignment", None)
     if assignment is None:
@@ -346,7 +347,8 @@ def _fetch_progress(consumer) -> tuple[int, int]:
         if position is None:
             continue
         positions += position
-        if state.highwater is not None:
+        # A paused partition (faust's flow control: its buffer is full) waits for the agent.
+        if state.highwater is not None and not getattr(state, "paused", False):
             waiting += max(0, state.highwater - position)
     return positions, waiting
 
