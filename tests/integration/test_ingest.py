@@ -233,7 +233,7 @@ PERSONAL = ("081234567890", "3310011234560001", "3310 0112 3456 0001", "warga.se
 
 
 def hostile_requests(port: int) -> None:
-    """The malformed requests aiohttp logs with their bytes (issue of the ingest probe)."""
+    """The malformed requests aiohttp logs with their bytes: headers with a token, bodies."""
     import socket
 
     post_body = orjson.dumps({"platform": "web", "post_id": "leak", "created_at": "2026-11-02T08:00:00+07:00",
