@@ -25,7 +25,7 @@ from agents.domain.config import TanggapConfig
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
-from streams import faust_fixes, metrics, security, stores
+from streams import faust_fixes, metrics, security, stores, web
 from streams.batches import (
     ALREADY_READ,
     OUT_OF_SEQUENCE,
@@ -40,6 +40,7 @@ from streams.batches import (
     processing,
 )
 from streams.clock import SimulatedClock, WallClock, make_clock
+from streams.health import PublishWatch, StallWatch
 from streams.settings import Settings
 from streams.topics import NO_HEADERS, RECORD_HEADERS, TopicNames
 
@@ -65,9 +66,12 @@ class Pipeline:
     topics: dict[str, faust.TopicT]
     clock: WallClock | SimulatedClock
     topic_names: dict[str, str] = None  # type: ignore[assignment]
+    publishing: PublishWatch = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.topic_names = {field: topic.get_topic_name() for field, topic in self.topics.items()}
+        if self.publishing is None:
+            self.publishing = PublishWatch(self.settings.ingest_publish_timeout_seconds)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
@@ -302,8 +306,14 @@ class Pipeline:
                 log.warning("sending to %s failed (%s: %s); retrying, attempt %d", output.topic,
                             type(exc).__name__, exc, attempt + 1)
 
-        await deliver(outputs, self.produce, send_batches=self.produce_batches,
-                      on_permanent=on_permanent, on_retry=on_retry)
+        token = self.publishing.begin()
+        ok = False
+        try:
+            await deliver(outputs, self.produce, send_batches=self.produce_batches,
+                          on_permanent=on_permanent, on_retry=on_retry)
+            ok = True
+        finally:
+            self.publishing.end(token, ok)
 
 
 def _failure(exc: Exception, stage: str) -> tuple[str, str]:
@@ -321,6 +331,31 @@ def _stage_timer(stage: str):
     return _STAGE_TIMERS.get(stage) or _STAGE_TIMERS.setdefault(stage, metrics.stage_seconds.labels(stage))
 
 
+WORKER_CONSUMERS: list = []
+"""The aiokafka consumer faust built for this process's worker (one)."""
+
+
+def _fetch_progress(consumer) -> tuple[int, int]:
+    """(sum of positions, records waiting in partitions not paused) over the consumer's assigned
+    partitions, read from aiokafka 0.14's subscription state (plain values, safe to read from
+    faust's main thread)."""
+    subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
+    assignment = getattr(subscription, "assignment", None)
+    if assignment is None:
+        return 0, 0
+    positions = waiting = 0
+    for tp in list(assignment.tps):
+        state = assignment.state_value(tp)
+        position = getattr(state, "_position", None)
+        if position is None:
+            continue
+        positions += position
+        # A paused partition (faust's flow control: its buffer is full) waits for the agent.
+        if state.highwater is not None and not getattr(state, "paused", False):
+            waiting += max(0, state.highwater - position)
+    return positions, waiting
+
+
 def _use_fetch_max_wait(milliseconds: int) -> None:
     """faust 0.15 builds its worker consumer with a fixed fetch_max_wait_ms of 1500 and no
     setting for it. Kafka answers a fetch as soon as data arrives, so there it only bounds idle
@@ -334,6 +369,7 @@ def _use_fetch_max_wait(milliseconds: int) -> None:
     def create_worker_consumer(self, transport):
         consumer = original(self, transport)
         consumer._fetch_max_wait_ms = milliseconds  # read by AIOKafkaConsumer.start() (aiokafka 0.14)
+        WORKER_CONSUMERS[:] = [consumer]  # for the adaptive fetch wait (streams/fetchwait.py)
         return consumer
 
     create_worker_consumer.__wrapped__ = original
@@ -349,7 +385,10 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication,
         "web_enabled": True,
+        # web_host only names the worker in URLs faust builds; the socket binds web_bind
+        # (faust's default 0.0.0.0), which must follow the configured interface.
         "web_host": settings.web_host,
+        "web_bind": settings.web_host,
         "web_port": settings.web_port,
         "consumer_auto_offset_reset": "earliest",
         "key_serializer": "raw",
@@ -379,6 +418,23 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def _positions(app: faust.App, prefix: str) -> list[tuple[Any, int | None, int | None]]:
+    """(partition, committed offset, end offset) of every partition of Tanggap's topics assigned
+    to this worker (table changelogs are read for recovery and never committed: not these)."""
+    consumer = app.consumer
+    committed = getattr(consumer, "_committed_offset", {})
+    positions = []
+    for tp in _assignment(app):
+        if not tp.topic.startswith(prefix) or tp.topic.endswith("-changelog"):
+            continue
+        try:
+            end = consumer.highwater(tp)
+        except Exception:
+            end = None
+        positions.append((tp, committed.get(tp), end))
+    return positions
+
+
 def _assignment(app: faust.App) -> set:
     try:
         return app.consumer.assignment()
@@ -400,6 +456,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         for field in TopicNames.fields()
     }
     pipeline = Pipeline(app, settings, config, names, topics, make_clock(settings.clock_speed))
+    web.harden_faust(app, settings)  # client timeouts, response headers (streams/web.py)
     metrics.build_info.info({"version": VERSION, "regency": config.regency_id})
     sensor = metrics.WorkerSensor(settings.topic_prefix)
     app.sensors.add(sensor)
@@ -417,16 +474,67 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         shutting_down = True
         log.info("shutting down: committing offsets and flushing the producer")
 
+    stalls = StallWatch(settings.stall_seconds)
+
+    if settings.fetch_wait_adaptive:
+        from streams.fetchwait import AdaptiveFetchWait
+
+        tuning: dict[str, Any] = {}
+
+        @app.timer(interval=0.25)
+        async def adapt_fetch_wait() -> None:
+            consumer = WORKER_CONSUMERS[0] if WORKER_CONSUMERS else None
+            fetcher = getattr(consumer, "_fetcher", None)
+            if fetcher is None:
+                return
+            if tuning.get("fetcher") is not fetcher:  # a new consumer (start, restart)
+                tuning.update(fetcher=fetcher, tuner=AdaptiveFetchWait(fetcher, settings.fetch_max_wait_ms),
+                              positions=None)
+            positions, waiting = _fetch_progress(consumer)
+            read = 0 if tuning["positions"] is None else max(0, positions - tuning["positions"])
+            tuning["positions"] = positions
+            tuning["tuner"].observe(read, waiting)
+
+    def watch_partitions() -> None:
+        """Feed the stall watch with every assigned partition's committed and end offsets (only
+        while faust calls the worker ready: recovery and rebalances hold offsets still)."""
+        if shutting_down or not metrics.is_ready(app, sensor):
+            stalls.observe(())
+        else:
+            stalls.observe(_positions(app, settings.topic_prefix))
+        metrics.partition_stalled.clear()
+        for tp, _ in stalls.stalled.items():
+            name = metrics.logical_topic(tp.topic, settings.topic_prefix) or tp.topic
+            metrics.partition_stalled.labels(name, str(tp.partition)).set(1)
+
     def readiness() -> tuple[bool, dict[str, Any]]:
-        ready = not shutting_down and metrics.is_ready(app, sensor)
+        base = not shutting_down and metrics.is_ready(app, sensor)
+        reasons = []
+        stalled = [{"topic": tp.topic, "partition": tp.partition, "seconds": round(seconds)}
+                   for tp, seconds in sorted(stalls.stalled.items(), key=lambda item: (item[0].topic, item[0].partition))]
+        if stalled:
+            reasons.append(f"{len(stalled)} assigned partition(s) with lag and no progress for "
+                           f"{settings.stall_seconds:g} s or more")
+        problem = pipeline.publishing.problem()
+        if problem:
+            reasons.append(problem)
+        ready = base and not reasons
+        metrics.worker_ready.set(1 if ready else 0)
         return ready, {"ready": ready, "rebalancing": bool(getattr(app, "rebalancing", False)),
                        "recovering": bool(getattr(app, "in_recovery", False)), "shutting_down": shutting_down,
                        "assigned_partitions": len([tp for tp in _assignment(app)
-                                                   if tp.topic.startswith(settings.topic_prefix)])}
+                                                   if tp.topic.startswith(settings.topic_prefix)]),
+                       "stalled_partitions": stalled, "reasons": reasons}
+
+    @app.timer(interval=max(1.0, min(10.0, settings.stall_seconds / 4)))
+    async def readiness_watch() -> None:
+        watch_partitions()
+        readiness()
 
     @app.page("/metrics")
     async def metrics_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         sensor.refresh(app)
+        readiness()  # the gauge says what /ready says
         body, content_type = metrics.exposition()
         return view.bytes(body, headers={"Content-Type": content_type})
 

@@ -5,6 +5,7 @@
     tanggap worker                a worker against TANGGAP_BROKER
     tanggap broker                the embedded broker on 127.0.0.1:9092
     tanggap topics                create the topics
+    tanggap reset-state           move the local table state aside (it is ahead of the broker)
     tanggap alert-bridge          forward SLA events on `breaches` to Alertmanager as alerts
     tanggap replay FILE.jsonl     publish posts (or --topic responses; --format x|meta|... for native payloads,
                                   csv|jsonl|tweet-harvest|x-v1.1 [--map ...] for archives)
@@ -409,7 +410,32 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_worker(settings: Settings) -> int:
+def check_local_state(settings: Settings, embedded: bool) -> None:
+    """Local tables ahead of the broker's changelogs (streams/state.py): faust would stop the
+    worker with a ConsistencyError. The embedded broker keeps nothing across restarts, so there
+    the state is moved aside and the operator told what was lost; against a real broker the
+    worker stops and names the recovery command."""
+    from streams import state
+
+    report = state.check(settings)
+    if not report.ahead:
+        return
+    if embedded:
+        running, total = state.open_clocks(settings)
+        moved = state.set_aside(settings)
+        print(f"tanggap: the embedded broker keeps nothing across restarts: the previous run's complaints, "
+              f"{running} open SLA clocks ({total} clocks in all) and its topics are gone; the worker starts empty "
+              f"(old table state moved to {moved}). The embedded broker is for evaluation: production needs "
+              f"Kafka or Redpanda (TANGGAP_BROKER)", file=sys.stderr)
+        return
+    raise CliError(f"local table state in {report.directory} is ahead of the broker at {settings.broker} "
+                   f"({report.describe_ahead()}): the broker lost the table changelogs, or this data directory "
+                   f"belongs to another cluster or app id. To rebuild the tables from what the broker holds, stop "
+                   f"every worker using {settings.data_dir}, run `tanggap reset-state` and start the worker again "
+                   f"(docs/operations.md)")
+
+
+def run_worker(settings: Settings, embedded: bool = False) -> int:
     from faust import Worker
 
     from streams.app import build_app
@@ -420,6 +446,7 @@ def run_worker(settings: Settings) -> int:
     created = asyncio.run(create_topics(settings))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    check_local_state(settings, embedded)
     pipeline = build_app(settings, config)
     from streams.logs import logging_config
 
@@ -445,8 +472,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_worker(settings)
     tuning = {k: v for k, v in EMBEDDED_TUNING.items() if not os.environ.get(k)}
     with EmbeddedBroker(settings.embedded_port) as broker:
-        print(f"started the embedded broker on {broker.bootstrap}", file=sys.stderr)
-        return run_worker(_settings(args, {**tuning, "TANGGAP_BROKER": broker.bootstrap}))
+        print(f"started the embedded broker on {broker.bootstrap}: for evaluation only, it keeps its topics in "
+              f"memory and loses them when it stops; production needs Kafka or Redpanda (TANGGAP_BROKER)",
+              file=sys.stderr)
+        return run_worker(_settings(args, {**tuning, "TANGGAP_BROKER": broker.bootstrap}), embedded=True)
+
+
+def cmd_reset_state(args: argparse.Namespace) -> int:
+    """Move the local table state aside, so that the next worker rebuilds its tables from the
+    broker's changelogs (the recovery when the local state is ahead of the broker)."""
+    from streams import state
+
+    settings = _settings(args)
+    moved = state.set_aside(settings)
+    if moved is None:
+        print(f"no local table state under {settings.data_dir}")
+    else:
+        print(f"moved the local table state to {moved}; the next worker rebuilds its tables from the broker's changelogs")
+    return 0
 
 
 def cmd_alert_bridge(args: argparse.Namespace) -> int:
@@ -509,6 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_broker)
 
     sub.add_parser("topics", help="create Tanggap's topics").set_defaults(func=cmd_topics)
+    sub.add_parser("reset-state", help="move the local table state (TANGGAP_DATA_DIR) aside; stop the worker first"
+                   ).set_defaults(func=cmd_reset_state)
 
     p = sub.add_parser("alert-bridge", help="forward SLA events on `breaches` to Alertmanager (TANGGAP_ALERTMANAGER_URL)")
     p.add_argument("--metrics-port", type=int, help="serve the bridge's own /metrics on this port")

@@ -12,7 +12,10 @@ A request is all or nothing: when any item breaks the contract the answer is 422
 per rejected item and nothing is published, so a client can fix and resend the batch without
 guessing what went through. Items an adapter skips on purpose (deletions, delivery receipts)
 are not errors: the 2xx answer lists them with their reason. The answer comes after the broker
-acknowledged every message: 202 means published.
+acknowledged every message: 202 means published. A broker that does not acknowledge within
+TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS gets the client a 503 with Retry-After; part of the batch
+may have been published then, so clients resend the whole batch (the pipeline recognizes a
+post delivered twice by its key).
 
 Authentication: a bearer token from TANGGAP_INGEST_TOKENS, or for /ingest/meta and
 /ingest/whatsapp Meta's X-Hub-Signature-256 (HMAC-SHA256 of the body with the app secret),
@@ -37,8 +40,9 @@ from prometheus_client import Counter
 from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, PayloadError, adapter
 from schemas.adapters.x_crc import MAX_CRC_TOKEN_CHARS, crc_response
 from agents.domain.dedupe import thread_key
-from schemas.events import InvalidInput, RawPost
+from schemas.events import LIMITS, InvalidInput, RawPost, configure_limits
 from streams.settings import Settings
+from streams.web import harden, runner_options
 
 log = logging.getLogger("tanggap.ingest")
 
@@ -46,6 +50,12 @@ Publisher = Callable[[Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 SIGNED_FORMATS = ("meta", "whatsapp")
 LINE_FORMATS = ("tiktok", "youtube")
 """Exports that arrive as JSON lines; a JSON array or a single object works too."""
+MAX_REJECTED_LISTED = 100
+"""Rejected items a 422 lists one by one; `rejected_total` counts them all."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects a body may have. orjson parses 1,024 levels but writes
+at most 254, so a deeper post would pass validation and fail to publish; real payloads nest
+fewer than 10."""
 
 ingest_requests = Counter("tanggap_ingest_requests_total", "Ingest HTTP requests by format and status code",
                           ("format", "status"))
@@ -54,10 +64,17 @@ ingest_items = Counter("tanggap_ingest_items_total",
                        "(deletions, receipts; reason label)", ("format", "outcome", "reason"))
 
 
+class TooManyItems(ValueError):
+    """A request with more items than TANGGAP_INGEST_MAX_ITEMS (an HTTP answer, not a dead letter)."""
+
+
 class Ingest:
     def __init__(self, settings: Settings, publish: Publisher, topic_label: str = "posts.raw") -> None:
         self.settings = settings
         self.publish = publish
+        # The limits the worker applies to what it reads from posts.raw: a post the door accepts
+        # must not become a `too_large` dead letter there.
+        configure_limits(max_message_bytes=settings.max_message_bytes, max_text_chars=settings.max_text_chars)
         self.context = AdapterContext(
             accounts=settings.ingest_accounts,
             whatsapp_hash_key=settings.ingest_whatsapp_hash_key.encode() if settings.ingest_whatsapp_hash_key else None,
@@ -83,17 +100,19 @@ class Ingest:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return False
-        token = token.strip().encode()
+        # aiohttp hands over header bytes that are not UTF-8 as surrogates: compare bytes.
+        presented = _header_bytes(token.strip())
         # compare_digest against every configured token: rotation keeps two valid at once.
-        return any(hmac.compare_digest(token, known.encode()) for known in self.settings.ingest_tokens)
+        return any(hmac.compare_digest(presented, known.encode()) for known in self.settings.ingest_tokens)
 
     def _signature_ok(self, request: web.Request, body: bytes) -> bool:
         secret = self.settings.ingest_meta_app_secret
         header = request.headers.get("X-Hub-Signature-256", "")
         if not secret or not header.startswith("sha256="):
             return False
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(header[len("sha256="):].strip().lower(), expected)
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        return hmac.compare_digest(_header_bytes(header[len("sha256="):].strip().lower()), expected)
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -108,7 +127,7 @@ class Ingest:
         query = request.query
         token = query.get("hub.verify_token", "")
         if (query.get("hub.mode") == "subscribe" and expected
-                and hmac.compare_digest(token.encode(), expected.encode()) and "hub.challenge" in query):
+                and hmac.compare_digest(_header_bytes(token), expected.encode()) and "hub.challenge" in query):
             ingest_requests.labels(fmt, "200").inc()
             return web.Response(text=query["hub.challenge"], content_type="text/plain")
         return self._error(fmt, 403, "verification_failed", "hub.mode must be subscribe and hub.verify_token must match")
@@ -125,6 +144,21 @@ class Ingest:
         return web.Response(body=orjson.dumps(crc_response(secret, token)), content_type="application/json")
 
     async def handle(self, request: web.Request, fmt: str = "raw") -> web.Response:
+        try:
+            return await self._handle(request, fmt)
+        except (asyncio.CancelledError, web.HTTPException):
+            raise
+        except Exception as exc:
+            # A bug: the answer names no detail, the log names the exception's type and where it
+            # was raised (not its message, which may quote the body), and the metric counts it.
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("ingest %s: internal error %s at %s:%s", fmt if fmt in FORMATS else "unknown",
+                      type(exc).__name__, where.filename, where.lineno)
+            return self._error(fmt if fmt in FORMATS else "unknown", 500, "internal_error", "the request failed")
+
+    async def _handle(self, request: web.Request, fmt: str) -> web.Response:
         if fmt not in FORMATS:
             return self._error("unknown", 404, "unknown_format", f"use /ingest or /ingest/{{{','.join(FORMATS[1:])}}}")
         signed = fmt in SIGNED_FORMATS and bool(self.settings.ingest_meta_app_secret)
@@ -134,14 +168,23 @@ class Ingest:
         if not bearer and not (signed and "X-Hub-Signature-256" in request.headers):
             return self._error(fmt, 401, "unauthorized", "missing or invalid bearer token",
                                {"WWW-Authenticate": 'Bearer realm="tanggap-ingest"'})
-        body = await read_limited(request, self.settings.ingest_max_body_bytes)
+        try:
+            body = await read_limited(request, self.settings.ingest_max_body_bytes,
+                                      self.settings.http_body_timeout_seconds)
+        except TimeoutError:
+            return self._error(fmt, 408, "body_timeout",
+                               f"the body did not arrive within {self.settings.http_body_timeout_seconds:g} s",
+                               {"Connection": "close"})
         if body is None:
             return self._error(fmt, 413, "body_too_large",
                                f"the body exceeds {self.settings.ingest_max_body_bytes} bytes; send smaller batches")
         if not bearer and not self._signature_ok(request, body):
             return self._error(fmt, 401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+        most = self.settings.ingest_max_items
         try:
-            payloads = parse_body(body, fmt)
+            payloads = parse_body(body, fmt, most)
+        except TooManyItems as exc:
+            return self._error(fmt, 413, "too_many_items", str(exc))
         except InvalidInput as exc:
             return self._error(fmt, 400, exc.reason, exc.detail)
         try:
@@ -155,54 +198,116 @@ class Ingest:
             return self._error(fmt, 400, "unrecognized_payload", str(exc))
         except AdapterSetupError as exc:
             return self._error(fmt, 503, "not_configured", str(exc))
+        if len(posts) + len(skipped) > most:
+            return self._error(fmt, 413, "too_many_items", _too_many(len(posts) + len(skipped), most))
         accepted, rejected, messages = validate(posts)
         for item in skipped:
             ingest_items.labels(fmt, "skipped", item.reason).inc()
         if rejected:
             for item in rejected:
                 ingest_items.labels(fmt, "rejected", item["reason"]).inc()
-            return self._reply(fmt, 422, {"accepted": [], "rejected": rejected,
+            return self._reply(fmt, 422, {"accepted": [], "rejected": rejected[:MAX_REJECTED_LISTED],
+                                          "rejected_total": len(rejected),
                                           "skipped": [s.to_json() for s in skipped]})
+        timeout = self.settings.ingest_publish_timeout_seconds
         try:
             if messages:
-                await self.publish(messages)
-        except Exception as exc:  # the broker is down or refused: the client must retry
-            log.error("ingest %s: publishing %d posts failed: %s", fmt, len(messages), type(exc).__name__)
-            return self._error(fmt, 503, "broker_unavailable", "posts were not published; retry later")
+                # Shielded: a timeout answers the client, and the sends already queued on the
+                # producer finish or fail there (the producer's futures are not cancelled).
+                publishing = asyncio.ensure_future(self.publish(messages))
+                publishing.add_done_callback(_retrieve)
+                await asyncio.wait_for(asyncio.shield(publishing), timeout)
+        except Exception as exc:  # the broker is down, slow or refused: the client must retry
+            failure = f"no acknowledgement in {timeout:g} s" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
+            log.error("ingest %s: publishing %d posts failed: %s", fmt, len(messages), failure)
+            return self._error(fmt, 503, "broker_unavailable",
+                               "the broker did not acknowledge every post; some may have been published: "
+                               "resend the whole batch later (post keys make the resent copies duplicates)",
+                               {"Retry-After": str(max(1, round(timeout)))})
         ingest_items.labels(fmt, "accepted", "").inc(len(accepted))
         # Meta retries webhooks that are not answered with 200.
         status = 200 if fmt in SIGNED_FORMATS else 202
         return self._reply(fmt, status, {"accepted": accepted, "skipped": [s.to_json() for s in skipped]})
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it is larger than `limit` (checked before and while reading)."""
+def _retrieve(task: asyncio.Future) -> None:
+    """Consume the outcome of a publish the client no longer waits for (no asyncio warning)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _header_bytes(value: str) -> bytes:
+    return value.encode("utf-8", "surrogateescape")
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """The nesting depth of a parsed JSON value, counted up to `limit` + 1 (iterative: a hostile
+    body must not cost recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _checked_depth(value: Any, where: str = "") -> Any:
+    if json_depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise InvalidInput("invalid_json", f"{where}nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+async def read_limited(request: web.Request, limit: int, timeout: float | None = None) -> bytes | None:
+    """The body, or None when it is larger than `limit` (checked before and while reading);
+    TimeoutError when it takes longer than `timeout` seconds to arrive."""
     if request.content_length is not None and request.content_length > limit:
         return None
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(timeout):
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
-def parse_body(body: bytes, fmt: str) -> list[Any]:
+def _too_many(items: int, most: int) -> str:
+    return f"{items} items, at most {most} per request (TANGGAP_INGEST_MAX_ITEMS); send smaller batches"
+
+
+def parse_body(body: bytes, fmt: str, most: int | None = None) -> list[Any]:
     """The payloads of a body: a JSON value, or for export formats also JSON lines. For `raw`,
-    an array is a batch of posts; for other formats an array is handed to the adapter whole."""
+    an array is a batch of posts; for other formats an array is handed to the adapter whole.
+    More than `most` posts (raw arrays, lines) is `too_many_items`, found before any other work."""
     if not body.strip():
         raise InvalidInput("invalid_json", "empty body")
     try:
-        return [orjson.loads(body)]
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         if fmt not in LINE_FORMATS:
             raise InvalidInput("invalid_json", str(exc)) from None
+    else:
+        if most is not None and fmt == "raw" and isinstance(value, list) and len(value) > most:
+            raise TooManyItems(_too_many(len(value), most))
+        return [_checked_depth(value)]
+    lines = body.splitlines()
+    if most is not None and len(lines) > most and sum(1 for line in lines if line.strip()) > most:
+        raise TooManyItems(_too_many(sum(1 for line in lines if line.strip()), most))
     payloads = []
-    for number, line in enumerate(body.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
-                payloads.append(orjson.loads(line))
+                payloads.append(_checked_depth(orjson.loads(line), f"line {number}: "))
             except orjson.JSONDecodeError as exc:
                 raise InvalidInput("invalid_json", f"line {number}: {exc}") from None
     return payloads
@@ -224,8 +329,19 @@ def validate(posts: list[Any]) -> tuple[list[str], list[dict[str, Any]], list[tu
             rejected.append({"index": index, "post_id": post.get("post_id") if isinstance(post.get("post_id"), str) else None,
                              "reason": exc.reason, "detail": exc.detail})
             continue
+        try:
+            value = orjson.dumps(post)
+        except orjson.JSONEncodeError as exc:  # e.g. nested deeper than orjson writes
+            rejected.append({"index": index, "post_id": parsed.post_id, "reason": "schema_violation",
+                             "detail": f"cannot be serialized: {exc}"})
+            continue
+        if len(value) > LIMITS.max_message_bytes:
+            rejected.append({"index": index, "post_id": parsed.post_id, "reason": "too_large",
+                             "detail": f"{len(value)} bytes as published, limit {LIMITS.max_message_bytes} "
+                                       "(TANGGAP_MAX_MESSAGE_BYTES)"})
+            continue
         accepted.append(parsed.key)
-        messages.append((thread_key(parsed).encode(), orjson.dumps(post)))
+        messages.append((thread_key(parsed).encode(), value))
     return accepted, rejected, messages
 
 
@@ -237,8 +353,14 @@ def register(pipeline) -> Ingest:
     import faust
 
     async def publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
-        pending = [await pipeline.produce("posts_raw", key, value) for key, value in messages]
-        await asyncio.gather(*pending)
+        token = pipeline.publishing.begin()  # readiness hears of a broker that does not acknowledge
+        ok = False
+        try:
+            pending = [await pipeline.produce("posts_raw", key, value) for key, value in messages]
+            await asyncio.gather(*pending)
+            ok = True
+        finally:
+            pipeline.publishing.end(token, ok)
 
     ingest = Ingest(pipeline.settings, publish)
 
@@ -259,6 +381,23 @@ def register(pipeline) -> Ingest:
 
 
 # -- the standalone server -----------------------------------------------------------------------
+
+def add_routes(app: web.Application, ingest: Ingest) -> None:
+    """The ingest routes of an aiohttp application (the standalone server, tests)."""
+
+    async def post_root(request: web.Request) -> web.Response:
+        return await ingest.handle(request, "raw")
+
+    async def post_format(request: web.Request) -> web.Response:
+        return await ingest.handle(request, request.match_info["format"])
+
+    async def get_format(request: web.Request) -> web.Response:
+        return await ingest.verify(request, request.match_info["format"])
+
+    app.router.add_post("/ingest", post_root)
+    app.router.add_post("/ingest/{format}", post_format)
+    app.router.add_get("/ingest/{format}", get_format)
+
 
 def build_server(settings: Settings) -> web.Application:
     """An aiohttp application with the ingest routes, /health and /metrics, publishing with its
@@ -283,15 +422,6 @@ def build_server(settings: Settings) -> web.Application:
         if "producer" in state:
             await state["producer"].stop()
 
-    async def post_root(request: web.Request) -> web.Response:
-        return await ingest.handle(request, "raw")
-
-    async def post_format(request: web.Request) -> web.Response:
-        return await ingest.handle(request, request.match_info["format"])
-
-    async def get_format(request: web.Request) -> web.Response:
-        return await ingest.verify(request, request.match_info["format"])
-
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "role": "ingest", "topic": topic})
 
@@ -300,11 +430,10 @@ def build_server(settings: Settings) -> web.Application:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     app = web.Application()
+    harden(app)
     app.on_startup.append(start_producer)
     app.on_cleanup.append(stop_producer)
-    app.router.add_post("/ingest", post_root)
-    app.router.add_post("/ingest/{format}", post_format)
-    app.router.add_get("/ingest/{format}", get_format)
+    add_routes(app, ingest)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_page)
     return app
@@ -313,11 +442,13 @@ def build_server(settings: Settings) -> web.Application:
 def serve(settings: Settings, host: str, port: int) -> None:
     from streams.kafka import create_topics
 
+    from streams.logs import configure
+
+    configure(settings.log_level, settings.log_format)
     asyncio.run(create_topics(settings))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     print(f"ingest server on http://{host}:{port}/ingest -> {settings.topic('posts.raw')} at {settings.broker}", flush=True)
     # access_log=None: access lines would carry query strings (hub.verify_token) and client addresses.
-    web.run_app(build_server(settings), host=host, port=port, print=None, access_log=None)
+    web.run_app(build_server(settings), host=host, port=port, print=None, access_log=None, **runner_options(settings))
 
 
 # -- files (tanggap replay --format) -------------------------------------------------------------

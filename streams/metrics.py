@@ -80,7 +80,10 @@ rebalance_seconds = Histogram("tanggap_rebalance_duration_seconds", "Time from a
 commit_seconds = Histogram("tanggap_commit_duration_seconds", "Time to commit consumer offsets",
                            buckets=COMMIT_BUCKETS)
 assigned_partitions = Gauge("tanggap_assigned_partitions", "Partitions of Tanggap topics assigned to this worker")
-worker_ready = Gauge("tanggap_worker_ready", "1 when partitions are assigned and tables recovered, else 0")
+worker_ready = Gauge("tanggap_worker_ready", "1 when partitions are assigned, tables recovered, no assigned partition "
+                     "is stalled and sends to the broker are acknowledged, else 0")
+partition_stalled = Gauge("tanggap_partition_stalled", "1 for an assigned partition with lag whose committed offset has "
+                          "not moved for TANGGAP_STALL_SECONDS", ("topic", "partition"))
 
 
 def logical_topic(topic: str, prefix: str) -> str | None:

@@ -71,12 +71,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_PRODUCER_LINGER_MS", "5", "How long the producer waits to fill a batch before sending (ms). Fewer, larger produce requests for at most this much latency per hop; delivery guarantees are unchanged (offsets are committed after the producer flushed). Kafka 4's own default."),
     Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) processes as one batch: whatever has arrived, up to this many. A batch's outputs are on the broker before its table writes, with one changelog record per key per batch (streams/batches.py); 1 processes message by message."),
     Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
+    Setting("TANGGAP_STALL_SECONDS", "120", "A partition this worker is assigned whose lag is above zero and whose committed offset has not moved this long makes the worker not ready (/ready says which; tanggap_partition_stalled, alert TanggapPartitionStalled)."),
+    Setting("TANGGAP_FETCH_WAIT_ADAPTIVE", "false", "Embedded broker only (tanggap run and the demo set it): the fetch wait doubles, up to 2 s, while records wait and only a trickle is read, halves while they flow, and returns to TANGGAP_FETCH_MAX_WAIT_MS once caught up (the embedded broker's fetches of a deep partition take longer than 20 ms; streams/fetchwait.py). Never needed on Kafka."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_HEARTBEAT_INTERVAL", "", "Consumer group heartbeat interval in seconds (faust default when empty)."),
     Setting("TANGGAP_EMBEDDED_PORT", "9092", "Port of the embedded broker started by `tanggap broker` and `tanggap run`."),
     Setting("TANGGAP_INGEST_TOKENS", "", "Bearer tokens accepted by POST /ingest (comma-separated, so a token can be rotated). Empty: ingest answers 503, except Meta webhooks signed with the app secret.", secret=True),
     Setting("TANGGAP_INGEST_MAX_BODY_BYTES", "1048576", "Largest ingest request body; larger ones get 413."),
+    Setting("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS", "5", "Longest an ingest request waits for the broker to acknowledge its posts; then 503 with Retry-After. A 503 may have published part of the batch: clients resend the whole batch, and post keys dedupe."),
+    Setting("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", "10", "Web servers (worker, ingest server): a connection that has not sent a complete request head this long after opening or after its previous response is closed (slow headers, idle keep-alive)."),
+    Setting("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", "30", "Ingest: longest a request body may take to arrive; then 408."),
+    Setting("TANGGAP_INGEST_MAX_ITEMS", "1000", "Most items (posts, or native items an adapter reads) one ingest request may carry; more get 413 too_many_items before any validation."),
     Setting("TANGGAP_INGEST_META_APP_SECRET", "", "Meta app secret: /ingest/meta and /ingest/whatsapp accept bodies whose X-Hub-Signature-256 matches it.", secret=True),
     Setting("TANGGAP_INGEST_META_VERIFY_TOKEN", "", "The verify token entered in Meta's webhook setup, echoed back by the hub.challenge handshake. Empty: verification fails.", secret=True),
     Setting("TANGGAP_INGEST_X_CONSUMER_SECRET", "", "The X app's API key secret (consumer secret): answers X's CRC check (GET /ingest/x?crc_token=...) when a webhook is registered and about hourly after. Empty: the check fails (503).", secret=True),
@@ -103,6 +109,7 @@ EMBEDDED_TUNING = {
     "TANGGAP_SESSION_TIMEOUT": "10",
     "TANGGAP_HEARTBEAT_INTERVAL": "1",
     "TANGGAP_FETCH_MAX_WAIT_MS": "20",
+    "TANGGAP_FETCH_WAIT_ADAPTIVE": "true",
 }
 
 
@@ -185,6 +192,10 @@ class Settings:
     embedded_port: int
     ingest_tokens: tuple[str, ...] = field(default=(), repr=False)
     ingest_max_body_bytes: int = 1048576
+    ingest_max_items: int = 1000
+    http_idle_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
+    ingest_publish_timeout_seconds: float = 5.0
     ingest_meta_app_secret: str = field(default="", repr=False)
     ingest_meta_verify_token: str = field(default="", repr=False)
     ingest_whatsapp_hash_key: str = field(default="", repr=False)
@@ -205,6 +216,8 @@ class Settings:
     producer_linger_ms: int = 5
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
+    stall_seconds: float = 120.0
+    fetch_wait_adaptive: bool = False
     store_wal: bool = False
 
     @classmethod
@@ -255,6 +268,11 @@ class Settings:
             embedded_port=_int("TANGGAP_EMBEDDED_PORT", raw["TANGGAP_EMBEDDED_PORT"]) or 9092,
             ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
             ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
+            ingest_max_items=_int("TANGGAP_INGEST_MAX_ITEMS", raw["TANGGAP_INGEST_MAX_ITEMS"]) or 1000,
+            http_idle_timeout_seconds=_float("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS"]) or 10.0,
+            http_body_timeout_seconds=_float("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_BODY_TIMEOUT_SECONDS"]) or 30.0,
+            ingest_publish_timeout_seconds=_float("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS",
+                                                  raw["TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"]) or 5.0,
             ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
             ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
             ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
@@ -276,6 +294,8 @@ class Settings:
             producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
             fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
             batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
+            stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
+            fetch_wait_adaptive=_flag("TANGGAP_FETCH_WAIT_ADAPTIVE", raw["TANGGAP_FETCH_WAIT_ADAPTIVE"]),
         )
 
     def with_changes(self, **changes) -> Settings:

@@ -78,7 +78,10 @@ def epoch_to_rfc3339(value: Any) -> str:
     seconds = float(value)
     if seconds > 1e11:  # Messenger-era payloads send milliseconds
         seconds /= 1000.0
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, OSError) as exc:  # far outside the platform's range
+        raise ValueError(f"timestamp {value!r} out of range") from exc
 
 
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.]{1,64})")
@@ -117,15 +120,35 @@ def raw_post(platform: str, post_id: str, text: str, created_at: str, author_id:
     return post
 
 
+MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
+"""What reading a payload whose fields have other types than the platform's (an object where a
+string belongs, `true` where an object belongs) raises inside an adapter."""
+
+
 def adapter(fmt: str) -> Callable[[Any, AdapterContext], Adapted]:
-    """The adapter of a format name (see FORMATS; `raw` is the contract itself)."""
+    """The adapter of a format name (see FORMATS; `raw` is the contract itself).
+
+    Adapters read untrusted payloads field by field; a field of the wrong type surfaces as one of
+    MALFORMED wherever it is read. The returned function turns those into PayloadError (the
+    endpoint's 400), so every adapter fails the same way on a mutated payload."""
     from schemas.adapters import meta, tiktok, whatsapp, x, youtube
 
     adapters = {"raw": adapt_raw, "x": x.adapt, "meta": meta.adapt, "whatsapp": whatsapp.adapt,
                 "tiktok": tiktok.adapt, "youtube": youtube.adapt}
     if fmt not in adapters:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return adapters[fmt]
+    convert = adapters[fmt]
+
+    def guarded(payload: Any, context: AdapterContext | None = None) -> Adapted:
+        try:
+            return convert(payload, context)
+        except (PayloadError, AdapterSetupError):
+            raise
+        except MALFORMED as exc:
+            raise PayloadError(f"a field of the {fmt} payload has an unexpected type or value "
+                               f"({type(exc).__name__})") from None
+
+    return guarded
 
 
 def adapt_raw(payload: Any, context: AdapterContext | None = None) -> Adapted:

@@ -5,21 +5,24 @@ The sender's phone number (`wa_id`, `from`) is personal data: it becomes `author
 keyed hash (HMAC-SHA256 with TANGGAP_INGEST_WHATSAPP_HASH_KEY, prefix `wa-`), so the same sender
 always gets the same id and nobody without the key can check a guessed number. The number, the
 profile name (`contacts[].profile.name`) and shared contact cards are never copied into a post.
+A message id (`wamid.…`) is base64 of a structure that holds the sender's number, so message ids
+are hashed the same way (prefix `wamid-`) wherever they appear: `post_id`, `reply_to` and the
+`ref` of skipped items. A reply and the message it answers get the same hash, so threads hold.
 
 | raw post | webhook (`entry[].changes[].value`) |
 | --- | --- |
 | platform | `whatsapp` |
-| post_id | `messages[].id` (the `wamid`) |
+| post_id | keyed hash of `messages[].id` (the `wamid`, which embeds the sender's number), prefix `wamid-` |
 | text | `text.body`; the caption of `image`/`video`/`document`; `location.name` + `address`; the title of an `interactive` or `button` reply; empty for `audio`/`sticker` (media-only, `media` says which) |
 | created_at | `messages[].timestamp` (epoch seconds) |
 | author | `id` = keyed hash of `from`; handle and name null |
-| reply_to | `context.id` (the message the sender replied to) |
+| reply_to | keyed hash of `context.id` (the message the sender replied to) |
 | addressed_to | the handle of `metadata.phone_number_id` from the accounts map (the complaint number) |
 | geo | `{latitude, longitude}` of a `location` message |
 
 Official replies: `smb_message_echoes` (messages the business sent from the WhatsApp Business
 app) become posts authored by the number's handle (`author.id` `wa-business-{phone_number_id}`),
-`reply_to` their `context.id`. Skipped: `statuses` (`status_update`), `reaction` (`reaction`),
+`reply_to` the hash of their `context.id`. Skipped: `statuses` (`status_update`), `reaction` (`reaction`),
 `unsupported`/`system`/`contacts`/`order` messages (`unsupported_type`), legacy `deleted` (`deleted`).
 """
 
@@ -31,6 +34,7 @@ from schemas.adapters import (Adapted, AdapterContext, AdapterSetupError, Payloa
                               keyed_hash, raw_post)
 
 AUTHOR_PREFIX = "wa-"
+MESSAGE_PREFIX = "wamid-"
 CAPTIONED = ("image", "video", "document")
 MEDIA_ONLY = ("audio", "sticker")
 
@@ -44,6 +48,7 @@ def adapt(payload: Any, context: AdapterContext | None = None) -> Adapted:
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise PayloadError("WhatsApp webhook body without an `entry` array")
+    key = context.whatsapp_hash_key
     result = Adapted()
     for entry in entries:
         for change in (entry or {}).get("changes") or []:
@@ -53,21 +58,29 @@ def adapt(payload: Any, context: AdapterContext | None = None) -> Adapted:
             number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
             business = context.accounts.get(number_id)
             for status in value.get("statuses") or []:
-                result.skipped.append(Skipped(str(status.get("id", "?")), "status_update",
-                                              f"delivery status {status.get('status')!r}"))
+                status = status if isinstance(status, dict) else {}
+                result.skipped.append(Skipped(message_ref(key, status.get("id")), "status_update",
+                                              f"delivery status {str(status.get('status'))[:32]!r}"))
             for message in value.get("messages") or []:
-                item = _message(message, business, context.whatsapp_hash_key)
+                item = _message(message, business, key)
                 (result.skipped if isinstance(item, Skipped) else result.posts).append(item)
             for echo in value.get("message_echoes") or []:
-                item = _echo(echo, number_id, business)
+                item = _echo(echo, number_id, business, key)
                 (result.skipped if isinstance(item, Skipped) else result.posts).append(item)
     return result
 
 
-def _content(message: dict) -> tuple[str, list[str] | None, Any] | Skipped:
+def message_ref(key: bytes, message_id: Any) -> str:
+    """A message id as Tanggap stores it: keyed hash of the `wamid` (which embeds a number)."""
+    if message_id is None or message_id == "":
+        return "?"
+    return keyed_hash(key, str(message_id), MESSAGE_PREFIX)
+
+
+def _content(message: dict, key: bytes) -> tuple[str, list[str] | None, Any] | Skipped:
     """(text, media, geo) of a message, or why it is not a post."""
     kind = message.get("type")
-    ref = str(message.get("id", "?"))
+    ref = message_ref(key, message.get("id"))
     if kind == "text":
         return (message.get("text") or {}).get("body") or "", None, None
     if kind in CAPTIONED:
@@ -92,30 +105,31 @@ def _content(message: dict) -> tuple[str, list[str] | None, Any] | Skipped:
 
 
 def _message(message: dict, business: str | None, key: bytes) -> dict | Skipped:
-    ref = str(message.get("id", "?"))
+    ref = message_ref(key, message.get("id"))
     if not message.get("id") or not message.get("from") or message.get("timestamp") is None:
         return Skipped(ref, "missing_field", "message without id, from or timestamp")
-    content = _content(message)
+    content = _content(message, key)
     if isinstance(content, Skipped):
         return content
     text, media, geo = content
     context = message.get("context") or {}
     return raw_post(
-        "whatsapp", message["id"], text, epoch_to_rfc3339(message["timestamp"]),
+        "whatsapp", ref, text, epoch_to_rfc3339(message["timestamp"]),
         keyed_hash(key, str(message["from"]), AUTHOR_PREFIX),
-        reply_to=context.get("id"), addressed_to=[business] if business else [], geo=geo, media=media,
+        reply_to=context.get("id") and message_ref(key, context["id"]), addressed_to=[business] if business else [], geo=geo, media=media,
     )
 
 
-def _echo(echo: dict, number_id: str, business: str | None) -> dict | Skipped:
-    ref = str(echo.get("id", "?"))
+def _echo(echo: dict, number_id: str, business: str | None, key: bytes) -> dict | Skipped:
+    ref = message_ref(key, echo.get("id"))
     if not echo.get("id") or echo.get("timestamp") is None:
         return Skipped(ref, "missing_field", "message echo without id or timestamp")
-    content = _content(echo)
+    content = _content(echo, key)
     if isinstance(content, Skipped):
         return content
     text, media, _ = content
     return raw_post(
-        "whatsapp", echo["id"], text, epoch_to_rfc3339(echo["timestamp"]), f"wa-business-{number_id or 'unknown'}",
-        handle=business, reply_to=(echo.get("context") or {}).get("id"), media=media,
+        "whatsapp", ref, text, epoch_to_rfc3339(echo["timestamp"]), f"wa-business-{number_id or 'unknown'}",
+        handle=business, reply_to=(echo.get("context") or {}).get("id") and message_ref(key, echo["context"]["id"]),
+        media=media,
     )

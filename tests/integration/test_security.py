@@ -305,3 +305,61 @@ def test_faust_and_tool_clients_get_the_same_security_and_faust_views_are_off(tl
                    {"TANGGAP_KAFKA_SECURITY_PROTOCOL": "SSL", "TANGGAP_KAFKA_CERT_FILE": str(ca)}):
         with pytest.raises(SettingsError, match="TANGGAP_KAFKA_"):
             Settings.from_env(broken)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on `port` (IPv4 and IPv6), read from the
+    kernel's socket tables: what the process bound, whoever connects from where."""
+    found: set[str] = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, port_hex = fields[1].split(":")
+            if fields[3] != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            if width == 8:
+                found.add(str(ipaddress.IPv4Address(raw[::-1])))
+            else:  # four little-endian 32-bit words
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                found.add(str(ipaddress.IPv6Address(words)))
+    return found
+
+
+def non_loopback_address() -> str | None:
+    """An address of this machine that is not loopback (the route's source address), if any."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.255", 9))  # no packet is sent: a UDP connect only picks a route
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_the_worker_web_server_binds_only_the_configured_interface(deployment_factory):
+    import socket
+
+    deployment = deployment_factory(TANGGAP_WEB_HOST="127.0.0.1", TANGGAP_INGEST_TOKENS="bind-test-token")
+    worker = deployment.worker()
+
+    def answering() -> bool:
+        assert worker.alive(), worker.log()[-3000:]
+        try:
+            return status(worker.web_port, "/live") == 200
+        except OSError:
+            return False
+
+    wait_for(answering, timeout=60, message="the worker's web server")
+    assert listening_addresses(worker.web_port) == {"127.0.0.1"}
+    outside = non_loopback_address()
+    if outside is not None:
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            assert sock.connect_ex((outside, worker.web_port)) != 0, f"/ingest reachable on {outside}"

@@ -23,7 +23,7 @@ def test_replay_lines_convert_native_payloads_and_report_bad_lines_by_number():
     settings = Settings.from_env({"TANGGAP_INGEST_WHATSAPP_HASH_KEY": "k"})
     whatsapp = orjson.dumps(orjson.loads((PAYLOADS / "whatsapp_messages.json").read_bytes()))
     messages, problems, skipped = adapt_lines(numbered(whatsapp, b"{not json", b'{"object": "page"}'), "whatsapp", settings)
-    assert len(messages) == 4 and all(key.startswith(b"whatsapp:wamid.") for key, _ in messages)
+    assert len(messages) == 4 and all(key.startswith(b"whatsapp:wamid-") for key, _ in messages)
     assert problems[0].startswith("line 2: invalid_json") and problems[1].startswith("line 3: unrecognized_payload")
     assert skipped == {"reaction": 1, "status_update": 1, "unsupported_type": 1}
     assert all(b"6281234567890" not in value for _, value in messages)

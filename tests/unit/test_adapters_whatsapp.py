@@ -3,6 +3,7 @@ the sender's number never reaches a post."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import orjson
@@ -46,7 +47,7 @@ def test_text_caption_media_only_and_location(adapted):
     assert text["addressed_to"] == ["lapor.klaten"]
     assert text["created_at"] == "2026-11-02T03:20:00+00:00"
     assert image["text"] == "Ini fotonya 📷" and image["media"] == ["image"]
-    assert image["reply_to"] == "wamid.HBgNNjI4MTIzNDU2Nzg5MBUCABEYEjQ0QTY3NkU0OTMxRTBGQjA0AA=="
+    assert image["reply_to"] == whatsapp.message_ref(b"test-key", "wamid.HBgNNjI4MTIzNDU2Nzg5MBUCABEYEjQ0QTY3NkU0OTMxRTBGQjA0AA==")
     assert sticker["text"] == "" and sticker["media"] == ["sticker"]
     assert location["text"] == "Gergunung, Klaten Utara, Klaten"
     assert location["geo"] == {"latitude": -7.7056, "longitude": 110.6063}
@@ -61,7 +62,8 @@ def test_business_echo_is_an_official_reply():
     (reply,) = whatsapp.adapt(load("whatsapp_echo.json"), CONTEXT).posts
     RawPost.parse(reply)
     assert reply["author"] == {"id": "wa-business-106540352242922", "handle": "lapor.klaten", "name": None}
-    assert reply["reply_to"] == "wamid.HBgNNjI4MTIzNDU2Nzg5MBUCABIYFjNFQjBDMEQ3RjQ1QjE0NjlCRDEyAA=="
+    original = whatsapp.adapt(load("whatsapp_messages.json"), CONTEXT).posts[0]
+    assert reply["reply_to"] == original["post_id"]  # the echo answers the first message: same hash
     assert NUMBER not in orjson.dumps(reply).decode()
 
 
@@ -81,3 +83,20 @@ def test_without_a_hash_key_the_adapter_refuses():
 def test_other_objects_are_unreadable():
     with pytest.raises(PayloadError):
         whatsapp.adapt({"object": "page", "entry": []}, CONTEXT)
+
+
+def _decoded(message_id: str) -> bytes:
+    payload = message_id.removeprefix("wamid.")
+    return base64.b64decode(payload + "=" * (-len(payload) % 4))
+
+
+def test_message_ids_which_embed_the_number_are_keyed_hashes_everywhere(adapted):
+    body = load("whatsapp_messages.json")
+    wamids = {m["id"] for m in body["entry"][0]["changes"][0]["value"]["messages"]}
+    assert any(NUMBER.encode() in _decoded(w) for w in wamids)  # the premise: a wamid holds the number
+    dumped = orjson.dumps([*adapted.posts, *(s.to_json() for s in adapted.skipped)]).decode()
+    assert "wamid." not in dumped and NUMBER not in dumped
+    for post in adapted.posts:
+        assert post["post_id"].startswith("wamid-") and len(post["post_id"]) == len("wamid-") + 32
+    other = whatsapp.adapt(body, AdapterContext(whatsapp_hash_key=b"other"))
+    assert {p["post_id"] for p in other.posts}.isdisjoint(p["post_id"] for p in adapted.posts)

@@ -79,3 +79,37 @@ def test_logging_config_sets_the_level_and_routes_every_logger_through_the_forma
 def test_an_unknown_level_is_refused():
     with pytest.raises(ValueError):
         logging_config("verbose")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("NIK 3310 0112 3456 0001 an. Budi", "NIK [NIK] an. Budi"),
+    ("NIK 33.10.01.123456.0001", "NIK [NIK]"),
+    ("NIK 3310-0112-3456-0001.", "NIK [NIK]."),
+    ("ratio 0.1234567890123456 ok", "ratio 0.1234567890123456 ok"),
+    ("amount 1234567890123456.75", "amount 1234567890123456.75"),
+    ("koma 12,3456789012345678", "koma 12,3456789012345678"),
+    ("b'Authorization: Bearer tok-123\\x01'", "b'Authorization: [REDACTED]'"),
+    ("header Bearer abc.def-ghi was refused", "header Bearer [TOKEN] was refused"),
+    ("GET /ingest/meta?hub.mode=subscribe&hub.verify_token=s3cr3t HTTP/1.1", "GET /ingest/meta?[QUERY] HTTP/1.1"),
+    ("hub.verify_token=s3cr3t&x=1", "hub.verify_token=[REDACTED]&x=1"),
+    ("apa? ini = itu", "apa? ini = itu"),
+])
+def test_redact_hides_credentials_and_nik_written_in_groups_but_never_decimals(text, expected):
+    assert redact(text) == expected
+
+
+def test_aiohttp_reports_of_malformed_requests_lose_the_request_bytes():
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    stream = io.StringIO()
+    config = logging_config("info", "json")
+    config["handlers"]["stderr"]["stream"] = stream
+    logging.config.dictConfig(config)
+    try:
+        raise BadHttpMessage("Invalid header value char:\n\n    b'X-Post: {\"text\": \"hubungi saya\"}'")
+    except BadHttpMessage:
+        logging.getLogger("aiohttp.server").exception("Error handling request")
+    line = stream.getvalue()
+    assert "hubungi" not in line and "X-Post" not in line
+    entry = orjson.loads(line.splitlines()[-1])
+    assert entry["logger"] == "aiohttp.server" and "BadHttpMessage" in entry["message"] and "exception" not in entry
