@@ -9,10 +9,8 @@ them, and neither RocksDB nor CPython asks.
 glibc (2.35 and later) asks for the whole malloc heap when the tunable `glibc.malloc.hugetlb=1`
 is set. A tunable is read once, when the process starts, so a process that wants it executes
 itself again with it, before it has done anything else: the same pid, interpreter and arguments
-(`sys.orig_argv`). Measured with `bench/dedupe_bench.py` at 1,000,000 fingerprints: a copy's
-table read 19.5 -> 14.0 µs, and the stage 0.7-29% faster per post than without, on the same
-stretch of the machine (docs/dedupe.md, eighth round). The pipeline benchmark's small tables
-show no difference.
+(`sys.orig_argv`). Where it can matter is a large heap (RocksDB blocks, a long dedupe window's
+index); the pipeline benchmark's small tables show no difference.
 
 Nothing happens when `TANGGAP_MALLOC_HUGE_PAGES` is false; when GLIBC_TUNABLES is set already
 (the operator's own tunables, or this is the executed-again process); when the kernel's mode is
