@@ -86,13 +86,15 @@ def _terms(matches: Sequence, payload: str) -> list[str]:
     return sorted({m.phrase for m in matches if m.payload == payload})
 
 
-def classify_by_rules(text: NormalizedText, rules: Rules) -> Classification:
-    """The decision of the lexicon and taxonomy rules alone."""
+def classify_by_rules(text: NormalizedText, rules: Rules, kind_matches: Sequence[Match[str]] | None = None) -> Classification:
+    """The decision of the lexicon and taxonomy rules alone (`kind_matches`: the kind terms'
+    longest matches, where the caller found them already)."""
     words = text.words
     if not words:
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
 
-    kind_matches = longest_only(rules.kind_terms.find(words))
+    if kind_matches is None:
+        kind_matches = longest_only(rules.kind_terms.find(words))
     spam = _terms(kind_matches, "spam")
     if spam:
         return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",))
@@ -210,7 +212,7 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
     kind, confidence = scores.best_kind()
     reasons.append(_model_reason("kind", kind, confidence, scores))
-    why = _why_review(kind, confidence, served, text, rules, policy, passages)
+    why = _why_review(kind, confidence, served, text, rules, policy, passages, kind_matches)
     if why:
         reasons.append(f"needs_review[{why}]")
         if kind not in actionable:
@@ -224,7 +226,7 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     if category is not None:
         chosen[category] = chosen.get(category, 0.0) + policy.rule_category_weight
     best = max(chosen, key=lambda c: (chosen[c], c == category))
-    evidence = scores.evidence.get(best)
+    evidence = scores.evidence(best)
     reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
                    + (f": {','.join(evidence)}" if evidence else "")
                    + (f"; rules {category_reason.partition(':')[2]}" if category is not None else "") + "]")
@@ -255,7 +257,8 @@ def _hard_policy(words: Sequence[str], rules: Rules, kind_matches: Sequence[Matc
 
 
 def _why_review(kind: str, confidence: float, served: float, text: NormalizedText, rules: Rules,
-                policy: ReviewPolicy, passages: Callable[[], Sequence[Scores]] | None) -> str:
+                policy: ReviewPolicy, passages: Callable[[], Sequence[Scores]] | None,
+                kind_matches: Sequence[Match[str]]) -> str:
     """Why the model's reading is too unsure to act on alone ("" when it is sure enough)."""
     actionable = rules.actionable_kinds
     if kind in actionable:
@@ -272,7 +275,7 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
         if best > policy.passage_actionable_above:
             return f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}, model read {kind}"
     if confidence < policy.rules_review_below:
-        by_rules = classify_by_rules(text, rules)
+        by_rules = classify_by_rules(text, rules, kind_matches)
         if by_rules.kind in actionable and _names_a_problem(by_rules):
             return f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
     return ""
@@ -286,7 +289,7 @@ def _names_a_problem(decision: Classification) -> bool:
 
 
 def _model_reason(head: str, label: str, probability: float, scores: Scores) -> str:
-    evidence = scores.evidence.get(label, ())
+    evidence = scores.evidence(label)
     return f"{head}:{label}[model {probability:.2f}{': ' + ','.join(evidence) if evidence else ''}]"
 
 

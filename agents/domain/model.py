@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,20 +95,32 @@ def features(normalized: NormalizedText, raw_text: str, addressed_official: bool
     return found
 
 
-@dataclass(frozen=True, slots=True)
 class Scores:
     """A model's reading of one post."""
 
-    kinds: dict[str, float]
-    """Probability of each kind (they sum to 1)."""
-    categories: dict[str, float]
-    """Probability of each category, as if the post were actionable."""
-    evidence: dict[str, tuple[str, ...]]
-    """Per kind and category label: the readable features that pushed hardest towards it."""
+    __slots__ = ("kinds", "categories", "_explain", "_evidence")
+
+    def __init__(self, kinds: dict[str, float], categories: dict[str, float],
+                 explain: Callable[[str], tuple[str, ...]] | None = None) -> None:
+        self.kinds = kinds
+        """Probability of each kind (they sum to 1)."""
+        self.categories = categories
+        """Probability of each category, as if the post were actionable."""
+        self._explain = explain
+        self._evidence: dict[str, tuple[str, ...]] = {}
 
     def best_kind(self) -> tuple[str, float]:
         kind = max(self.kinds, key=self.kinds.__getitem__)
         return kind, self.kinds[kind]
+
+    def evidence(self, label: str) -> tuple[str, ...]:
+        """The readable features that pushed hardest towards a kind or category, worked out
+        only when a reason asks for them."""
+        found = self._evidence.get(label)
+        if found is None:
+            found = self._explain(label) if self._explain is not None else ()
+            self._evidence[label] = found
+        return found
 
 
 class ModelError(Exception):
@@ -147,10 +158,10 @@ class TriageModel:
         self._kind_slice = slice(0, len(kinds))
         self._category_slice = slice(len(kinds), len(kinds) + len(categories))
         # Each word's features are the same in every post, so the sum of their scaled rows is
-        # computed once per distinct word (and word pair) and kept in a matrix; a post then
-        # gathers one row per word instead of one per character n-gram.
+        # computed once per distinct word and kept in a matrix; a post then gathers one row per
+        # word instead of one per character n-gram.
         self._word_index: dict[str, tuple[int, float, int]] = {}
-        """Per cached word or word pair ("b:..."): see _entry."""
+        """Per cached word: see _entry."""
         self._word_vectors = np.zeros((1024, weights.shape[1]), dtype=np.float32)
 
     # -- persistence ---------------------------------------------------------------------------
@@ -186,9 +197,8 @@ class TriageModel:
     # -- scoring -------------------------------------------------------------------------------
 
     def _entry(self, key: str, found: list[str]) -> tuple[int, float, int]:
-        """Cache the summed scaled rows of `found` (a word's features, or one word pair) under
-        `key`: (row in _word_vectors, sum of the features' squared idf, the readable feature's
-        weight row or -1)."""
+        """Cache the summed scaled rows of `found` (a word's features) under `key`: (row in
+        _word_vectors, sum of the features' squared idf, the word's own weight row or -1)."""
         vocabulary = self._vocabulary
         rows = [vocabulary[f] for f in found if f in vocabulary]
         squares = sum(self._idf_squared[row] for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
@@ -211,24 +221,30 @@ class TriageModel:
         shape_rows = [row for row in shape if row >= 0]
         squares = sum(self._idf_squared[row] for row in shape_rows) + (len(shape) - len(shape_rows)) * unknown_squared
         readable = list(shape_rows)
-        # Each word (its unigram and character n-grams) and each word pair is one cache entry,
-        # so a post gathers one summed row per word and per pair.
-        keys = [*words, *(f"b:{first}_{second}" for first, second in zip(words, words[1:]))]
-        if len(self._word_index) + len(keys) > _WORD_CACHE_LIMIT:
+        # Each word (its unigram and character n-grams) is one cache entry, so a post gathers one
+        # summed row per word; a word pair is one row of its own, looked up directly (pairs are
+        # too many and too varied to be worth caching).
+        if len(self._word_index) + len(words) > _WORD_CACHE_LIMIT:
             # A flood of never-seen words must not grow memory without bound: the cache starts
             # over, before this post's entries are made (entries are recomputed on next sight).
             self._word_index.clear()
         cached = self._word_index.get
-        entries = [cached(key) for key in keys]
+        entries = [cached(word) for word in words]
         if None in entries:
-            # New keys get their entry once each, even when the post repeats them.
-            for key, entry in zip(keys, entries):
-                if entry is None and key not in self._word_index:
-                    self._entry(key, [key] if key.startswith("b:") else word_features(key))
-            entries = [cached(key) for key in keys]
+            # New words get their entry once each, even when the post repeats them.
+            for word, entry in zip(words, entries):
+                if entry is None and word not in self._word_index:
+                    self._entry(word, word_features(word))
+            entries = [cached(word) for word in words]
         cache_rows = [entry[0] for entry in entries]
         squares += sum([entry[1] for entry in entries])
         readable.extend([entry[2] for entry in entries if entry[2] >= 0])
+        pairs = [vocabulary.get(f"b:{first}_{second}", -1) for first, second in zip(words, words[1:])]
+        pair_rows = [row for row in pairs if row >= 0]
+        idf_squared = self._idf_squared
+        squares += sum([idf_squared[row] for row in pair_rows]) + (len(pairs) - len(pair_rows)) * unknown_squared
+        readable.extend(pair_rows)
+        shape_rows.extend(pair_rows)
         logits = self._bias.copy()
         scale = 1.0 / math.sqrt(squares) if squares else 0.0
         if cache_rows:
@@ -239,15 +255,13 @@ class TriageModel:
         category_p = _softmax(logits[self._category_slice].tolist())
         kinds = dict(zip(self.kinds, kind_p))
         categories = dict(zip(self.categories, category_p))
-        found: dict[str, tuple[str, ...]] = {}
+        explain = None
         if evidence and readable:
-            best_kind = kind_p.index(max(kind_p))
-            best_category = category_p.index(max(category_p))
-            columns = (best_kind, len(self.kinds) + best_category)
-            picked = self._evidence(readable, columns, evidence)
-            found[self.kinds[best_kind]] = picked[0]
-            found[self.categories[best_category]] = picked[1]
-        return Scores(kinds, categories, found)
+            columns = {label: i for i, label in enumerate((*self.kinds, *self.categories))}
+
+            def explain(label: str) -> tuple[str, ...]:
+                return self._evidence(readable, columns[label], evidence)
+        return Scores(kinds, categories, explain)
 
     def score_passages(self, normalized: NormalizedText, addressed_official: bool = False) -> list[Scores]:
         """Scores of overlapping passages of a long post (none for a post of two passages or
@@ -260,25 +274,20 @@ class TriageModel:
                                           normalized.asks), "", addressed_official, evidence=0)
                 for start in range(0, len(words) - step, step)]
 
-    def _evidence(self, rows: list[int], columns: tuple[int, ...], limit: int) -> list[tuple[str, ...]]:
-        """Per column, the readable features (words, word pairs, form signals) of `rows` that
-        pushed hardest towards it; character n-grams are evidence too, but a desk cannot read
-        "c:<rus"."""
+    def _evidence(self, rows: list[int], column: int, limit: int) -> tuple[str, ...]:
+        """The readable features (words, word pairs, form signals) of `rows` that pushed hardest
+        towards `column`; character n-grams are evidence too, but a desk cannot read "c:<rus"."""
+        weights = self._scaled[rows, column]
+        values = weights.tolist()
         names = self._names
-        found = []
-        for column in columns:
-            weights = self._scaled[rows, column]
-            ranked = np.argsort(-weights, kind="stable")[:4 * limit].tolist()
-            values = weights.tolist()
-            picked: list[str] = []
-            for i in ranked:
-                if values[i] <= 0 or len(picked) == limit:
-                    break
-                name = names[rows[i]]
-                if name not in picked:
-                    picked.append(name)
-            found.append(tuple(picked))
-        return found
+        picked: list[str] = []
+        for i in np.argsort(-weights, kind="stable")[:4 * limit].tolist():
+            if values[i] <= 0 or len(picked) == limit:
+                break
+            name = names[rows[i]]
+            if name not in picked:
+                picked.append(name)
+        return tuple(picked)
 
 
 def _softmax(logits: list[float]) -> list[float]:

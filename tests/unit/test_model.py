@@ -92,7 +92,7 @@ def test_a_trained_model_reads_kind_and_category(rules_config, small_model):
 
 def test_evidence_names_readable_features_only(rules_config, small_model):
     scores = small_model.score(normalized(rules_config, "jalan rusak parah"), "jalan rusak parah")
-    evidence = scores.evidence["pengaduan"]
+    evidence = scores.evidence("pengaduan")
     assert evidence and all(not name.startswith("c:") for name in evidence)
 
 
@@ -170,7 +170,7 @@ def test_a_configuration_without_model_settings_decides_by_rules(tmp_path):
 
 def scores(kinds: dict[str, float], categories: dict[str, float] | None = None) -> Scores:
     full = {kind: 0.0 for kind in KINDS} | kinds
-    return Scores(full, categories or {"jalan": 0.9, "lainnya": 0.1}, {})
+    return Scores(full, categories or {"jalan": 0.9, "lainnya": 0.1})
 
 
 def decide(config, text: str, kinds: dict[str, float], categories=None, policy=ReviewPolicy()):
