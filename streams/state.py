@@ -83,7 +83,12 @@ def stored_offsets(settings) -> dict[tuple[str, int], int]:
         match = _STORE.match(path.name)
         if not match or match["table"] not in TABLES:
             continue
-        db = _open_read_only(path)
+        try:
+            db = _open_read_only(path)
+        except Exception:  # noqa: BLE001 - rocksdict raises a bare Exception for a held lock
+            # Another worker on this data directory holds the store: it is running, so this is
+            # no restart after a lost broker, and its state is its own to check.
+            continue
         try:
             raw = db.get(OFFSET_KEY)
         finally:
