@@ -42,7 +42,7 @@ every assignment, and also from its fetch loop whenever it finds the flow stoppe
 starts while a fetch is under way. That second seek reads the assignment and the committed
 offsets of the moment it starts. When it finishes after the seek of the new assignment, its
 positions are those of the previous assignment: the agents' sequence guards then took them as
-where the new assignment's partitions start. Seen in CI in the join/leave fault test: a worker
+where the new assignment's partitions start. In the join/leave fault test (tests/integration/test_faults.py) a worker
 that took over `posts.raw` partitions 2 and 3 in the last rebalance had a last recorded seek
 without them, refused their records for ever as "not sought yet", and 150 complaints were never
 opened; partition 1, recorded at the old committed offset 48 where 420 was due, was read again
