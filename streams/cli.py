@@ -202,28 +202,40 @@ def cmd_dedupe_eval(args: argparse.Namespace) -> int:
     return 0 if floors or not args.strict else 1
 
 
+def evaluate_file(config: TanggapConfig, path: str | Path, label_confidence: str | None = None,
+                  progress: Progress | None = None):
+    """Triage a labelled file exactly as the stream would and score it (streams/evaluate.py);
+    with `label_confidence`, only the posts labelled with that confidence (posts without one
+    count as high)."""
+    from streams import evaluate
+
+    lines = list(read_jsonl(path))
+    labelled = [orjson.loads(line) for _, line in lines]
+    if label_confidence:
+        keep = [i for i, post in enumerate(labelled) if post.get("label_confidence", "high") == label_confidence]
+        lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
+    records = triage_lines(config, iter(lines))
+    if progress is not None:
+        progress.total = len(lines)
+        records = _advancing(records, progress)
+    pairs = evaluate.pair_with_expectations(labelled, records)
+    if progress is not None:
+        progress.finish()
+    return evaluate.evaluate(pairs, config.actionable_kinds, {i: post.get("text") for i, post in enumerate(labelled)})
+
+
+def _advancing(records: Iterator[dict], progress: Progress) -> Iterator[dict]:
+    for record in records:
+        progress.advance()
+        yield record
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from streams import evaluate
 
     config = load_config(_settings(args).config_dir)
-    lines = list(read_jsonl(args.file))
-    labelled = [orjson.loads(line) for _, line in lines]
-    if args.label_confidence:
-        kept = [(line, post) for line, post in zip(lines, labelled)
-                if post.get("label_confidence", "high") == args.label_confidence]
-        lines, labelled = [line for line, _ in kept], [post for _, post in kept]
     floors_name = args.floors or (Path(args.file).stem if Path(args.file).stem in evaluate.QUALITY_FLOORS else "devset")
-    progress = Progress("evaluated", total=len(lines))
-
-    def counted(records):
-        for record in records:
-            progress.advance()
-            yield record
-
-    pairs = evaluate.pair_with_expectations(labelled, counted(triage_lines(config, iter(lines))))
-    progress.finish()
-    texts = {i: post.get("text") for i, post in enumerate(labelled)}
-    report = evaluate.evaluate(pairs, config.actionable_kinds, texts)
+    report = evaluate_file(config, args.file, args.label_confidence, Progress("evaluated"))
     floors = evaluate.QUALITY_FLOORS[floors_name]
     print(f"floors: {floors_name}")
     print(evaluate.render(report, show_errors=args.errors, floors=floors))
@@ -234,10 +246,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Fit the triage model on labelled archives, the team's posts and the licensed corpora."""
-    import dataclasses
-
-    from streams import evaluate
-    from streams.train import TrainingError, folds, train, training_set
+    from streams.train import TrainingError, train, training_set
 
     settings = _settings(args)
     config = load_config(settings.config_dir, with_model=False)
@@ -249,24 +258,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.cv:
             if len(archives) != 1:
                 raise CliError("--cv scores one archive: name exactly one")
-            lines = list(read_jsonl(archives[0]))
-            labelled = [orjson.loads(line) for _, line in lines]
             base = training_set(config, [], team_posts=team_posts, corpora=corpora, corpora_description=description)
-            archive = training_set(config, archives, team_posts=None, corpora=None, corpora_description=None)
-            pairs = []
-            for number, fold in enumerate(folds(len(lines), args.cv), start=1):
-                held_out = set(fold)
-                base_examples = list(base.examples)
-                base.examples.extend(e for i, e in enumerate(archive.examples) if i not in held_out)
-                model = train(config, base, c=args.c)
-                base.examples = base_examples
-                fold_config = dataclasses.replace(config, model=model)
-                fold_lines = [lines[i] for i in fold]
-                pairs += evaluate.pair_with_expectations([labelled[i] for i in fold], triage_lines(fold_config, iter(fold_lines)))
-                print(f"fold {number}/{args.cv}: trained on {len(base.examples) + len(archive.examples) - len(fold):,} posts, "
-                      f"scored {len(fold)}", file=sys.stderr)
-            print(f"{args.cv}-fold cross-validation of {archives[0]} (each post scored by a model that never saw it)")
-            print(evaluate.render(evaluate.evaluate(pairs, config.actionable_kinds), floors=()))
+            _cross_validate(config, base, archives[0], args.cv, args.c)
             return 0
         training = training_set(config, archives, team_posts=team_posts, corpora=corpora, corpora_description=description,
                                 archive_weight=args.archive_weight)
@@ -287,6 +280,31 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings_file.write_text(default_model_settings(f"model/{out.name}"), encoding="utf-8")
         print(f"wrote {settings_file}: the configuration now uses the model (default thresholds)")
     return 0
+
+
+def _cross_validate(config: TanggapConfig, base, archive: Path, k: int, c: float) -> None:
+    """Score every post of `archive` with a model trained on `base` and the other k-1 folds."""
+    import dataclasses
+
+    from streams import evaluate
+    from streams.train import TrainingSet, folds, train, training_set
+
+    # Official replies are not classified, and training skips them: leave them out here too, so
+    # the archive's lines and its training examples stay one to one.
+    lines = [(n, line) for n, line in read_jsonl(archive)
+             if (orjson.loads(line).get("expect") or {}).get("kind") != "respon_resmi"]
+    examples = training_set(config, [archive], team_posts=None, corpora=None, corpora_description=None).examples
+    pairs = []
+    for number, fold in enumerate(folds(len(lines), k), start=1):
+        held_out = set(fold)
+        training = TrainingSet([*base.examples, *(e for i, e in enumerate(examples) if i not in held_out)])
+        fold_config = dataclasses.replace(config, model=train(config, training, c=c))
+        fold_lines = [lines[i] for i in fold]
+        pairs += evaluate.pair_with_expectations([orjson.loads(line) for _, line in fold_lines],
+                                                 triage_lines(fold_config, iter(fold_lines)))
+        print(f"fold {number}/{k}: trained on {len(training.examples):,} posts, scored {len(fold)}", file=sys.stderr)
+    print(f"{k}-fold cross-validation of {archive} (each post scored by a model that never saw it)")
+    print(evaluate.render(evaluate.evaluate(pairs, config.actionable_kinds), floors=()))
 
 
 def default_model_settings(file: str) -> str:

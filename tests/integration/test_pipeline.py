@@ -31,8 +31,9 @@ def sample_lines() -> list[dict]:
     return [orjson.loads(line) for _, line in read_jsonl(bundled_sample())]
 
 
-@pytest.fixture(scope="module")
-def pipeline(deployment_factory):
+def run_sample(deployment_factory):
+    """The bundled sample through a fresh worker until every complaint is answered or breached:
+    (deployment, worker, outcome)."""
     deployment = deployment_factory(TANGGAP_CLOCK_SPEED="60000", TANGGAP_SLA_GRACE_SECONDS="1",
                                     TANGGAP_ORPHAN_WAIT_SECONDS="3")
     worker = deployment.worker()
@@ -46,6 +47,11 @@ def pipeline(deployment_factory):
 
     outcome = wait_for(settled, timeout=120, interval=1.0, message="every sample complaint answered or breached")
     return deployment, worker, outcome
+
+
+@pytest.fixture(scope="module")
+def pipeline(deployment_factory):
+    return run_sample(deployment_factory)
 
 
 def records_by_post(outcome: Outcome) -> dict[str, list[dict]]:

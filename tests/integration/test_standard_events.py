@@ -14,29 +14,16 @@ import pytest
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 
-from streams.cli import read_jsonl, strip_expectation
-from streams.demo import Outcome, bundled_sample
-from streams.kafka import consume, produce
-from tests.conftest import wait_for
+from streams.demo import bundled_sample
+from streams.kafka import consume
+from tests.integration.test_pipeline import run_sample
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def demo(deployment_factory):
-    deployment = deployment_factory(TANGGAP_CLOCK_SPEED="60000", TANGGAP_SLA_GRACE_SECONDS="1",
-                                    TANGGAP_ORPHAN_WAIT_SECONDS="3")
-    worker = deployment.worker()
-    messages = [strip_expectation(line) for _, line in read_jsonl(bundled_sample())]
-    asyncio.run(produce(deployment.settings, deployment.settings.topic("posts.raw"), messages))
-
-    def settled():
-        outcome = asyncio.run(Outcome.read(deployment.settings))
-        assert worker.alive(), worker.log()[-3000:]
-        return outcome if len(outcome.triaged) >= len(messages) and outcome.settled() else None
-
-    outcome = wait_for(settled, timeout=120, interval=1.0, message="every sample complaint answered or breached")
-    return deployment, worker, outcome
+    return run_sample(deployment_factory)
 
 
 async def breach_records(settings) -> list:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import pytest
 
 from streams import evaluate
-from streams.cli import read_jsonl, triage_lines
+from streams.cli import evaluate_file
 
 REALTEXT = Path(__file__).resolve().parents[3] / "shared" / "data" / "realtext"
 
@@ -20,12 +19,7 @@ def report_of(config, name: str, label_confidence: str | None = "high") -> evalu
     path = REALTEXT / f"{name}.jsonl"
     if not path.exists():
         pytest.skip(f"{path} not found: the real labelled sets live in the team's shared folder")
-    lines = list(read_jsonl(path))
-    labelled = [orjson.loads(line) for _, line in lines]
-    keep = [i for i, post in enumerate(labelled) if label_confidence is None or post["label_confidence"] == label_confidence]
-    lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
-    return evaluate.evaluate(evaluate.pair_with_expectations(labelled, triage_lines(config, iter(lines))),
-                             config.actionable_kinds)
+    return evaluate_file(config, path, label_confidence)
 
 
 @pytest.mark.parametrize("name", ["purbalingga_complaints", "social_mix"])
