@@ -7,10 +7,10 @@ files, and the returned reasons name the terms that decided it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
-from agents.domain.matching import Match, PhraseIndex, longest_only
+from agents.domain.matching import Match, PhraseIndex, PhraseScanner, longest_only
 from agents.domain.text import NormalizedText
 
 if TYPE_CHECKING:
@@ -80,30 +80,53 @@ class Rules:
     priority_kinds: frozenset[str] = frozenset({"pengaduan"})
     """Kinds whose priority terms count; the others keep their default (a question about the
     flood evacuation post is not itself an emergency)."""
+    scanner: PhraseScanner = field(init=False, repr=False, compare=False)
+    """All the term indexes above, matched in one pass (see match_rules)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scanner", PhraseScanner(
+            (self.kind_terms, self.campaign_terms, self.category_terms, self.near_terms, self.priority_terms)))
+
+
+class RuleMatches(NamedTuple):
+    """What the rules' term indexes find in a post, read once per post."""
+
+    kind: list[Match[str]]
+    """Kind terms, longest matches only ("tidak puas" is not also "puas")."""
+    campaign: list[Match[str]]
+    category: list[Match[str]]
+    near: list[Match[tuple[int, str]]]
+    priority: list[Match[str]]
+
+
+def match_rules(words: Sequence[str], rules: Rules) -> RuleMatches:
+    kind, campaign, category, near, priority = rules.scanner.scan(words)
+    return RuleMatches(longest_only(kind), campaign, category, near, priority)
 
 
 def _terms(matches: Sequence, payload: str) -> list[str]:
     return sorted({m.phrase for m in matches if m.payload == payload})
 
 
-def classify_by_rules(text: NormalizedText, rules: Rules, kind_matches: Sequence[Match[str]] | None = None) -> Classification:
-    """The decision of the lexicon and taxonomy rules alone (`kind_matches`: the kind terms'
-    longest matches, where the caller found them already)."""
+def classify_by_rules(text: NormalizedText, rules: Rules, matches: RuleMatches | None = None) -> Classification:
+    """The decision of the lexicon and taxonomy rules alone (`matches`: what match_rules found,
+    where the caller has it already)."""
     words = text.words
     if not words:
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
 
-    if kind_matches is None:
-        kind_matches = longest_only(rules.kind_terms.find(words))
+    if matches is None:
+        matches = match_rules(words, rules)
+    kind_matches = matches.kind
     spam = _terms(kind_matches, "spam")
     if spam:
         return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",))
 
-    campaign = sorted({m.phrase for m in rules.campaign_terms.find(words)})
+    campaign = sorted({m.phrase for m in matches.campaign})
     if campaign:
         return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",))
 
-    category, category_reason, strong_category = _best_category(words, rules)
+    category, category_reason, strong_category = _best_category(matches, rules)
     scores = {kind: 0 for kind in SCORED_KINDS}
     for match in kind_matches:
         if match.payload in scores:
@@ -148,7 +171,7 @@ def classify_by_rules(text: NormalizedText, rules: Rules, kind_matches: Sequence
         reasons.append(f"category:{FALLBACK_CATEGORY}[no_category_terms]")
     else:
         reasons.append(category_reason)
-    priority, priority_reason = _priority(kind, words, rules)
+    priority, priority_reason = _priority(kind, matches, rules)
     reasons.append(priority_reason)
     return Classification(kind, category, priority, tuple(reasons))
 
@@ -198,12 +221,12 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
     actionable = rules.actionable_kinds
     served = sum(p for kind, p in scores.kinds.items() if kind in actionable)
-    kind_matches = longest_only(rules.kind_terms.find(words))
+    matches = match_rules(words, rules)
     rule_category: tuple[str | None, str, bool] | None = None
-    politics = _terms(kind_matches, "politik")
+    politics = _terms(matches.kind, "politik")
     if politics:
-        rule_category = _best_category(words, rules)
-    decided = _hard_policy(words, rules, kind_matches, politics, served, rule_category, scores, policy)
+        rule_category = _best_category(matches, rules)
+    decided = _hard_policy(matches, politics, served, rule_category, scores, policy)
     if decided is not None:
         return decided
 
@@ -212,7 +235,7 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
     kind, confidence = scores.best_kind()
     reasons.append(_model_reason("kind", kind, confidence, scores))
-    why = _why_review(kind, confidence, served, text, rules, policy, passages, kind_matches)
+    why = _why_review(kind, confidence, served, text, rules, policy, passages, matches)
     if why:
         reasons.append(f"needs_review[{why}]")
         if kind not in actionable:
@@ -221,7 +244,7 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     if kind not in actionable:
         return Classification(kind, None, None, tuple(reasons), round(confidence, 3))
 
-    category, category_reason, _ = rule_category or _best_category(words, rules)
+    category, category_reason, _ = rule_category or _best_category(matches, rules)
     chosen = dict(scores.categories)
     if category is not None:
         chosen[category] = chosen.get(category, 0.0) + policy.rule_category_weight
@@ -230,20 +253,20 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
                    + (f": {','.join(evidence)}" if evidence else "")
                    + (f"; rules {category_reason.partition(':')[2]}" if category is not None else "") + "]")
-    priority, priority_reason = _priority(kind, words, rules)
+    priority, priority_reason = _priority(kind, matches, rules)
     reasons.append(priority_reason)
     return Classification(kind, best, priority, tuple(reasons), round(confidence, 3), bool(why))
 
 
-def _hard_policy(words: Sequence[str], rules: Rules, kind_matches: Sequence[Match[str]], politics: list[str],
-                 served: float, rule_category: tuple[str | None, str, bool] | None, scores: Scores,
+def _hard_policy(matches: RuleMatches, politics: list[str], served: float,
+                 rule_category: tuple[str | None, str, bool] | None, scores: Scores,
                  policy: ReviewPolicy) -> Classification | None:
     """Spam, campaigning and political talk, decided by the rules unless the model reads a
     public-service post surely enough; None when no hard policy applies."""
-    spam = _terms(kind_matches, "spam")
+    spam = _terms(matches.kind, "spam")
     if spam and served < policy.spam_kept_below:
         return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",), scores.kinds.get("spam"))
-    campaign = sorted({m.phrase for m in rules.campaign_terms.find(words)})
+    campaign = sorted({m.phrase for m in matches.campaign})
     if campaign:
         return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",),
                               scores.kinds.get("politik"))
@@ -258,7 +281,7 @@ def _hard_policy(words: Sequence[str], rules: Rules, kind_matches: Sequence[Matc
 
 def _why_review(kind: str, confidence: float, served: float, text: NormalizedText, rules: Rules,
                 policy: ReviewPolicy, passages: Callable[[], Sequence[Scores]] | None,
-                kind_matches: Sequence[Match[str]]) -> str:
+                matches: RuleMatches) -> str:
     """Why the model's reading is too unsure to act on alone ("" when it is sure enough)."""
     actionable = rules.actionable_kinds
     if kind in actionable:
@@ -275,7 +298,7 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
         if best > policy.passage_actionable_above:
             return f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}, model read {kind}"
     if confidence < policy.rules_review_below:
-        by_rules = classify_by_rules(text, rules, kind_matches)
+        by_rules = classify_by_rules(text, rules, matches)
         if by_rules.kind in actionable and _names_a_problem(by_rules):
             return f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
     return ""
@@ -293,14 +316,15 @@ def _model_reason(head: str, label: str, probability: float, scores: Scores) -> 
     return f"{head}:{label}[model {probability:.2f}{': ' + ','.join(evidence) if evidence else ''}]"
 
 
-def _near_hits(words: Sequence[str], rules: Rules, phrases: Sequence[Match[str]]) -> list[tuple[int, str]]:
+def _near_hits(near_matches: Sequence[Match[tuple[int, str]]], rules: Rules,
+               phrases: Sequence[Match[str]]) -> list[tuple[int, str]]:
     """(rule index, "object~state") for every near rule whose object and state are close. An
     object inside a longer category phrase of another category is that phrase's (the "lampu"
     of "lampu merah" is no street light)."""
-    if rules.near_terms is None:
+    if not near_matches:
         return []
     spans: dict[int, tuple[list[Match], list[Match]]] = {}
-    for match in rules.near_terms.find(words):
+    for match in near_matches:
         rule, role = match.payload
         if role == "object" and _inside_other(match, rules.near_rules[rule].category, phrases):
             continue
@@ -329,11 +353,11 @@ def _inside_other(match: Match, category: str, phrases: Sequence[Match[str]]) ->
                and p.start <= match.start and end <= p.start + len(p.term) for p in phrases)
 
 
-def _best_category(words: Sequence[str], rules: Rules) -> tuple[str | None, str, bool]:
+def _best_category(found: RuleMatches, rules: Rules) -> tuple[str | None, str, bool]:
     """The best category, its reason, and whether the evidence names a problem (a near-rule hit
     or a phrase of two or more words) rather than a bare topic word."""
-    matches = longest_only(rules.category_terms.find(words))
-    near = _near_hits(words, rules, [m for m in matches if len(m.term) > 1])
+    matches = longest_only(found.category)
+    near = _near_hits(found.near, rules, [m for m in matches if len(m.term) > 1])
     if not matches and not near:
         return None, "", False
     scores: dict[str, int] = {}
@@ -354,10 +378,10 @@ def _best_category(words: Sequence[str], rules: Rules) -> tuple[str | None, str,
     return best, f"category:{best}[{','.join(sorted(set(evidence[best])))}]", best in strong or scores[best] >= 2
 
 
-def _priority(kind: str, words: Sequence[str], rules: Rules) -> tuple[str, str]:
+def _priority(kind: str, found: RuleMatches, rules: Rules) -> tuple[str, str]:
     if kind in rules.priority_kinds:
         # The longest phrase decides: "rawan banjir" (tinggi) is not also "banjir" (darurat).
-        matches = longest_only(rules.priority_terms.find(words))
+        matches = longest_only(found.priority)
         for level in ("darurat", "tinggi"):
             found = _terms(matches, level)
             if found:

@@ -41,11 +41,14 @@ PASSAGE_WORDS = 24
 complaint may be one sentence among greetings, a self-introduction and a back-story."""
 
 
+_BUCKET_NAMES = (*(f"m:len<={edge}" for edge in LENGTH_BUCKETS), f"m:len>{LENGTH_BUCKETS[-1]}")
+
+
 def _length_bucket(count: int) -> str:
-    for edge in LENGTH_BUCKETS:
+    for edge, name in zip(LENGTH_BUCKETS, _BUCKET_NAMES):
         if count <= edge:
-            return f"m:len<={edge}"
-    return f"m:len>{LENGTH_BUCKETS[-1]}"
+            return name
+    return _BUCKET_NAMES[-1]
 
 
 def title_case_share(raw_text: str) -> float:
@@ -130,9 +133,9 @@ class ModelError(Exception):
 class TriageModel:
     """A trained artifact, ready to score posts."""
 
-    __slots__ = ("kinds", "categories", "manifest", "_vocabulary", "_weights", "_bias", "_names",
-                 "_idf", "_idf_squared", "_unknown_idf", "_scaled", "_word_index", "_word_vectors", "_kind_slice",
-                 "_category_slice")
+    __slots__ = ("kinds", "categories", "manifest", "_vocabulary", "_weights", "_bias", "_names", "_idf",
+                 "_idf_squared", "_unknown_idf", "_rows", "_vocabulary_size", "_pairs", "_shape_rows",
+                 "_word_index", "_columns", "_kind_count")
 
     def __init__(self, vocabulary: Sequence[str], weights: np.ndarray, bias: np.ndarray,
                  kinds: Sequence[str], categories: Sequence[str], manifest: dict[str, Any],
@@ -153,16 +156,26 @@ class TriageModel:
         self._idf = idf
         self._idf_squared = (idf.astype(np.float64) ** 2).tolist()
         self._unknown_idf = float(unknown_idf)
-        # What one occurrence of a feature adds before the length scaling: its row times its idf.
-        self._scaled = self._weights * idf[:, None]
-        self._kind_slice = slice(0, len(kinds))
-        self._category_slice = slice(len(kinds), len(kinds) + len(categories))
+        self._kind_count = len(kinds)
+        self._columns = {label: i for i, label in enumerate((*self.kinds, *self.categories))}
+        # One matrix holds what one occurrence of each feature adds before the length scaling
+        # (its weight row times its idf), and after those rows, the cached words' summed rows
+        # (see _entry): a post's score is then one gather and one sum over this matrix. The
+        # cache part is zeros from calloc, so pages are committed only as words arrive.
+        self._vocabulary_size = len(vocabulary)
+        self._rows = np.zeros((len(vocabulary) + _WORD_CACHE_LIMIT, weights.shape[1]), dtype=np.float32)
+        self._rows[:len(vocabulary)] = self._weights * idf[:, None]
+        # Word pairs by (first, second), so a post looks its pairs up without formatting their
+        # names (normalized words never contain "_": text._WORD).
+        self._pairs: dict[tuple[str, str], int] = {
+            tuple(name[2:].split("_", 1)): row for name, row in self._vocabulary.items() if name.startswith("b:")}
+        self._shape_rows: dict[str, int] = {name: row for name, row in self._vocabulary.items()
+                                            if name.startswith("m:")}
         # Each word's features are the same in every post, so the sum of their scaled rows is
-        # computed once per distinct word and kept in a matrix; a post then gathers one row per
-        # word instead of one per character n-gram.
+        # computed once per distinct word; a post then gathers one row per word instead of one
+        # per character n-gram.
         self._word_index: dict[str, tuple[int, float, int]] = {}
         """Per cached word: see _entry."""
-        self._word_vectors = np.zeros((1024, weights.shape[1]), dtype=np.float32)
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -196,71 +209,65 @@ class TriageModel:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def _entry(self, key: str, found: list[str]) -> tuple[int, float, int]:
-        """Cache the summed scaled rows of `found` (a word's features) under `key`: (row in
-        _word_vectors, sum of the features' squared idf, the word's own weight row or -1)."""
+    def _entry(self, word: str) -> tuple[int, float, int]:
+        """Cache the summed scaled rows of a word's features: (its row in _rows, the sum of the
+        features' squared idf, the word's own vocabulary row or -1)."""
+        found = word_features(word)
         vocabulary = self._vocabulary
         rows = [vocabulary[f] for f in found if f in vocabulary]
         squares = sum(self._idf_squared[row] for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
-        index = len(self._word_index)
-        if index >= len(self._word_vectors):
-            grown = np.zeros((len(self._word_vectors) * 2, self._weights.shape[1]), dtype=np.float32)
-            grown[:index] = self._word_vectors[:index]
-            self._word_vectors = grown
-        self._word_vectors[index] = self._scaled[rows].sum(axis=0) if rows else 0.0
-        entry = (index, squares, vocabulary.get(found[0], -1))
-        self._word_index[key] = entry
+        row = self._vocabulary_size + len(self._word_index)
+        self._rows[row] = self._rows[rows].sum(axis=0) if rows else 0.0
+        entry = (row, squares, vocabulary.get(found[0], -1))
+        self._word_index[word] = entry
         return entry
 
     def score(self, normalized: NormalizedText, raw_text: str, addressed_official: bool = False,
               evidence: int = 3) -> Scores:
-        vocabulary = self._vocabulary
         words = normalized.words
-        unknown_squared = self._unknown_idf ** 2
-        shape = [vocabulary.get(name, -1) for name in shape_features(normalized, raw_text, addressed_official)]
-        shape_rows = [row for row in shape if row >= 0]
-        squares = sum(self._idf_squared[row] for row in shape_rows) + (len(shape) - len(shape_rows)) * unknown_squared
-        readable = list(shape_rows)
-        # Each word (its unigram and character n-grams) is one cache entry, so a post gathers one
-        # summed row per word; a word pair is one row of its own, looked up directly (pairs are
-        # too many and too varied to be worth caching).
         if len(self._word_index) + len(words) > _WORD_CACHE_LIMIT:
             # A flood of never-seen words must not grow memory without bound: the cache starts
             # over, before this post's entries are made (entries are recomputed on next sight).
             self._word_index.clear()
         cached = self._word_index.get
-        entries = [cached(word) for word in words]
+        entries = list(map(cached, words))
         if None in entries:
             # New words get their entry once each, even when the post repeats them.
-            for word, entry in zip(words, entries):
-                if entry is None and word not in self._word_index:
-                    self._entry(word, word_features(word))
-            entries = [cached(word) for word in words]
-        cache_rows = [entry[0] for entry in entries]
-        squares += sum([entry[1] for entry in entries])
-        readable.extend([entry[2] for entry in entries if entry[2] >= 0])
-        pairs = [vocabulary.get(f"b:{first}_{second}", -1) for first, second in zip(words, words[1:])]
-        pair_rows = [row for row in pairs if row >= 0]
-        idf_squared = self._idf_squared
-        squares += sum([idf_squared[row] for row in pair_rows]) + (len(pairs) - len(pair_rows)) * unknown_squared
-        readable.extend(pair_rows)
-        shape_rows.extend(pair_rows)
-        logits = self._bias.copy()
-        scale = 1.0 / math.sqrt(squares) if squares else 0.0
-        if cache_rows:
-            logits += self._word_vectors[cache_rows].sum(axis=0) * scale
-        if shape_rows:
-            logits += self._scaled[shape_rows].sum(axis=0) * scale
-        kind_p = _softmax(logits[self._kind_slice].tolist())
-        category_p = _softmax(logits[self._category_slice].tolist())
-        kinds = dict(zip(self.kinds, kind_p))
-        categories = dict(zip(self.categories, category_p))
+            entries = [entry if entry is not None else cached(word) or self._entry(word)
+                       for word, entry in zip(words, entries)]
+        shape = shape_features(normalized, raw_text, addressed_official)
+        shape_rows = [row for row in map(self._shape_rows.get, shape) if row is not None]
+        pairs = list(map(self._pairs.get, zip(words, words[1:])))
+        known_pairs = [row for row in pairs if row is not None]
+        readable = [*shape_rows, *known_pairs]
+        if entries:
+            word_rows, word_squares, own_rows = zip(*entries)
+            readable.extend([row for row in own_rows if row >= 0])
+        else:
+            word_rows, word_squares = (), ()
+        idf_squared = self._idf_squared.__getitem__
+        unknown = len(shape) - len(shape_rows) + len(pairs) - len(known_pairs)
+        squares = (sum(word_squares) + sum(map(idf_squared, shape_rows)) + sum(map(idf_squared, known_pairs))
+                   + unknown * self._unknown_idf ** 2)
+        gathered = [*word_rows, *shape_rows, *known_pairs]
+        if gathered and squares:
+            logits = self._rows[gathered].sum(axis=0)
+            logits *= 1.0 / math.sqrt(squares)
+            logits += self._bias
+        else:
+            logits = self._bias
+        values = logits.tolist()
+        split = self._kind_count
+        kinds = dict(zip(self.kinds, _softmax(values[:split])))
+        categories = dict(zip(self.categories, _softmax(values[split:])))
         explain = None
         if evidence and readable:
-            columns = {label: i for i, label in enumerate((*self.kinds, *self.categories))}
+            by_feature: list[np.ndarray] = []
 
             def explain(label: str) -> tuple[str, ...]:
-                return self._evidence(readable, columns[label], evidence)
+                if not by_feature:
+                    by_feature.append(self._rows[readable])
+                return self._evidence(readable, by_feature[0][:, self._columns[label]], evidence)
         return Scores(kinds, categories, explain)
 
     def score_passages(self, normalized: NormalizedText, addressed_official: bool = False) -> list[Scores]:
@@ -274,10 +281,10 @@ class TriageModel:
                                           normalized.asks), "", addressed_official, evidence=0)
                 for start in range(0, len(words) - step, step)]
 
-    def _evidence(self, rows: list[int], column: int, limit: int) -> tuple[str, ...]:
+    def _evidence(self, rows: list[int], weights: np.ndarray, limit: int) -> tuple[str, ...]:
         """The readable features (words, word pairs, form signals) of `rows` that pushed hardest
-        towards `column`; character n-grams are evidence too, but a desk cannot read "c:<rus"."""
-        weights = self._scaled[rows, column]
+        towards a column (`weights`: that column of their rows); character n-grams are evidence
+        too, but a desk cannot read "c:<rus"."""
         values = weights.tolist()
         names = self._names
         picked: list[str] = []
