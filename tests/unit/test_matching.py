@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.domain.matching import Match, PhraseIndex
+from agents.domain.matching import Match, PhraseIndex, PhraseScanner
 
 
 def index(*entries: tuple[str, str]) -> PhraseIndex[str]:
@@ -99,3 +99,18 @@ def test_longest_only_drops_matches_inside_longer_ones():
 def test_same_phrase_with_two_payloads_matches_twice():
     index = PhraseIndex([(("macet",), "a"), (("macet",), "b")])
     assert sorted(m.payload for m in index.find(("macet",))) == ["a", "b"]
+
+
+def test_one_scan_finds_exactly_what_each_index_finds():
+    """The rules read several lexicons per post in one pass: each index's list must be what its
+    own find returns, order included, whichever phrases the indexes share."""
+    kinds = index(("rusak", "pengaduan"), ("tidak rusak", "lainnya"), ("terima kasih", "apresiasi"))
+    categories = index(("jalan", "jalan"), ("jalan rusak", "jalan"), ("lampu jalan", "pju"), ("lampu", "pju"))
+    priorities = index(("banjir", "darurat"), ("rawan banjir", "tinggi"), ("rusak", "normal"))
+    scanner = PhraseScanner((kinds, None, categories, priorities))
+    for text in ("lampu jalan rusak rawan banjir terima kasih", "jalan rusak jalan tidak rusak banjir",
+                 "tidak ada apa apa", "", "rusak"):
+        words = text.split()
+        kind, nothing, category, priority = scanner.scan(words)
+        assert nothing == []
+        assert kind == kinds.find(words) and category == categories.find(words) and priority == priorities.find(words)

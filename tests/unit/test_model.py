@@ -279,3 +279,26 @@ def test_scores_do_not_depend_on_what_the_model_read_before(rules_config):
     backward = [fresh[1].score(normalized(rules_config, t), t).kinds for t in reversed(texts)][::-1]
     for a, b in zip(forward, backward):
         assert a == pytest.approx(b, abs=1e-6)
+
+
+def test_a_score_is_the_plain_sum_over_the_posts_features(rules_config, small_model):
+    """The cached, gathered scoring path gives what the model's definition says: each feature
+    occurrence's weight row times its idf, summed, scaled to unit length, plus the bias."""
+    vocabulary = {name: row for row, name in enumerate(small_model._names)}
+    idf = small_model._idf.astype(np.float64)
+    weights = small_model._weights.astype(np.float64)
+    for raw in ("Lampu jalan mati, gelap sekali di gang kami. Kapan diperbaiki? @dpuprklaten",
+                "Jalan Rusak Parah Dikeluhkan Warga Desa Sebelah https://example.invalid/x",
+                "kata baru sekali yang belum pernah dibaca model", ""):
+        text = normalized(rules_config, raw)
+        names = features(text, raw, addressed_official=True)
+        rows = [vocabulary[name] for name in names if name in vocabulary]
+        unknown = len(names) - len(rows)
+        squares = float(sum(idf[row] ** 2 for row in rows)) + unknown * small_model._unknown_idf ** 2
+        logits = small_model._bias.astype(np.float64).copy()
+        if rows and squares:
+            logits += (weights[rows] * idf[rows, None]).sum(axis=0) / np.sqrt(squares)
+        split = len(small_model.kinds)
+        kinds = np.exp(logits[:split] - logits[:split].max())
+        expected = dict(zip(small_model.kinds, (kinds / kinds.sum()).tolist()))
+        assert small_model.score(text, raw, addressed_official=True).kinds == pytest.approx(expected, abs=1e-5)
