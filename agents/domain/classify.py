@@ -248,7 +248,9 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     chosen = dict(scores.categories)
     if category is not None:
         chosen[category] = chosen.get(category, 0.0) + policy.rule_category_weight
-    best = max(chosen, key=lambda c: (chosen[c], c == category))
+    best = max(chosen, key=chosen.__getitem__)
+    if category is not None and chosen[category] == chosen[best]:
+        best = category  # on a tie, the category the rules read
     evidence = scores.evidence(best)
     reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
                    + (f": {','.join(evidence)}" if evidence else "")

@@ -85,6 +85,9 @@ class Gazetteer:
         self._exact_words = {w for terms in self._kecamatan_by_terms for w in terms}
         self._exact_words.update(w for name, _ in desa for w in normalizer.terms(name))
         self._typo_cache: dict[str, str | None] = {}
+        self._no_typo: set[str] = set()
+        """Words that can name no kecamatan by a typo: most posts consist of nothing else, and one
+        C-level subset check skips the word loop for them."""
 
     def _typo(self, word: str) -> str | None:
         cached = self._typo_cache.get(word, ...)
@@ -99,6 +102,10 @@ class Gazetteer:
         if len(self._typo_cache) < 100_000:
             self._typo_cache[word] = result
         return result
+
+    def _remember_no_typo(self, word: str) -> None:
+        if len(self._no_typo) < 100_000:
+            self._no_typo.add(word)
 
     def _name_word(self, name: str) -> str:
         return next(terms[0] for terms, n in self._kecamatan_by_terms.items() if n == name)
@@ -129,10 +136,13 @@ class Gazetteer:
                 continue
             if match.payload not in kecamatan_named:
                 kecamatan_named.append(match.payload)
-        for i, word in enumerate(words):
+        for i, word in enumerate(() if self._no_typo.issuperset(words) else words):
             if len(word) < TYPO_MIN_LENGTH_IN_CONTEXT or word in self._exact_words:
+                self._remember_no_typo(word)
                 continue
             name = self._typo(word)
+            if name is None:
+                self._remember_no_typo(word)
             if name is None or name in kecamatan_named:
                 continue
             if len(word) >= TYPO_MIN_LENGTH or (i > 0 and words[i - 1] in self._context):

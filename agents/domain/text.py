@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@[\w.]+")
@@ -112,10 +113,11 @@ class Normalizer:
             folded = _MENTION.sub(" ", folded)
         folded = _ELONGATION.sub(r"\1", folded)
         folded = _DIGIT_LETTER.sub(" ", folded)
-        words: list[str] = []
-        for raw in _WORD.findall(folded):
-            words.extend(self._word(raw))
-        return NormalizedText(tuple(words), mentions, has_links, "?" in folded)
+        raws = _WORD.findall(folded)
+        parts = list(map(self._cache.get, raws))
+        if None in parts:
+            parts = [part if part is not None else self._word(raw) for raw, part in zip(raws, parts)]
+        return NormalizedText(tuple(chain.from_iterable(parts)), mentions, has_links, "?" in folded)
 
     def terms(self, phrase: str) -> tuple[str, ...]:
         """Normalize a lexicon term the same way as post text."""
