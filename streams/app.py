@@ -503,6 +503,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
 
     stalls = StallWatch(settings.stall_seconds)
     contact = BrokerContact(settings.broker_unreachable_seconds)
+    rebalance_timeout = float(app.conf.broker_rebalance_timeout)
 
     if settings.fetch_wait_adaptive:
         from streams.fetchwait import AdaptiveFetchWait
@@ -548,8 +549,8 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
             reasons.append(problem)
         metrics.broker_contact_age.set(round(contact.observe(_broker_answer_times(app)), 3))
         # A rebalance's JoinGroup may wait at the coordinator for up to the rebalance timeout
-        # with nothing else to answer: `rebalancing` says why the worker is not ready then.
-        unreachable = None if getattr(app, "rebalancing", False) else contact.problem()
+        # with nothing else to answer: during one the limit grows by that much.
+        unreachable = contact.problem(rebalance_timeout if getattr(app, "rebalancing", False) else 0.0)
         if unreachable:
             reasons.append(unreachable)
         ready = base and not reasons

@@ -127,9 +127,10 @@ class BrokerContact:
     def age(self) -> float:
         return max(0.0, self.clock() - self.last_answer)
 
-    def problem(self) -> str | None:
-        """Why the broker counts as unreachable, or None."""
-        return broker_contact_problem(self.age(), self.unreachable_seconds)
+    def problem(self, grace_seconds: float = 0.0) -> str | None:
+        """Why the broker counts as unreachable, or None. `grace_seconds` lengthens the limit
+        while a request may legitimately wait that long unanswered (a rebalance's JoinGroup)."""
+        return broker_contact_problem(self.age(), self.unreachable_seconds + grace_seconds)
 
 
 def broker_contact_problem(age: float, unreachable_seconds: float) -> str | None:

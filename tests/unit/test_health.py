@@ -77,6 +77,9 @@ def test_broker_contact_follows_the_newest_answer_and_recovers_with_the_next_one
     assert contact.observe([clock.now - 40]) == 10.5  # a time older than the newest seen is ignored
     clock.now += 10
     assert contact.observe([]) == 20.5 and contact.problem().startswith("broker unreachable for")
+    assert contact.problem(grace_seconds=60) is None  # during a rebalance: JoinGroup may wait
+    clock.now += 60
+    assert "limit 80 s" in contact.problem(grace_seconds=60)
     contact.observe([clock.now])  # the broker answers again
     assert contact.age() == 0 and contact.problem() is None
 
