@@ -40,7 +40,7 @@ from streams.batches import (
     processing,
 )
 from streams.clock import SimulatedClock, WallClock, make_clock
-from streams.health import PublishWatch, StallWatch
+from streams.health import BrokerContact, PublishWatch, StallWatch
 from streams.settings import Settings
 from streams.topics import NO_HEADERS, RECORD_HEADERS, TopicNames
 
@@ -356,6 +356,33 @@ def _fetch_progress(consumer) -> tuple[int, int]:
     return positions, waiting
 
 
+def _broker_answer_times(app: faust.App) -> list[float]:
+    """When each broker connection of this worker's Kafka clients (the worker consumer, the
+    producer) last received an answer, on `time.monotonic()`'s clock.
+
+    aiokafka 0.14 sets `AIOKafkaConnection._last_action` (its idle-drop timer) when a response
+    frame arrives and nowhere else but the constructor, and a connection enters its client's
+    `_conns` only after its ApiVersions request was answered: so each value is the time of a real
+    answer (tests/unit/test_health.py pins this). The consumer's connections live in faust's
+    consumer thread; a float and a dict copy are safe to read from here. Nothing is sent."""
+    clients = []
+    consumer = WORKER_CONSUMERS[0] if WORKER_CONSUMERS else None
+    clients.append(getattr(consumer, "_client", None))
+    producer = getattr(getattr(app, "_producer", None), "_producer", None)  # faust's, if started
+    clients.append(getattr(producer, "_client", None))
+    times = []
+    for client in clients:
+        try:
+            connections = list(getattr(client, "_conns", {}).values())
+        except RuntimeError:  # changed size while copied (another thread): the next look sees it
+            continue
+        for connection in connections:
+            answered = getattr(connection, "_last_action", None)
+            if isinstance(answered, float):
+                times.append(answered)
+    return times
+
+
 def _use_fetch_max_wait(milliseconds: int) -> None:
     """faust 0.15 builds its worker consumer with a fixed fetch_max_wait_ms of 1500 and no
     setting for it. Kafka answers a fetch as soon as data arrives, so there it only bounds idle
@@ -475,6 +502,8 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         log.info("shutting down: committing offsets and flushing the producer")
 
     stalls = StallWatch(settings.stall_seconds)
+    contact = BrokerContact(settings.broker_unreachable_seconds)
+    rebalance_timeout = float(app.conf.broker_rebalance_timeout)
 
     if settings.fetch_wait_adaptive:
         from streams.fetchwait import AdaptiveFetchWait
@@ -518,6 +547,12 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
         problem = pipeline.publishing.problem()
         if problem:
             reasons.append(problem)
+        metrics.broker_contact_age.set(round(contact.observe(_broker_answer_times(app)), 3))
+        # A rebalance's JoinGroup may wait at the coordinator for up to the rebalance timeout
+        # with nothing else to answer: during one the limit grows by that much.
+        unreachable = contact.problem(rebalance_timeout if getattr(app, "rebalancing", False) else 0.0)
+        if unreachable:
+            reasons.append(unreachable)
         ready = base and not reasons
         metrics.worker_ready.set(1 if ready else 0)
         return ready, {"ready": ready, "rebalancing": bool(getattr(app, "rebalancing", False)),
@@ -526,7 +561,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
                                                    if tp.topic.startswith(settings.topic_prefix)]),
                        "stalled_partitions": stalled, "reasons": reasons}
 
-    @app.timer(interval=max(1.0, min(10.0, settings.stall_seconds / 4)))
+    @app.timer(interval=max(1.0, min(10.0, settings.stall_seconds / 4, settings.broker_unreachable_seconds / 4)))
     async def readiness_watch() -> None:
         watch_partitions()
         readiness()

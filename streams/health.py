@@ -8,8 +8,17 @@ whose lag (end offset minus committed offset) is above zero and whose committed 
 moved for TANGGAP_STALL_SECONDS; `PublishWatch` sees sends to the broker (a batch's outputs, an
 ingest request's posts) that have waited, or failed, for as long. Either makes the worker not
 ready, with the reason on `/ready`, and `tanggap_partition_stalled` feeds the
-`TanggapPartitionStalled` alert. `/live` keeps answering while the event loop runs: a restart
-does not bring a broker back, and a stalled partition is for an operator (docs/operations.md).
+`TanggapPartitionStalled` alert.
+
+Both need traffic: an idle worker whose broker stops answering has no lag and sends nothing, and
+stayed ready. `BrokerContact` needs none: it is fed the time of the last answer the worker's
+Kafka connections received (fetches, which an idle consumer keeps making, group heartbeats,
+metadata, produce), and after TANGGAP_BROKER_UNREACHABLE_SECONDS without one the worker is not
+ready ("broker unreachable for N s"; `tanggap_broker_last_contact_age_seconds`). It recovers
+with the first answer.
+
+`/live` keeps answering while the event loop runs in all these cases: a restart does not bring a
+broker back, and a stalled partition is for an operator (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -94,3 +103,38 @@ class PublishWatch:
         if self.failed_at is not None and now - self.failed_at < self.stall_seconds:
             return "the broker did not acknowledge a send in time"
         return None
+
+
+class BrokerContact:
+    """How long since this worker last had an answer from a broker, and whether that is too long.
+
+    `observe` takes the times (of `clock`) of the last answer on each of the worker's broker
+    connections; the newest one counts. Before any answer the wait counts from the creation of
+    the watch."""
+
+    def __init__(self, unreachable_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.unreachable_seconds = unreachable_seconds
+        self.clock = clock
+        self.last_answer = clock()
+
+    def observe(self, answered_at: Iterable[float]) -> float:
+        """Take the connections' last-answer times; returns the age of the newest answer."""
+        newest = max(answered_at, default=None)
+        if newest is not None and newest > self.last_answer:
+            self.last_answer = newest
+        return self.age()
+
+    def age(self) -> float:
+        return max(0.0, self.clock() - self.last_answer)
+
+    def problem(self, grace_seconds: float = 0.0) -> str | None:
+        """Why the broker counts as unreachable, or None. `grace_seconds` lengthens the limit
+        while a request may legitimately wait that long unanswered (a rebalance's JoinGroup)."""
+        return broker_contact_problem(self.age(), self.unreachable_seconds + grace_seconds)
+
+
+def broker_contact_problem(age: float, unreachable_seconds: float) -> str | None:
+    """The readiness reason for a worker whose last answer from a broker is `age` seconds old."""
+    if age >= unreachable_seconds:
+        return f"broker unreachable for {age:.0f} s (no answer to any request; limit {unreachable_seconds:g} s)"
+    return None

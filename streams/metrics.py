@@ -81,7 +81,11 @@ commit_seconds = Histogram("tanggap_commit_duration_seconds", "Time to commit co
                            buckets=COMMIT_BUCKETS)
 assigned_partitions = Gauge("tanggap_assigned_partitions", "Partitions of Tanggap topics assigned to this worker")
 worker_ready = Gauge("tanggap_worker_ready", "1 when partitions are assigned, tables recovered, no assigned partition "
-                     "is stalled and sends to the broker are acknowledged, else 0")
+                     "is stalled, sends to the broker are acknowledged and the broker answers, else 0")
+broker_contact_age = Gauge("tanggap_broker_last_contact_age_seconds",
+                           "Seconds since this worker's Kafka connections last received an answer from any broker "
+                           "(fetches, group heartbeats, metadata, produce); at TANGGAP_BROKER_UNREACHABLE_SECONDS the "
+                           "worker is not ready. It also rises while a rebalance's JoinGroup waits at the coordinator")
 partition_stalled = Gauge("tanggap_partition_stalled", "1 for an assigned partition with lag whose committed offset has "
                           "not moved for TANGGAP_STALL_SECONDS", ("topic", "partition"))
 

@@ -72,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_BATCH_MAX", "500", "Most messages a stateful agent (triage, cluster, sla) processes as one batch: whatever has arrived, up to this many. A batch's outputs are on the broker before its table writes, with one changelog record per key per batch (streams/batches.py); 1 processes message by message."),
     Setting("TANGGAP_FETCH_MAX_WAIT_MS", "500", "Longest a consumer fetch waits at the broker for new data (ms). Kafka answers as soon as data arrives; the embedded broker waits the whole time, so it uses 20 (latency), see docs/performance.md."),
     Setting("TANGGAP_STALL_SECONDS", "120", "A partition this worker is assigned whose lag is above zero and whose committed offset has not moved this long makes the worker not ready (/ready says which; tanggap_partition_stalled, alert TanggapPartitionStalled)."),
+    Setting("TANGGAP_BROKER_UNREACHABLE_SECONDS", "20", "A worker that has had no answer from any broker this long (to a fetch, which an idle consumer keeps making, a group heartbeat, a metadata or produce request) is not ready, traffic or not (/ready: broker unreachable for N s; tanggap_broker_last_contact_age_seconds). Ready again with the first answer. Keep it above the heartbeat interval and the fetch wait."),
     Setting("TANGGAP_FETCH_WAIT_ADAPTIVE", "false", "Embedded broker only (tanggap run and the demo set it): the fetch wait doubles, up to 2 s, while records wait and only a trickle is read, halves while they flow, and returns to TANGGAP_FETCH_MAX_WAIT_MS once caught up (the embedded broker's fetches of a deep partition take longer than 20 ms; streams/fetchwait.py). Never needed on Kafka."),
     Setting("TANGGAP_REBALANCE_TIMEOUT", "", "Consumer group rebalance timeout in seconds (faust default when empty)."),
     Setting("TANGGAP_SESSION_TIMEOUT", "", "Consumer group session timeout in seconds (faust default when empty)."),
@@ -217,6 +218,7 @@ class Settings:
     fetch_max_wait_ms: int = 500
     batch_max: int = 500
     stall_seconds: float = 120.0
+    broker_unreachable_seconds: float = 20.0
     fetch_wait_adaptive: bool = False
     store_wal: bool = False
 
@@ -295,6 +297,8 @@ class Settings:
             fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
             batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
             stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
+            broker_unreachable_seconds=_float("TANGGAP_BROKER_UNREACHABLE_SECONDS",
+                                              raw["TANGGAP_BROKER_UNREACHABLE_SECONDS"]) or 20.0,
             fetch_wait_adaptive=_flag("TANGGAP_FETCH_WAIT_ADAPTIVE", raw["TANGGAP_FETCH_WAIT_ADAPTIVE"]),
         )
 
