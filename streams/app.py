@@ -470,7 +470,7 @@ def _assignment(app: faust.App) -> set:
 
 
 def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
-    from agents import cluster, intake, responses, timing, triage
+    from agents import cluster, intake, responses, sla, triage
     from streams import ingest
 
     configure_limits(max_message_bytes=settings.max_message_bytes, max_text_chars=settings.max_text_chars)
@@ -592,11 +592,11 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     responses.register(pipeline)
     triage.register(pipeline)
     cluster.register(pipeline)
-    timing.register(pipeline)
+    sla.register(pipeline)
     ingest.register(pipeline)
     # A counter series born at 1 shows no increase() in Prometheus: the first dead letter of a
     # worker's life would never alert. Every (stage, reason) series therefore starts at zero.
-    for stage in (intake.STAGE, responses.STAGE, triage.STAGE, cluster.STAGE, timing.STAGE):
+    for stage in (intake.STAGE, responses.STAGE, triage.STAGE, cluster.STAGE, sla.STAGE):
         for reason in DEAD_LETTER_REASONS:
             metrics.dead_letters.labels(stage, reason)
     return pipeline

@@ -5,7 +5,7 @@
 Posts (and desk responses) are taken in event-time order and run through the stream's own
 domain code: `Triage` (dedupe, classify, assign), `Clusterer` (near-duplicates) and the SLA
 clock functions of `agents.domain.sla` (open, respond, resolve, pause, resume, reprioritize,
-due levels), applied exactly as the `sla` agent applies them (agents/timing.py). The clock is the
+due levels), applied exactly as the `sla` agent applies them (agents/sla.py). The clock is the
 event time: before an input at instant t is processed, every level that fell due before t is
 emitted, in order, so a deadline passes between the posts of the archive as it would have
 passed in the stream. After the last input the clock runs to `--until`: by default the last
@@ -37,18 +37,11 @@ from agents.domain.cluster import RESOLUTION_NOTICE, Clusterer, ClusterPolicy, r
 from agents.domain.config import TanggapConfig
 from agents.domain.sla import (
     LEVEL_BREACHED,
-    RESPONSE_KIND_WAITING,
     STAGE_FIRST_RESPONSE,
     Response,
     SlaPolicies,
-    is_citizen_post,
     mark_emitted,
-    open_clock,
-    pause,
-    record_resolution,
-    record_response,
-    reprioritize,
-    resume,
+    step_clock,
     threshold,
 )
 from agents.domain.triage import Triage, desk_response_event
@@ -79,7 +72,7 @@ class ClockOutcome:
 
 
 class EventTimeClocks:
-    """The `sla` agent's handling of complaint events (agents/timing.py), with the deadline
+    """The `sla` agent's handling of complaint events (agents/sla.py), with the deadline
     index replaced by a heap advanced in event time."""
 
     def __init__(self, policies: SlaPolicies) -> None:
@@ -118,7 +111,7 @@ class EventTimeClocks:
 
     def _emit(self, state: dict[str, Any], stage: str, level: str, at: float) -> None:
         self.events.append((at, state["complaint_id"], stage, level))
-        outcome = self.outcomes[state["complaint_id"]]
+        outcome = self._outcome(state)
         outcome.levels.append(f"{stage}:{level}")
         if stage != STAGE_FIRST_RESPONSE:
             return
@@ -127,68 +120,35 @@ class EventTimeClocks:
         if level == LEVEL_BREACHED:
             outcome.breached = True
 
-    def _on_responses(self, state: dict[str, Any], responses: list[Response], at: float) -> None:
+    def _outcome(self, state: dict[str, Any]) -> ClockOutcome:
+        outcome = self.outcomes.get(state["complaint_id"])
+        if outcome is None:
+            outcome = self.outcomes[state["complaint_id"]] = ClockOutcome(state["opd"], state["category"])
+        return outcome
+
+    def _responses_recorded(self, state: dict[str, Any], responses: list[Response], at: float) -> None:
         for response in responses:
             if response.backfill_breach:
                 self._emit(state, response.stage, LEVEL_BREACHED, at)
             self._emit(state, response.stage, response.outcome, at)
             if response.stage == STAGE_FIRST_RESPONSE:
-                outcome = self.outcomes[state["complaint_id"]]
+                outcome = self._outcome(state)
                 outcome.answered = True
                 outcome.in_time = not response.late
                 outcome.wall_seconds = response.wall_seconds
                 outcome.working_seconds = response.working_seconds
 
-    def _apply(self, state: dict[str, Any], event_type: str, at: float, by: str | None, kind: str | None,
-               detail: dict[str, Any] | None = None) -> None:
-        policies = self.policies
-        if event_type == "resolved":
-            self._on_responses(state, record_resolution(state, at, by, policies), at)
-        elif event_type == "responded" and kind == RESPONSE_KIND_WAITING:
-            pause(state, at, policies)
-        elif event_type == "responded":
-            response = record_response(state, at, by, policies)
-            self._on_responses(state, [response] if response else [], at)
-        elif event_type == "duplicate_attached" and is_citizen_post(state, detail):
-            resume(state, at, policies)
-        elif event_type == "reprioritized":
-            reprioritize(state, (detail or {}).get("priority"), policies)
-
     def complaint_event(self, complaint: dict[str, Any]) -> None:
+        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock)."""
         complaint_id = complaint["complaint_id"]
-        event_type = complaint["type"]
-        if event_type == "opened":
-            existing = self.clocks.get(complaint_id)
-            if existing is not None and "stages" in existing:
-                return
-            state = open_clock(complaint, self.policies)
-            if state is None:
-                self.unmatched += 1
-                return
-            self.outcomes[complaint_id] = ClockOutcome(state["opd"], state["category"])
-            for early in (existing or {}).get("early", []):
-                self._apply(state, *early)
-            self._store(state)
-            return
-        if event_type in ("responded", "resolved"):
-            response = complaint["response"]
-            args = (event_type, parse_time(response["at"]), response["by"], response.get("kind"), None)
-        elif event_type == "duplicate_attached":
-            args = (event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post"))
-        elif event_type == "reprioritized":
-            args = (event_type, parse_time(complaint["occurred_at"]), None, None, {"priority": complaint.get("priority")})
-        else:
-            return
-        state = self.clocks.get(complaint_id)
-        if state is None or "stages" not in state:
-            pending = state or {"early": []}
-            pending["early"].append(list(args))
-            self.clocks[complaint_id] = pending
-            return
-        if event_type == "duplicate_attached" and complaint.get("mentions"):
-            state["mentions"] = max(state.get("mentions") or 1, complaint["mentions"])
-        self._apply(state, *args)
-        self._store(state)
+        step = step_clock(self.clocks.get(complaint_id), complaint, self.policies, self._responses_recorded)
+        if step.outcome == "unmatched":
+            self.unmatched += 1
+        elif step.outcome == "buffered":
+            self.clocks[complaint_id] = step.entry
+        elif step.entry is not None:
+            self._outcome(step.entry)
+            self._store(step.entry)
 
     def advance(self, now: float) -> None:
         """Emit every level due before `now` (the stream's tick emits a level when `now >

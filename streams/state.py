@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 TABLES = ("threads", "orphans", "clusters", "clocks")
-"""The tables of the pipeline (agents/triage.py, agents/cluster.py, agents/timing.py)."""
+"""The tables of the pipeline (agents/triage.py, agents/cluster.py, agents/sla.py)."""
 OFFSET_KEY = b"__faust\0offset__"
 """Where faust's RocksDB store keeps the offset of the last changelog record applied."""
 _STORE = re.compile(r"^(?P<table>.+)-(?P<partition>\d+)\.db$")

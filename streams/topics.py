@@ -26,7 +26,7 @@ class TopicNames:
     complaints: str
     sla_timeline: str
     """Everything an SLA clock hears, in one ordered log per complaint: its complaint events and the
-    timer's ticks (agents/timing.py)."""
+    timer's ticks (agents/sla.py)."""
     breaches: str
     deadletter: str
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -390,6 +390,93 @@ def record_resolution(clock: dict[str, Any], at: float, by: str | None, policies
 
 def mark_emitted(clock: dict[str, Any], stage: str, level: str) -> None:
     clock["stages"][stage]["emitted"].append(level)
+
+
+# -- complaint events on a clock -------------------------------------------------------------------
+
+ResponsesRecorded = Callable[[dict[str, Any], list[Response], float], None]
+"""Called with a clock, the responses an event just recorded on it and the event's instant, at
+the moment they are recorded (the clock as it is then: an `opened` that applies buffered events
+calls it once per event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStep:
+    """What one complaint event did to its complaint's entry in the clock table."""
+
+    outcome: str
+    """``opened``, ``updated``, ``buffered`` (the event overtook its complaint's ``opened``:
+    kept for then), ``redelivered`` (an ``opened`` of a clock that is open), ``unmatched`` (no
+    SLA policy matches the complaint) or ``ignored`` (an event type clocks do not hear)."""
+    entry: dict[str, Any] | None = None
+    """The entry to store under the complaint id (None: the table does not change)."""
+
+
+def is_open_clock(entry: Mapping[str, Any] | None) -> bool:
+    """An entry of the clock table is an open clock (it may also be events buffered for one)."""
+    return entry is not None and "stages" in entry
+
+
+def step_clock(entry: dict[str, Any] | None, complaint: Mapping[str, Any], policies: SlaPolicies,
+               on_responses: ResponsesRecorded) -> ClockStep:
+    """Apply one complaint event (the `complaints` topic's shape) to its clock table entry.
+
+    Events arrive from more than one producer, so a response or a copy may overtake its
+    complaint's ``opened``: it is buffered in the entry and applied, in arrival order, when the
+    clock opens. A redelivered copy of an older ``duplicate_attached`` carries its first count,
+    so the clock's mention count only ever rises."""
+    event_type = complaint["type"]
+    if event_type == "opened":
+        if is_open_clock(entry):
+            return ClockStep("redelivered")
+        state = open_clock(complaint, policies)
+        if state is None:
+            return ClockStep("unmatched")
+        for early in (entry or {}).get("early", []):
+            _apply_event(state, *early, policies=policies, on_responses=on_responses)
+        return ClockStep("opened", state)
+    args = _event_args(complaint)
+    if args is None:
+        return ClockStep("ignored")
+    if not is_open_clock(entry):
+        pending = entry or {"early": []}
+        pending["early"].append(list(args))
+        return ClockStep("buffered", pending)
+    assert entry is not None
+    if event_type == "duplicate_attached" and complaint.get("mentions"):
+        entry["mentions"] = max(entry.get("mentions") or 1, complaint["mentions"])
+    _apply_event(entry, *args, policies=policies, on_responses=on_responses)
+    return ClockStep("updated", entry)
+
+
+def _event_args(complaint: Mapping[str, Any]) -> tuple[str, float, str | None, str | None, Any] | None:
+    """(type, instant, by, response kind, detail) of an event a clock hears; `detail` is the
+    attached post of a ``duplicate_attached``, the new priority of a ``reprioritized``. These are
+    what a buffered event keeps."""
+    event_type = complaint["type"]
+    if event_type in ("responded", "resolved"):
+        response = complaint["response"]
+        return event_type, parse_time(response["at"]), response["by"], response.get("kind"), None
+    if event_type == "duplicate_attached":
+        return event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post")
+    if event_type == "reprioritized":
+        return event_type, parse_time(complaint["occurred_at"]), None, None, {"priority": complaint.get("priority")}
+    return None
+
+
+def _apply_event(state: dict[str, Any], event_type: str, at: float, by: str | None, kind: str | None,
+                 detail: Any = None, *, policies: SlaPolicies, on_responses: ResponsesRecorded) -> None:
+    if event_type == "resolved":
+        on_responses(state, record_resolution(state, at, by, policies), at)
+    elif event_type == "responded" and kind == RESPONSE_KIND_WAITING:
+        pause(state, at, policies)
+    elif event_type == "responded":
+        response = record_response(state, at, by, policies)
+        on_responses(state, [response] if response else [], at)
+    elif event_type == "duplicate_attached" and is_citizen_post(state, detail):
+        resume(state, at, policies)
+    elif event_type == "reprioritized":
+        reprioritize(state, (detail or {}).get("priority"), policies)
 
 
 def sla_event_id(complaint_id: str, stage: str, level: str) -> str:

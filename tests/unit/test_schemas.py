@@ -25,7 +25,7 @@ from jsonschema import Draft7Validator
 
 import agents.intake
 import agents.responses
-import agents.timing
+import agents.sla
 import agents.triage
 from agents.domain.classify import KINDS, PRIORITIES
 from agents.domain.config import TanggapConfig
@@ -163,7 +163,7 @@ def complaint_events(config, posts_file) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def breach_events(config, complaint_events) -> list[dict[str, Any]]:
     """For every opened complaint: the breach the timer emits when the deadline passes
-    unanswered, and the one emitted when a late first response arrives (as agents/timing.py)."""
+    unanswered, and the one emitted when a late first response arrives (as agents/sla.py)."""
     source = f"tanggap/{config.regency_id}"
     events = []
     for opened in (e for e in complaint_events if e["type"] == "opened"):
@@ -336,7 +336,7 @@ def test_enums_match_the_code():
     assert _enum("breach_event", "properties", "data", "properties", "platform") == [*PLATFORMS, None]
     pattern = load_schema("breach_event")["properties"]["type"]["pattern"]
     assert re.match(pattern, BREACH_EVENT_TYPE_PREFIX + "breached")
-    stages = {agents.intake.STAGE, agents.triage.STAGE, agents.responses.STAGE, agents.timing.STAGE}
+    stages = {agents.intake.STAGE, agents.triage.STAGE, agents.responses.STAGE, agents.sla.STAGE}
     assert set(_enum("dead_letter", "properties", "stage")) == stages
 
 

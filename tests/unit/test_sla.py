@@ -600,3 +600,34 @@ def test_a_raise_leaves_stopped_stages_and_moves_a_paused_one_on_resume(sla):
     assert clock["stages"][STAGE_RESOLUTION]["anchor"] is None, "still paused"
     resume(clock, wib(3, 9), sla)
     assert clock["stages"][STAGE_RESOLUTION]["anchor"] == wib(3, 9)
+
+
+def test_an_event_that_overtakes_its_opened_is_kept_and_applied_when_the_clock_opens(sla):
+    from agents.domain.sla import step_clock
+
+    recorded: list[tuple[str, float]] = []
+
+    def record(state, responses, at) -> None:
+        recorded.extend((r.outcome, at) for r in responses)
+
+    response = {"type": "responded", "complaint_id": "cmp-test",
+                "response": {"at": format_time(wib(3, 9), WIB), "by": "dpupr", "kind": "first_response"}}
+    early = step_clock(None, response, sla, record)
+    assert early.outcome == "buffered" and early.entry["early"][0][:2] == ["responded", wib(3, 9)] and not recorded
+    opened = step_clock(early.entry, opened_event(priority="tinggi", opened_at=wib(3, 8)), sla, record)
+    assert opened.outcome == "opened" and opened.entry["stages"][STAGE_FIRST_RESPONSE]["stopped_at"] == wib(3, 9)
+    assert recorded == [("met", wib(3, 9))]
+    assert step_clock(opened.entry, opened_event(priority="tinggi", opened_at=wib(3, 8)), sla, record).outcome == \
+        "redelivered"
+    assert step_clock(opened.entry, {"type": "noted", "complaint_id": "cmp-test"}, sla, record).outcome == "ignored"
+
+
+def test_a_replayed_copy_never_lowers_the_mention_count(sla):
+    from agents.domain.sla import step_clock
+
+    state = clock_for(sla, "tinggi", wib(3, 8))
+    copy = {"type": "duplicate_attached", "complaint_id": "cmp-test", "occurred_at": format_time(wib(3, 9), WIB),
+            "post": None}
+    step_clock(state, copy | {"mentions": 4}, sla, lambda *_: None)
+    step_clock(state, copy | {"mentions": 2}, sla, lambda *_: None)
+    assert state["mentions"] == 4

@@ -8,13 +8,16 @@ Complaints are dated in the past, so every level of an unanswered clock is due o
 from __future__ import annotations
 
 import asyncio
+from unittest.mock import ANY
 
 import orjson
 import pytest
 
 from agents.domain.config import load_config
 from agents.domain.sla import sla_event_id
+from agents.sla import SlaStage
 from streams.app import build_app
+from streams.clock import WallClock
 from streams.settings import Settings
 from tests.agents.test_agents import Recorder, agent_context
 from tests.conftest import BUNDLED_CONFIG
@@ -191,3 +194,32 @@ def test_a_reprioritized_complaint_is_timed_by_its_raised_priority(pipeline):
     breach = next(e for e in pipeline.recorder.on("breaches") if e["data"]["level"] == "breached")
     assert breach["data"]["deadline"] == "2025-11-03T12:00:00+07:00", "four working hours, tinggi's budget"
     assert breach["data"]["priority"] == "tinggi" and breach["data"]["policy"] == "tinggi"
+
+
+def test_the_stage_runs_on_a_plain_dict_without_a_worker():
+    """The stage needs a mapping for its table and a send function, nothing of faust: the same
+    overtaking response, replayed copy and tick as above, on a dict."""
+    config = load_config(BUNDLED_CONFIG, with_model=False)
+    sent: list[tuple[str, str, dict]] = []
+
+    async def send(topic: str, key: str, value: dict) -> None:
+        sent.append((topic, key, value))
+
+    stage = SlaStage({}, config.sla, clock=WallClock(), send=send, source="tanggap/test", tz=config.timezone,
+                     grace_seconds=0.0)
+
+    async def run() -> None:
+        await stage.handle(responded("2025-11-03T09:00:00+07:00"))
+        assert stage.clocks[CID] == {"early": [["responded", ANY, "dpupr", "first_response", None]]} and not sent
+        await stage.handle(opened())
+        await stage.handle(opened())  # redelivered: nothing happens twice
+        await stage.handle(citizen_post("2025-11-03T10:00:00+07:00") | {"mentions": 3})
+        await stage.handle(citizen_post("2025-11-03T10:00:00+07:00"))  # an older copy's count
+        await stage.handle({"complaint_id": CID, "checked_at": stage.clock.now()})
+
+    asyncio.run(run())
+    assert stage.clocks[CID]["mentions"] == 3, "a replayed copy does not lower the count"
+    assert {event["id"]: event["data"]["level"] for _, _, event in sent} == \
+        expected((FR, "met"), *[(RES, level) for level in ALL_LEVELS])
+    assert {(topic, key) for topic, key, _ in sent} == {("breaches", CID)}
+    assert stage.index.next_due() is None, "every level emitted: nothing left to tick for"
