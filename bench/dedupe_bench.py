@@ -47,7 +47,6 @@ from agents.domain.triage import Triage
 from faust.serializers import codecs
 from schemas.events import RawPost, format_time, stable_id
 from streams.batches import JSON_OPTIONS, stored_key
-from streams.hugepages import TUNABLE, reexec_with_huge_pages
 from streams.stores import open_table_store
 
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "config" / "klaten"
@@ -253,9 +252,6 @@ def run_stage(clusterer: Clusterer, table: dict, envelopes: list[dict]) -> tuple
 
 
 def main() -> None:
-    # As a worker runs (`tanggap worker`): the malloc heap on transparent huge pages, unless
-    # TANGGAP_MALLOC_HUGE_PAGES=false (streams/hugepages.py).
-    reexec_with_huge_pages()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=int, default=1_000_000, help="fingerprints in the window (default 1,000,000)")
     parser.add_argument("--posts", type=int, default=50_000, help="posts pushed through the stage (default 50,000)")
@@ -276,8 +272,8 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     def new_table() -> StoredTable | SerializedTable:
         return StoredTable(scratch / f"table{next(numbers)}") if args.table == "rocksdb" else SerializedTable()
 
-    huge = TUNABLE in os.environ.get("GLIBC_TUNABLES", "")
-    print(f"malloc heap on transparent huge pages: {'yes' if huge else 'no'} (streams/hugepages.py)")
+    huge = "glibc.malloc.hugetlb=1" in os.environ.get("GLIBC_TUNABLES", "")
+    print(f"malloc heap on transparent huge pages: {'yes' if huge else 'no'} (GLIBC_TUNABLES, as in the image)")
     rng = random.Random(args.seed)
     words = vocabulary(rng)
     policy = ClusterPolicy()
