@@ -48,7 +48,7 @@ from streams import metrics
 if TYPE_CHECKING:
     from streams.app import Pipeline
 
-log = logging.getLogger("tanggap.timing")
+log = logging.getLogger(__name__)
 
 STAGE = "sla"
 TICK_RESEND_SECONDS = 5.0
