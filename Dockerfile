@@ -24,7 +24,11 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
     && useradd --system --uid 10001 --home-dir /var/lib/tanggap --create-home tanggap \
     && mkdir -p /etc/tanggap && cp -r /usr/local/share/tanggap/config /etc/tanggap/config
 # Containers listen on every interface; state lives on a volume; logs are JSON lines on stderr.
-ENV TANGGAP_WEB_HOST=0.0.0.0 \
+# GLIBC_TUNABLES: glibc (2.35+, bookworm has 2.36) backs the malloc heap (RocksDB's block cache
+# and memtables, the clustering stage's LSH index) with transparent huge pages when the kernel's
+# mode is `madvise`; no effect under `always` or `never` (docs/operations.md).
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
+    TANGGAP_WEB_HOST=0.0.0.0 \
     TANGGAP_WEB_PORT=6066 \
     TANGGAP_DATA_DIR=/var/lib/tanggap \
     TANGGAP_CONFIG=/etc/tanggap/config/klaten \

@@ -11,12 +11,12 @@ What it measures, in one run:
    Kafka I/O) with N fingerprints in the window. The table is a real RocksDB database, opened as
    a worker opens a table partition's store (streams/stores.py: faust's options, no
    write-ahead log), with keys and values encoded as the worker's table reads and writes encode
-   them (`--table serialized`: the earlier model, a dict of JSON values).
+   them (`--table serialized`: the alternative, a dict of JSON values).
    30% of the posts are copies of indexed complaints (changed like citizens change them), 70% new
    complaints in the same kecamatan and categories. The window
    slides: each post pushes about one old fingerprint out, whose table entry the stage settles
    (text dropped or entry deleted), as in a long-running worker (`--fixed-window`: nothing
-   expires, the schedule of the first version of this script); an expired fingerprint leaves its
+   expires during the run); an expired fingerprint leaves its
    bucket's LSH at once;
 3. the same posts against an empty window, and `Triage.process` (the existing triage stage) on
    posts of the same shape, as baselines: the figures are reported as ratios against them.
@@ -47,7 +47,6 @@ from agents.domain.triage import Triage
 from faust.serializers import codecs
 from schemas.events import RawPost, format_time, stable_id
 from streams.batches import JSON_OPTIONS, stored_key
-from streams.hugepages import TUNABLE, reexec_with_huge_pages
 from streams.stores import open_table_store
 
 CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "config" / "klaten"
@@ -181,7 +180,7 @@ class StoredTable:
 
 
 class SerializedTable(dict):
-    """The earlier model of the cluster table (`--table serialized`): JSON values in a dict,
+    """The alternative model of the cluster table (`--table serialized`): JSON values in a dict,
     decoded on every read. Faster than the real store at a million entries, and slower than it
     should be as well: the million live values fragment the C heap, and every encoding's
     1 KiB buffer then takes malloc's slow path (measured: the empty-window baseline at half the
@@ -253,17 +252,14 @@ def run_stage(clusterer: Clusterer, table: dict, envelopes: list[dict]) -> tuple
 
 
 def main() -> None:
-    # As a worker runs (`tanggap worker`): the malloc heap on transparent huge pages, unless
-    # TANGGAP_MALLOC_HUGE_PAGES=false (streams/hugepages.py).
-    reexec_with_huge_pages()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=int, default=1_000_000, help="fingerprints in the window (default 1,000,000)")
     parser.add_argument("--posts", type=int, default=50_000, help="posts pushed through the stage (default 50,000)")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--fixed-window", action="store_true",
-                        help="no fingerprint leaves the window during the run (the schedule of the first version)")
+                        help="no fingerprint leaves the window during the run")
     parser.add_argument("--table", choices=("rocksdb", "serialized"), default="rocksdb",
-                        help="the cluster table: a RocksDB store as the worker's (default), or the earlier model, "
+                        help="the cluster table: a RocksDB store as the worker's (default), or the alternative, "
                              "a dict of JSON values")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tanggap-dedupe-bench-") as scratch:
@@ -276,8 +272,8 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     def new_table() -> StoredTable | SerializedTable:
         return StoredTable(scratch / f"table{next(numbers)}") if args.table == "rocksdb" else SerializedTable()
 
-    huge = TUNABLE in os.environ.get("GLIBC_TUNABLES", "")
-    print(f"malloc heap on transparent huge pages: {'yes' if huge else 'no'} (streams/hugepages.py)")
+    huge = "glibc.malloc.hugetlb=1" in os.environ.get("GLIBC_TUNABLES", "")
+    print(f"malloc heap on transparent huge pages: {'yes' if huge else 'no'} (GLIBC_TUNABLES, as in the image)")
     rng = random.Random(args.seed)
     words = vocabulary(rng)
     policy = ClusterPolicy()

@@ -64,9 +64,6 @@ def build() -> faust.App:
 
 
 if __name__ == "__main__":
-    from streams.hugepages import reexec_with_huge_pages
-
-    reexec_with_huge_pages()  # as `tanggap worker` does: the same malloc as the pipeline it is compared with
     worker = faust.Worker(build(), loglevel="WARNING", quiet=True)
     worker.spinner = None  # as in `tanggap worker`: the spinner turns on every debug record
     worker.execute_from_commandline()

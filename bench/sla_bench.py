@@ -1,4 +1,4 @@
-"""SLA clocks at scale: one worker's state with 1,000,000 open clocks (issue 5).
+"""SLA clocks at scale: one worker's state with 1,000,000 open clocks.
 
 Run from the repository root (not by pytest; a few minutes, ~1 GB of RAM and disk in a temp dir):
 
@@ -11,15 +11,15 @@ open_clock, index_entry, DeadlineIndex, due_levels, sla_event) over the store fa
 writes them). It does NOT go through Kafka: a tick's message to `sla.timeline` and the breach's
 produce are replaced by serializing the event, so "lateness" is the timer/index/agent part of
 the path (a Kafka hop adds a few milliseconds on a real broker). Loading 1M clocks through the
-embedded broker at ~1,200 messages/s (one record per batch, see README) would take 15 minutes.
+embedded broker would take many minutes.
 
 Figures (each also printed as a ratio against a baseline measured in the same run):
 - calendar: deadline computations per second (WorkingCalendar.add of 4 working hours, and a
   whole open_clock: two stages, three calendar calls); baseline RoundTheClock.add;
 - rebuild: seconds to rebuild the deadline index from the store after a restart (read every
   clock of 4 partitions, decode, heapify);
-- tick with nothing due: the timer's cost per tick (median, p99) against the previous design's
-  full scan of every open clock (baseline);
+- tick with nothing due: the timer's cost per tick (median, p99) against a full scan of
+  every open clock (the baseline: the design the heap replaced);
 - lateness: K clocks fall due during a window of real time while the timer ticks every
   `--tick` seconds; lateness = wall time the event was built minus its due instant; p50/p99/max;
 - memory: RSS of this process, and the index's bytes per open clock (RSS growth while building
@@ -157,7 +157,7 @@ def rebuild(dbs: list[Rdict], index: DeadlineIndex) -> float:
 
 
 def full_scan(dbs: list[Rdict], now: float) -> tuple[float, int]:
-    """The previous timer: look at every open clock each tick."""
+    """The baseline timer: look at every open clock each tick."""
     t0 = time.perf_counter()
     due = 0
     for db in dbs:

@@ -19,7 +19,7 @@ from schemas import JsonSchemaError, validator
 
 PLATFORMS = ("twitter", "instagram", "facebook", "tiktok", "youtube", "whatsapp", "web", "other")
 
-COMPLAINT_EVENT_TYPES = ("opened", "duplicate_attached", "assigned", "responded", "resolved", "reprioritized")
+COMPLAINT_EVENT_TYPES = ("opened", "duplicate_attached", "responded", "resolved", "reprioritized")
 BREACH_EVENT_TYPE_PREFIX = "id.tanggap.sla."
 """CloudEvents `type` of breach events is this prefix plus the outcome, e.g. `id.tanggap.sla.breached`."""
 

@@ -31,7 +31,7 @@ from streams.kafka import client_options, start
 from streams.settings import Settings
 from streams.topics import TopicNames
 
-log = logging.getLogger("tanggap.alert_bridge")
+log = logging.getLogger(__name__)
 
 ALERT_NAME = "TanggapComplaintBreach"
 FIRING_LEVELS = {"at_risk": "warning", "breached": "critical", "escalated_opd_head": "critical",

@@ -44,7 +44,7 @@ from streams.health import BrokerContact, PublishWatch, StallWatch
 from streams.settings import Settings
 from streams.topics import NO_HEADERS, RECORD_HEADERS, TopicNames
 
-log = logging.getLogger("tanggap")
+log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 UNSOUGHT_WARNING_SECONDS = 60.0

@@ -50,7 +50,7 @@ from typing import Any
 import orjson
 from faust.streams import _current_event
 
-log = logging.getLogger("tanggap")
+log = logging.getLogger(__name__)
 
 _DELETED = object()
 

@@ -655,12 +655,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if argv is None and args.func in (cmd_worker, cmd_run):
-            # A long-running process started from the command line (not a test calling main):
-            # huge pages for RocksDB and the clustering index (streams/hugepages.py).
-            from streams.hugepages import reexec_with_huge_pages
-
-            reexec_with_huge_pages()
         return args.func(args)
     except (ConfigError, SettingsError, BrokerUnavailable, BrokerError, CliError) as exc:
         print(f"tanggap: {exc}", file=sys.stderr)

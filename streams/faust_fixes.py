@@ -67,7 +67,7 @@ from typing import Any
 
 from streams import metrics
 
-log = logging.getLogger("tanggap")
+log = logging.getLogger(__name__)
 
 _INSTALLED = False
 REVIEWED_FAUST = "0.15.3"

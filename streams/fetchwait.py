@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-log = logging.getLogger("tanggap.fetchwait")
+log = logging.getLogger(__name__)
 
 CEILING_MS = 2000
 TRICKLE = 50

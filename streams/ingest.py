@@ -44,7 +44,7 @@ from schemas.events import LIMITS, InvalidInput, RawPost, configure_limits
 from streams.settings import Settings
 from streams.web import harden, runner_options
 
-log = logging.getLogger("tanggap.ingest")
+log = logging.getLogger(__name__)
 
 Publisher = Callable[[Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 SIGNED_FORMATS = ("meta", "whatsapp")

@@ -48,7 +48,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TANGGAP_DATA_DIR", "var/tanggap", "Where RocksDB table state lives; keep it on a persistent volume."),
     Setting("TANGGAP_STORE", "rocksdb://", "Faust table store: rocksdb:// (durable, default) or memory:// (tests of stateless parts only)."),
     Setting("TANGGAP_STORE_WAL", "false", "true keeps RocksDB's write-ahead log on the table stores: a system call per write, to replay less of the changelog after a crash. Off, a crash loses no table change either (streams/stores.py)."),
-    Setting("TANGGAP_MALLOC_HUGE_PAGES", "true", "true: `tanggap worker` and `tanggap run` execute themselves again with glibc's tunable glibc.malloc.hugetlb=1, so that RocksDB and the clustering index get transparent huge pages on a kernel in madvise mode (the clustering stage 0.7-29% faster at 1,000,000 fingerprints, streams/hugepages.py). Read at start-up, before the other settings. Nothing is done if GLIBC_TUNABLES is set already."),
     Setting("TANGGAP_WEB_HOST", "127.0.0.1", "Interface of the worker's web server (/metrics, /health). Use 0.0.0.0 in containers."),
     Setting("TANGGAP_WEB_PORT", "6066", "Port of the worker's web server: Prometheus scrapes /metrics here."),
     Setting("TANGGAP_LOG_LEVEL", "info", "Log level: debug, info, warning, error."),
@@ -317,13 +316,6 @@ def _non_negative(env: str, value: str) -> float:
     if number < 0:
         raise SettingsError(f"{env}={value!r} must not be negative")
     return number
-
-
-def flag_setting(env: str, environ: Mapping[str, str]) -> bool:
-    """One true/false setting on its own, for what must be decided before the others are read
-    (streams/hugepages.py: whether the process executes itself again)."""
-    default = next(setting.default for setting in SETTINGS if setting.env == env)
-    return _flag(env, environ.get(env, default).strip())
 
 
 def _flag(env: str, value: str) -> bool:

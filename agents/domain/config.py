@@ -51,7 +51,6 @@ class TanggapConfig:
     gazetteer: Gazetteer
     directory: Directory
     category_owner: Mapping[str, str]
-    category_labels: Mapping[str, str]
     actionable_kinds: frozenset[str]
     sla: SlaPolicies
     model: TriageModel | None = None
@@ -135,7 +134,7 @@ def load_config(path: str | Path, *, with_model: bool = True) -> TanggapConfig:
     outside = PhraseIndex((normalizer.terms(name), name) for name in
                           _string_list(regency.get("outside_places", []), f"{where}: regency.outside_places"))
     directory = _load_directory(root, opd_doc, regency["triage_desk"], gazetteer)
-    owners, labels, category_index, order = _load_taxonomy(root, taxonomy_doc, directory, normalizer)
+    owners, category_index, order = _load_taxonomy(root, taxonomy_doc, directory, normalizer)
     rules = _load_rules(root, lexicon_doc, normalizer, category_index, order, frozenset(actionable))
     rules = _with_near_rules(root, taxonomy_doc, lexicon_doc, normalizer, rules)
     sla = _load_sla(root, sla_doc, directory, owners, opd_doc)
@@ -143,7 +142,7 @@ def load_config(path: str | Path, *, with_model: bool = True) -> TanggapConfig:
     return TanggapConfig(
         directory_path=root, regency_id=regency["id"], regency_name=regency["name"], timezone=tz,
         normalizer=normalizer, rules=rules, gazetteer=gazetteer, directory=directory,
-        category_owner=owners, category_labels=labels, actionable_kinds=frozenset(actionable), sla=sla,
+        category_owner=owners, actionable_kinds=frozenset(actionable), sla=sla,
         model=model, review=review, outside_places=outside,
     )
 
@@ -281,7 +280,6 @@ def _load_taxonomy(root: Path, doc: dict[str, Any], directory: Directory, normal
     if FALLBACK_CATEGORY not in categories:
         raise ConfigError(f"{where}: category.{FALLBACK_CATEGORY} is required (the fallback for unrecognized complaints)")
     owners: dict[str, str] = {}
-    labels: dict[str, str] = {}
     entries: list[tuple[tuple[str, ...], str]] = []
     for category, entry in categories.items():
         at = f"{where}: category.{category}"
@@ -290,7 +288,6 @@ def _load_taxonomy(root: Path, doc: dict[str, Any], directory: Directory, normal
         if owner != KECAMATAN_OWNER and owner not in directory.opds:
             raise ConfigError(f"{at}.opd: {owner!r} is not an OPD in opd.toml (or \"{KECAMATAN_OWNER}\")")
         owners[category] = owner
-        labels[category] = entry.get("label", category)
         for term in _string_list(entry.get("terms", []), f"{at}.terms"):
             words = normalizer.terms(term)
             if not words:
@@ -301,7 +298,7 @@ def _load_taxonomy(root: Path, doc: dict[str, Any], directory: Directory, normal
             if category not in owners:
                 raise ConfigError(f"{root / 'opd.toml'}: opd.{opd.id}.categories: unknown category {category!r}")
     order = {category: i for i, category in enumerate(categories)}
-    return owners, labels, PhraseIndex(entries), order
+    return owners, PhraseIndex(entries), order
 
 
 def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, category_index: PhraseIndex[str],

@@ -257,17 +257,6 @@ def is_due(clock: Mapping[str, Any], now: float, policies: SlaPolicies) -> bool:
     return at is not None and now > at
 
 
-def awaiting_first_response(clock: Mapping[str, Any]) -> bool:
-    stage = clock["stages"].get(STAGE_FIRST_RESPONSE)
-    return stage is not None and stage["stopped_at"] is None
-
-
-def is_overdue(clock: Mapping[str, Any]) -> bool:
-    """Awaiting a first response and its `breached` level already emitted."""
-    stage = clock["stages"].get(STAGE_FIRST_RESPONSE)
-    return stage is not None and stage["stopped_at"] is None and LEVEL_BREACHED in stage["emitted"]
-
-
 def pause(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
     """Stop counting: the desk is waiting for the citizen. False if already paused or nothing runs."""
     if clock["paused_at"] is not None:
@@ -534,15 +523,6 @@ def sla_event(clock: Mapping[str, Any], stage_name: str, level: str, *, emitted_
             "excerpt": clock.get("excerpt"),
         },
     }
-
-
-def breach_event(clock: Mapping[str, Any], *, emitted_at: float, overdue_until: float | None = None,
-                 policies: SlaPolicies, source: str, tz: Any, level: str = LEVEL_BREACHED,
-                 stage: str = STAGE_FIRST_RESPONSE) -> dict[str, Any]:
-    """The `breached` (or another level's) event of a stage, due at the stage's deadline."""
-    del overdue_until  # the stage's stop time (or emission) bounds the overdue span
-    return sla_event(clock, stage, level, emitted_at=emitted_at, due_at=clock["stages"][stage]["deadline"],
-                     policies=policies, source=source, tz=tz)
 
 
 # --- the deadline index -------------------------------------------------------------------------

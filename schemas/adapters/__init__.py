@@ -21,13 +21,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, get_args
 
 FORMATS = ("raw", "x", "meta", "whatsapp", "tiktok", "youtube")
 
-SKIP_REASONS = ("deleted", "edit_notice", "status_update", "reaction", "needs_graph_fetch", "not_a_post",
-                "unsupported_type", "missing_field")
-"""Reason codes of skipped items: a bounded set, so they can label metrics."""
+SkipReason = Literal["deleted", "edit_notice", "status_update", "reaction", "needs_graph_fetch", "not_a_post",
+                     "unsupported_type", "missing_field"]
+SKIP_REASONS: tuple[str, ...] = get_args(SkipReason)
+"""Reason codes of skipped items: a bounded set, because the reason labels the metric
+`tanggap_ingest_items_total`; `Skipped` refuses any other (the detail carries free text)."""
 
 
 class PayloadError(ValueError):
@@ -38,12 +40,21 @@ class AdapterSetupError(RuntimeError):
     """The adapter cannot run as configured (e.g. no WhatsApp hash key)."""
 
 
+class UnknownSkipReason(Exception):
+    """An adapter named a skip reason outside SKIP_REASONS (a programming error)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
     ref: str
     """The platform's id of the item (a post, comment or message id): never personal data."""
-    reason: str
+    reason: SkipReason
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        # Not a ValueError: a reason outside the set is a bug in an adapter, not a malformed payload.
+        if self.reason not in SKIP_REASONS:
+            raise UnknownSkipReason(f"skip reason {self.reason!r} is not one of SKIP_REASONS")
 
     def to_json(self) -> dict[str, str]:
         return {"ref": self.ref, "reason": self.reason, "detail": self.detail}

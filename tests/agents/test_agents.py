@@ -210,7 +210,7 @@ def test_a_partition_no_seek_covers_is_refused_and_reported_as_stalled(pipeline,
                     break
                 await asyncio.sleep(0.01)
 
-    with caplog.at_level(logging.WARNING, logger="tanggap"):
+    with caplog.at_level(logging.WARNING, logger="streams.app"):
         run(scenario())
     assert any("no seek of this assignment covers it" in r.getMessage() for r in caplog.records)
     assert pipeline.recorder.sent == []  # refused: nothing decided

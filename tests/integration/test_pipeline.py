@@ -20,7 +20,6 @@ import pytest
 from schemas import validator
 from streams.cli import read_jsonl, strip_expectation
 from streams.demo import Outcome, bundled_sample, histogram_count
-from streams.hugepages import TUNABLE, kernel_mode, wanted
 from streams.kafka import produce
 from tests.conftest import wait_for
 
@@ -164,17 +163,6 @@ BAD_MESSAGES = [
      "schema_violation"),  # not RFC 3339
     (b'\xff\xfe\x00garbage', "invalid_json"),  # not even UTF-8
 ]
-
-
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads the worker's environment from /proc")
-def test_the_worker_asks_for_huge_pages_for_its_malloc_heap_where_the_kernel_offers_them(pipeline):
-    deployment, worker, _ = pipeline
-    # /proc/PID/environ is the environment of the program PID last executed: the same pid,
-    # executed again with the tunable (streams/hugepages.py).
-    environment = Path(f"/proc/{worker.process.pid}/environ").read_bytes().split(b"\0")
-    expected = wanted(deployment.env, kernel_mode()) or deployment.env.get("GLIBC_TUNABLES") == TUNABLE
-    assert (f"GLIBC_TUNABLES={TUNABLE}".encode() in environment) == expected
-    assert worker.alive()
 
 
 def test_malformed_messages_go_to_the_dead_letter_topic_and_the_worker_keeps_going(pipeline):

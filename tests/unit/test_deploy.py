@@ -124,6 +124,17 @@ def test_kubernetes_workers_have_state_probes_resources_scraping_and_config():
         assert (DEPLOY / resource).is_file(), resource
 
 
+def test_the_image_and_the_statefulset_ask_glibc_for_huge_pages_and_the_worker_does_not_reexecute():
+    # A glibc tunable is read once, at process start: it is set in the environment, not by the worker.
+    tunable = "glibc.malloc.hugetlb=1"
+    assert re.search(rf"^ENV GLIBC_TUNABLES={re.escape(tunable)}\b", (REPO / "Dockerfile").read_text(), re.M)
+    statefulset = next(manifest for manifest in manifests() if manifest["kind"] == "StatefulSet")
+    env = statefulset["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "GLIBC_TUNABLES", "value": tunable} in env
+    for path in (REPO / "streams").glob("*.py"):
+        assert "execve" not in path.read_text() and "execv(" not in path.read_text(), path
+
+
 def test_the_worker_serves_the_probe_paths_the_manifests_use():
     source = (REPO / "streams" / "app.py").read_text()
     for path in ("/ready", "/live", "/metrics"):

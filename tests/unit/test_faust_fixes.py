@@ -207,7 +207,7 @@ def test_gaps_behind_an_agents_own_seek_back_are_not_counted_as_skipped(caplog):
 
     tp = TopicPartition("klaten.posts.raw", 1)
     faust_fixes._topic_prefix = "klaten."
-    caplog.set_level(logging.INFO, "tanggap")
+    caplog.set_level(logging.INFO, "streams.faust_fixes")
     faust_fixes.guarded_topics.add(tp.topic)
     faust_fixes.reseeking.add(tp)  # what seek_back records until the offset due is read again
     before = skipped()
@@ -222,7 +222,7 @@ def test_a_gap_on_a_topic_the_sequence_guard_reads_is_only_noted(caplog):
     def skipped() -> float:
         return metrics.REGISTRY.get_sample_value("tanggap_offsets_skipped_total", {"topic": "complaints"}) or 0.0
 
-    caplog.set_level(logging.INFO, "tanggap")
+    caplog.set_level(logging.INFO, "streams.faust_fixes")
     faust_fixes._topic_prefix = "klaten."
     faust_fixes.guarded_topics.add("klaten.complaints")
     before = skipped()

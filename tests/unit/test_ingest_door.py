@@ -231,7 +231,7 @@ def test_a_bug_is_a_counted_500_whose_log_does_not_quote_the_request(door, monke
     before = ingest_module.ingest_requests.labels("raw", "500")._value.get()
     post = {"platform": "web", "post_id": "bug", "text": "secret-body-text", "created_at": "2026-11-02T08:00:00+07:00",
             "author": {"id": "u"}}
-    with caplog.at_level("ERROR", logger="tanggap.ingest"):
+    with caplog.at_level("ERROR", logger="streams.ingest"):
         status, answer = door.post("/ingest", orjson.dumps(post))
     assert status == 500 and orjson.loads(answer)["error"] == "internal_error"
     assert ingest_module.ingest_requests.labels("raw", "500")._value.get() == before + 1

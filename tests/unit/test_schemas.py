@@ -2,7 +2,7 @@
 draft-07, and the events the real pipeline functions emit must validate against them.
 
 Events come from the same pure functions the stream runs (`tanggap triage`'s `triage_lines`,
-`Triage.process`, `open_clock` + `breach_event`, `DeadLetter.to_json`), never from hand-written
+`Triage.process`, `open_clock` + `sla_event`, `DeadLetter.to_json`), never from hand-written
 dicts, so a change in an emitter that breaks its documented contract fails here. A second check
 keeps the contract complete: every property an emitter writes must be documented in the schema
 (the schemas allow unknown properties for forward compatibility, so validation alone would not
@@ -29,7 +29,7 @@ import agents.sla
 import agents.triage
 from agents.domain.classify import KINDS, PRIORITIES
 from agents.domain.config import TanggapConfig
-from agents.domain.sla import breach_event, open_clock, record_response
+from agents.domain.sla import STAGE_FIRST_RESPONSE, open_clock, record_response, sla_event
 from agents.domain.triage import OFFICIAL_KIND, Triage, desk_response_event
 from schemas import SCHEMA_NAMES, JsonSchemaError, load_schema, validator
 from schemas.events import (
@@ -170,14 +170,14 @@ def breach_events(config, complaint_events) -> list[dict[str, Any]]:
         clock = open_clock(opened, config.sla)
         assert clock is not None, f"an SLA policy applies to {opened['complaint_id']}"
         now = clock["deadline"] + 3600.0
-        events.append(breach_event(clock, emitted_at=now, overdue_until=now, policies=config.sla,
-                                   source=source, tz=config.timezone))
+        events.append(sla_event(clock, STAGE_FIRST_RESPONSE, "breached", emitted_at=now, due_at=clock["deadline"],
+                                policies=config.sla, source=source, tz=config.timezone))
         answered = copy.deepcopy(clock)
         at = clock["deadline"] + 7 * 3600.0
         response = record_response(answered, at, "dpupr", config.sla)
         assert response is not None and response.late
-        events.append(breach_event(answered, emitted_at=at, overdue_until=at, policies=config.sla,
-                                   source=source, tz=config.timezone))
+        events.append(sla_event(answered, STAGE_FIRST_RESPONSE, "breached", emitted_at=at, due_at=answered["deadline"],
+                                policies=config.sla, source=source, tz=config.timezone))
     return events
 
 

@@ -15,10 +15,10 @@ from agents.domain.sla import (
     STAGE_FIRST_RESPONSE,
     STAGE_RESOLUTION,
     SlaPolicies,
-    breach_event,
     is_due,
     open_clock,
     record_response,
+    sla_event,
 )
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, stable_id
 
@@ -282,10 +282,16 @@ def test_clock_with_every_level_emitted_is_not_due_again(sla):
 # --- breach events ----------------------------------------------------------------------------
 
 
+def breach_event(clock, *, emitted_at, policies, source, tz, level="breached", stage=STAGE_FIRST_RESPONSE):
+    """A level's event of a stage, due at the stage's deadline (as the timing agent emits it)."""
+    return sla_event(clock, stage, level, emitted_at=emitted_at, due_at=clock["stages"][stage]["deadline"],
+                     policies=policies, source=source, tz=tz)
+
+
 def test_breach_event_is_a_cloudevent(sla):
     clock = clock_for(sla, "tinggi", wib(6, 15, 0))
     emitted = wib(9, 11, 0)
-    event = breach_event(clock, emitted_at=emitted, overdue_until=emitted, policies=sla, source=SOURCE, tz=WIB)
+    event = breach_event(clock, emitted_at=emitted, policies=sla, source=SOURCE, tz=WIB)
     assert event["specversion"] == "1.0"
     assert event["type"] == BREACH_EVENT_TYPE_PREFIX + "breached" == "id.tanggap.sla.breached"
     assert event["source"] == SOURCE
@@ -314,8 +320,8 @@ def test_breach_event_is_a_cloudevent(sla):
 
 def test_breach_event_id_does_not_depend_on_emission_time(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
-    first = breach_event(clock, emitted_at=wib(7, 15, 1), overdue_until=wib(7, 15, 1), policies=sla, source=SOURCE, tz=WIB)
-    again = breach_event(clock, emitted_at=wib(7, 18, 0), overdue_until=wib(7, 18, 0), policies=sla, source=SOURCE, tz=WIB)
+    first = breach_event(clock, emitted_at=wib(7, 15, 1), policies=sla, source=SOURCE, tz=WIB)
+    again = breach_event(clock, emitted_at=wib(7, 18, 0), policies=sla, source=SOURCE, tz=WIB)
     assert first["id"] == again["id"]
     assert first["time"] != again["time"]
 
@@ -325,7 +331,7 @@ def test_breach_event_id_differs_by_level_and_complaint(sla):
     other = open_clock(opened_event(priority="normal", opened_at=wib(6, 15, 0), complaint_id="cmp-other"), sla)
     at = wib(7, 16, 0)
     ids = {
-        breach_event(c, emitted_at=at, overdue_until=at, policies=sla, source=SOURCE, tz=WIB, level=level)["id"]
+        breach_event(c, emitted_at=at, policies=sla, source=SOURCE, tz=WIB, level=level)["id"]
         for c in (clock, other)
         for level in ("breached", "answered_late")
     }
@@ -335,8 +341,7 @@ def test_breach_event_id_differs_by_level_and_complaint(sla):
 def test_breach_overdue_working_time_skips_nights(sla):
     # Deadline Monday 10:30; still unanswered Tuesday 08:30 = 5.5 h + 1 h working, 22 h wall.
     clock = clock_for(sla, "tinggi", wib(6, 15, 0))
-    event = breach_event(clock, emitted_at=wib(10, 8, 30), overdue_until=wib(10, 8, 30),
-                         policies=sla, source=SOURCE, tz=WIB)
+    event = breach_event(clock, emitted_at=wib(10, 8, 30), policies=sla, source=SOURCE, tz=WIB)
     assert event["data"]["overdue_wall_seconds"] == 22 * HOUR
     assert event["data"]["overdue_working_seconds"] == 6.5 * HOUR
 
@@ -353,7 +358,7 @@ def test_answered_late_breach_reports_the_response_time(sla):
 
 def test_breach_before_the_deadline_has_no_negative_overdue(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
-    event = breach_event(clock, emitted_at=wib(6, 16, 0), overdue_until=wib(6, 16, 0), policies=sla, source=SOURCE, tz=WIB)
+    event = breach_event(clock, emitted_at=wib(6, 16, 0), policies=sla, source=SOURCE, tz=WIB)
     assert event["data"]["overdue_wall_seconds"] == 0.0
     assert event["data"]["overdue_working_seconds"] == 0.0
 
