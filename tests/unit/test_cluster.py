@@ -4,12 +4,14 @@ runs exactly what the stream runs: triage, then the clustering stage per cluster
 from __future__ import annotations
 
 import copy
+import random
+import re
 
 import orjson
 import pytest
 
-from agents.domain.cluster import (Clusterer, ClusterPolicy, LshIndex, cluster_key, conflict, fingerprint_text,
-                                   raised, route, score_pairs)
+from agents.domain.cluster import (SLANG, Clusterer, ClusterPolicy, LshIndex, cluster_key, conflict, copy_words,
+                                   fingerprint_text, raised, route, score_pairs)
 from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from schemas import validator
@@ -206,6 +208,26 @@ def test_fingerprint_text_writes_out_slang_and_drops_fillers_and_the_kecamatan()
     (_, member, at, jaccard, containment), = index.close("|Wedi", LshIndex.fingerprint("jalan rusak"), 0.5, 0.8, 1)
     assert (member, at, jaccard, containment) == ("a", 0.0, 1.0, 1.0)
     assert index.close("|Wedi", LshIndex.fingerprint(""), 0.0, 0.0, 0) == [], "an empty text matches nothing"
+
+
+def test_copy_words_split_digits_from_letters_in_the_pass_that_finds_them():
+    """The words are found in one pass that splits digits from letters: the same words as when
+    spaces are put at every digit-letter boundary first, whatever the hyphens, elongations and
+    slang around them."""
+    elongation = re.compile(r"([a-z])\1{2,}")
+    boundary = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+    spaced_word = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+    def spaced_first(text: str) -> list[str]:
+        found = spaced_word.findall(boundary.sub(" ", elongation.sub(r"\1", text.casefold())))
+        return [written for word in found for written in SLANG.get(word, word).split()]
+
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choices("ab9z0gyA-- _.'\n", k=rng.randint(0, 24)))
+        assert copy_words(text) == spaced_first(text), text
+    assert copy_words("rt03 rw-5a jln2 kupu-kupu parahhh 1000 yg") == \
+        ["rt", "03", "rw-5", "a", "jalan", "2", "kupu-kupu", "parah", "1000", "yang"]
 
 
 @pytest.mark.parametrize(("text", "other", "found"), [

@@ -3,11 +3,14 @@ rensa's MinHash and LSH)."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
+import numpy as np
+
 from agents.domain.cluster import BANDS, MINHASH_SEED, NUM_PERM, LshIndex
-from agents.domain.fingerprint import WindowIndex, fingerprint, shingles, similarity
+from agents.domain.fingerprint import WindowIndex, fingerprint, shared_counts, shingles, similarity
 
 
 def test_shingles_of_short_and_empty_texts():
@@ -56,3 +59,69 @@ def test_expiry_follows_arrival_order_up_to_the_first_live_fingerprint_in_the_wi
     assert window.remove("b") and not window.remove("b")
     assert window.expire(25.0) == [("c", "|Wedi")]
     assert len(window) == 0 and window.at_of("c") is None
+
+
+def _variants(text: str, count: int) -> list[str]:
+    """Copies of `text` from nearly equal to unrelated: cut, words dropped and words swapped, so
+    that the estimates of a query span most of their range."""
+    rng = random.Random(5)
+    words = text.split()
+    variants = []
+    for number in range(count):
+        kept = [word for word in words if rng.random() > number / count]
+        if number % 3 == 0:
+            rng.shuffle(kept)
+        variants.append(" ".join(kept + [f"kata{number}", f"lain{number % 7}"]))
+    return variants
+
+
+def test_the_window_estimates_every_candidate_as_rensa_does():
+    """The index compares a query's MinHash values with all of its candidates' at once; the
+    estimate must be rensa's own (RMinHash.jaccard), which the thresholds were set on."""
+    text = ("jalan kabupaten menuju pasar rusak parah berlubang dalam sepanjang dua kilometer "
+            "sudah tiga bulan belum diperbaiki banyak pengendara motor jatuh malam hari")
+    window = WindowIndex(NUM_PERM, BANDS)
+    stored = {}
+    for number, variant in enumerate(_variants(text, 300)):
+        stored[f"m{number:03d}"] = fingerprint(variant, NUM_PERM, MINHASH_SEED)
+        window.add(f"m{number:03d}", "|Wedi", float(number), stored[f"m{number:03d}"])
+    estimates = set()
+    for probe_text in (text, *_variants(text, 40)[::5]):
+        probe = fingerprint(probe_text, NUM_PERM, MINHASH_SEED)
+        found = window.query("|Wedi", probe, 0.0)
+        assert found, "every probe shares a band with some variant"
+        for estimate, member, _, jaccard, containment in found:
+            assert estimate == probe.minhash.jaccard(stored[member].minhash)
+            assert (jaccard, containment) == similarity(probe, stored[member])
+            estimates.add(estimate)
+    assert len(estimates) > 30, "the estimates span their range"
+
+
+def test_the_window_keeps_its_minhash_values_when_it_grows_past_removed_and_waiting_slots():
+    """The MinHash values are a ring indexed by slot; it grows while the oldest slot still in
+    the arrival order (a removed one, or a live one expiry waits for) pins its start."""
+    window = WindowIndex(NUM_PERM, BANDS)
+    stored = {}
+    texts = [f"lampu jalan mati di dusun nomor {number} dekat sekolah dasar {number * 7}" for number in range(500)]
+    for number, text in enumerate(texts):
+        at = 1000.0 if number == 3 else float(number)  # slot 3 waits: expiry stops at it
+        stored[f"m{number}"] = fingerprint(text, NUM_PERM, MINHASH_SEED)
+        window.add(f"m{number}", "|Wedi", at, stored[f"m{number}"])
+        if number % 10 == 1:
+            window.remove(f"m{number}")
+        if number % 50 == 0:
+            window.expire(number - 20.0)
+    assert "m3" in window and "m0" not in window
+    for probe_text in texts[::37]:
+        probe = fingerprint(probe_text, NUM_PERM, MINHASH_SEED)
+        for estimate, member, *_ in window.query("|Wedi", probe, 0.0):
+            assert member in window
+            assert estimate == probe.minhash.jaccard(stored[member].minhash)
+
+
+def test_shared_counts_are_set_intersections():
+    keys = np.array(sorted([5, -3, 17, 2**62, -2**62]), np.int64)
+    others = [np.array(values, np.int64).tobytes() for values in ([5, 6], [2**62, -2**62, 17, 1], [7], [-3])]
+    assert shared_counts(keys, others) == [1, 3, 0, 1]
+    assert shared_counts(keys, [b"", others[1]]) == [0, 3], "a fingerprint without shingles shares none"
+    assert shared_counts(np.array([], np.int64), others) == [0, 0, 0, 0]
