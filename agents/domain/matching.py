@@ -32,20 +32,15 @@ _new_match = tuple.__new__
 class PhraseIndex(Generic[T]):
     """Finds every occurrence of known phrases in a word sequence."""
 
-    __slots__ = ("_lengths", "_phrases")
+    __slots__ = ("_phrases", "_scanner")
 
     def __init__(self, entries: Iterable[tuple[tuple[str, ...], T]]) -> None:
         phrases: dict[tuple[str, ...], list[T]] = {}
-        lengths: dict[str, set[int]] = {}
         for term, payload in entries:
             if term:
                 phrases.setdefault(term, []).append(payload)
-                lengths.setdefault(term[0], set()).add(len(term))
-        # Per first word, the phrase lengths to try, longest first, so a caller that keeps the
-        # first match at a position keeps "lampu jalan" rather than "lampu". One dict lookup per
-        # length instead of one comparison per phrase keeps matching cheap for big lexicons.
-        self._lengths: dict[str, tuple[int, ...]] = {w: tuple(sorted(ls, reverse=True)) for w, ls in lengths.items()}
         self._phrases = phrases
+        self._scanner = PhraseScanner((self,))
 
     def entries(self) -> Iterator[tuple[tuple[str, ...], T]]:
         """Every (phrase, payload), in the order they were given per phrase."""
@@ -54,32 +49,16 @@ class PhraseIndex(Generic[T]):
                 yield term, payload
 
     def find(self, words: Sequence[str]) -> list[Match[T]]:
-        lengths = self._lengths
-        if lengths.keys().isdisjoint(words):  # most posts miss most indexes: one C-level check
-            return []
-        phrases = self._phrases
-        words = tuple(words)
-        found: list[Match[T]] = []
-        n = len(words)
-        # Only the positions whose word starts some phrase, picked at C level.
-        for i in compress(range(n), map(lengths.__contains__, words)):
-            for size in lengths[words[i]]:
-                if i + size > n:
-                    continue
-                term = words[i:i + size]
-                payloads = phrases.get(term)
-                if payloads is not None:
-                    for payload in payloads:
-                        found.append(_new_match(Match, (term, payload, i)))
-        return found
+        return self._scanner.scan(words)[0]
 
 
 class PhraseScanner:
     """Several phrase indexes matched in one pass over a post's words.
 
-    ``scan`` returns one list per index, each exactly what that index's ``find`` returns (text
-    order, longer phrases first at a position): the rules read five lexicons per post, and one
-    pass costs about what one ``find`` does."""
+    ``scan`` returns one list per index (None: an empty list), each in text order with the
+    longer phrases first at a position, so a caller that keeps the first match at a position
+    keeps "lampu jalan" rather than "lampu": the rules read five lexicons per post, and one pass
+    costs about what one index's does."""
 
     __slots__ = ("_lengths", "_phrases", "_count")
 
@@ -92,6 +71,8 @@ class PhraseScanner:
             for term, payload in index.entries():
                 phrases.setdefault(term, []).append((slot, payload))
                 lengths.setdefault(term[0], set()).add(len(term))
+        # Per first word, the phrase lengths to try, longest first: one dict lookup per length
+        # instead of one comparison per phrase keeps matching cheap for big lexicons.
         self._lengths: dict[str, tuple[int, ...]] = {w: tuple(sorted(ls, reverse=True)) for w, ls in lengths.items()}
         self._phrases = phrases
         self._count = len(indexes)
@@ -99,11 +80,12 @@ class PhraseScanner:
     def scan(self, words: Sequence[str]) -> list[list[Match[Any]]]:
         found: list[list[Match[Any]]] = [[] for _ in range(self._count)]
         lengths = self._lengths
-        if lengths.keys().isdisjoint(words):
+        if lengths.keys().isdisjoint(words):  # most posts miss most indexes: one C-level check
             return found
         phrases = self._phrases
         words = tuple(words)
         n = len(words)
+        # Only the positions whose word starts some phrase, picked at C level.
         for i in compress(range(n), map(lengths.__contains__, words)):
             for size in lengths[words[i]]:
                 if i + size > n:
