@@ -18,7 +18,7 @@ import os
 
 import faust
 
-from streams.app import faust_settings
+from streams.app import faust_settings, install_faust_fixes
 from streams.settings import Settings
 
 
@@ -36,6 +36,7 @@ def build() -> faust.App:
         "TANGGAP_REBALANCE_TIMEOUT": "5", "TANGGAP_SESSION_TIMEOUT": "10", "TANGGAP_HEARTBEAT_INTERVAL": "1",
     })
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    install_faust_fixes(settings)
     app = faust.App(settings.app_id, **faust_settings(settings))
     source = app.topic(os.environ["BENCH_IN"], key_type=bytes, value_type=bytes)
     sink = app.topic(os.environ["BENCH_OUT"], key_type=bytes, value_type=bytes)

@@ -25,7 +25,7 @@ from agents.domain.config import TanggapConfig
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
-from streams import faust_fixes, metrics, security, stores, web
+from streams import faust_fixes, metrics, security, web
 from streams.batches import (
     ALREADY_READ,
     OUT_OF_SEQUENCE,
@@ -331,10 +331,6 @@ def _stage_timer(stage: str):
     return _STAGE_TIMERS.get(stage) or _STAGE_TIMERS.setdefault(stage, metrics.stage_seconds.labels(stage))
 
 
-WORKER_CONSUMERS: list = []
-"""The aiokafka consumer faust built for this process's worker (one)."""
-
-
 def _fetch_progress(consumer) -> tuple[int, int]:
     """(sum of positions, records waiting in partitions not paused) over the consumer's assigned
     partitions, read from aiokafka 0.14's subscription state (plain values, safe to read from
@@ -366,7 +362,7 @@ def _broker_answer_times(app: faust.App) -> list[float]:
     answer (tests/unit/test_health.py pins this). The consumer's connections live in faust's
     consumer thread; a float and a dict copy are safe to read from here. Nothing is sent."""
     clients = []
-    consumer = WORKER_CONSUMERS[0] if WORKER_CONSUMERS else None
+    consumer = faust_fixes.worker_consumers[0] if faust_fixes.worker_consumers else None
     clients.append(getattr(consumer, "_client", None))
     producer = getattr(getattr(app, "_producer", None), "_producer", None)  # faust's, if started
     clients.append(getattr(producer, "_client", None))
@@ -383,24 +379,11 @@ def _broker_answer_times(app: faust.App) -> list[float]:
     return times
 
 
-def _use_fetch_max_wait(milliseconds: int) -> None:
-    """faust 0.15 builds its worker consumer with a fixed fetch_max_wait_ms of 1500 and no
-    setting for it. Kafka answers a fetch as soon as data arrives, so there it only bounds idle
-    polling; the embedded broker holds every fetch for the whole wait, which puts up to that
-    much latency on each topic hop. Process-wide: every faust app of the process shares it."""
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    create = AIOKafkaConsumerThread._create_worker_consumer
-    original = getattr(create, "__wrapped__", create)
-
-    def create_worker_consumer(self, transport):
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = milliseconds  # read by AIOKafkaConsumer.start() (aiokafka 0.14)
-        WORKER_CONSUMERS[:] = [consumer]  # for the adaptive fetch wait (streams/fetchwait.py)
-        return consumer
-
-    create_worker_consumer.__wrapped__ = original
-    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer
+def install_faust_fixes(settings: Settings) -> None:
+    """faust's patches and the two settings it has no option for (streams/faust_fixes.py):
+    before any faust app of the process is built."""
+    faust_fixes.install(topic_prefix=settings.topic_prefix, fetch_max_wait_ms=settings.fetch_max_wait_ms,
+                        write_ahead_log=settings.store_wal)
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -432,8 +415,6 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         **security.from_settings(settings).faust_options(),
     }
     options["producer_linger"] = settings.producer_linger_ms / 1000.0
-    _use_fetch_max_wait(settings.fetch_max_wait_ms)
-    stores.install(write_ahead_log=settings.store_wal)
     if settings.producer_max_batch_bytes:
         options["producer_max_batch_size"] = settings.producer_max_batch_bytes
     if settings.rebalance_timeout:
@@ -474,7 +455,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     from streams import ingest
 
     configure_limits(max_message_bytes=settings.max_message_bytes, max_text_chars=settings.max_text_chars)
-    faust_fixes.install(topic_prefix=settings.topic_prefix)
+    install_faust_fixes(settings)
     app = faust.App(settings.app_id, **faust_settings(settings))
     names = TopicNames.from_settings(settings)
     topics = {
@@ -512,7 +493,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
 
         @app.timer(interval=0.25)
         async def adapt_fetch_wait() -> None:
-            consumer = WORKER_CONSUMERS[0] if WORKER_CONSUMERS else None
+            consumer = faust_fixes.worker_consumers[0] if faust_fixes.worker_consumers else None
             fetcher = getattr(consumer, "_fetcher", None)
             if fetcher is None:
                 return

@@ -1,4 +1,7 @@
-"""Fixes for faust-streaming defects that lose messages, installed once per process.
+"""Every change Tanggap makes to faust-streaming and aiokafka, installed once per process.
+
+Two kinds: fixes for defects that lose messages (below), and two settings faust 0.15 has no
+option for (the worker consumer's fetch wait, RocksDB's write options: see `install`).
 
 Each fix names the defect, how it showed in Tanggap's fault tests, and why the fix is safe.
 They patch faust in place because it offers no hook at these points. `install()` is idempotent
@@ -71,6 +74,14 @@ log = logging.getLogger(__name__)
 
 _INSTALLED = False
 REVIEWED_FAUST = "0.15.3"
+REVIEWED_AIOKAFKA = "0.14.0"
+"""The releases these patches were written for: start-up fails on any other (constraints.txt pins both)."""
+
+worker_consumers: list = []
+"""The aiokafka consumer faust built for this process's worker (one): readiness reads its
+connections (streams/app.py) and the adaptive fetch wait tunes it (streams/fetchwait.py)."""
+_fetch_max_wait_ms: int | None = None
+_write_ahead_log = False
 
 sought: dict[Any, int] = {}
 """Where each assigned partition's read position was put by the last seek to committed offsets
@@ -223,21 +234,67 @@ async def _add_gap_watched(original: Any, consumer: Any, tp: Any, offset_from: i
 
 
 def _expect(function: Any, qualname: str) -> None:
+    import aiokafka
     import faust
 
-    if faust.__version__ != REVIEWED_FAUST or getattr(function, "__qualname__", "") != qualname:
-        raise RuntimeError(f"streams/faust_fixes.py patches {qualname} of faust-streaming {REVIEWED_FAUST}; "
-                           f"faust-streaming {faust.__version__} is installed: review the fixes against it")
+    if (faust.__version__, aiokafka.__version__) != (REVIEWED_FAUST, REVIEWED_AIOKAFKA) or \
+            getattr(function, "__qualname__", "") != qualname:
+        raise RuntimeError(f"streams/faust_fixes.py patches {qualname} of faust-streaming {REVIEWED_FAUST} with "
+                           f"aiokafka {REVIEWED_AIOKAFKA}; faust-streaming {faust.__version__} and aiokafka "
+                           f"{aiokafka.__version__} are installed: review the patches against them")
 
 
-def install(topic_prefix: str = "") -> None:
-    global _INSTALLED, _topic_prefix
+def _create_worker_consumer_with_wait(create: Any) -> Any:
+    """faust 0.15 builds its worker consumer with a fixed fetch_max_wait_ms of 1500 and no
+    setting for it. Kafka answers a fetch as soon as data arrives, so there the wait only bounds
+    idle polling; the embedded broker holds every fetch for the whole wait, which puts up to that
+    much latency on each topic hop (TANGGAP_FETCH_MAX_WAIT_MS)."""
+
+    def _create_worker_consumer(self, transport):
+        consumer = create(self, transport)
+        if _fetch_max_wait_ms is not None:
+            consumer._fetch_max_wait_ms = _fetch_max_wait_ms  # read by AIOKafkaConsumer.start() (aiokafka 0.14)
+        worker_consumers[:] = [consumer]
+        return consumer
+
+    return _create_worker_consumer
+
+
+def _open_with_write_options(open_store: Any) -> Any:
+    """faust 0.15 has no setting for RocksDB's write options: its table stores open their
+    databases through `RocksDBOptions.open`, wrapped here (streams/stores.py says why the
+    write-ahead log is off by default)."""
+    from streams import stores
+
+    def open(self: Any, path: Any, *, read_only: bool = False) -> Any:
+        db = open_store(self, path, read_only=read_only)
+        if self.use_rocksdict and not read_only:
+            stores.configure_writes(db, _write_ahead_log)
+        return db
+
+    open.__wrapped__ = open_store  # type: ignore[attr-defined]
+    return open
+
+
+def install(topic_prefix: str = "", *, fetch_max_wait_ms: int | None = None, write_ahead_log: bool = False) -> None:
+    """Patch faust once per process; the arguments (the last call's) apply to every app of the
+    process: `fetch_max_wait_ms` None keeps faust's wait."""
+    global _INSTALLED, _topic_prefix, _fetch_max_wait_ms, _write_ahead_log
     _topic_prefix = topic_prefix
+    _fetch_max_wait_ms = fetch_max_wait_ms
+    _write_ahead_log = write_ahead_log
     if _INSTALLED:
         return
+    from faust.stores.rocksdb import RocksDBOptions
     from faust.tables.recovery import Recovery
     from faust.transport.consumer import Consumer
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    _expect(AIOKafkaConsumerThread._create_worker_consumer, "AIOKafkaConsumerThread._create_worker_consumer")
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer_with_wait(
+        AIOKafkaConsumerThread._create_worker_consumer)
+    _expect(RocksDBOptions.open, "RocksDBOptions.open")
+    RocksDBOptions.open = _open_with_write_options(RocksDBOptions.open)
 
     add_gap = Consumer._add_gap
     _expect(add_gap, "Consumer._add_gap")

@@ -27,34 +27,15 @@ from pathlib import Path
 from typing import Any
 
 
-def install(write_ahead_log: bool) -> None:
-    """Open every RocksDB table store of this process with or without the write-ahead log.
-
-    faust 0.15 has no setting for RocksDB's write options: the store opens its databases
-    through `RocksDBOptions.open`, which is wrapped here (idempotent)."""
-    from faust.stores.rocksdb import RocksDBOptions
-
-    original = _faust_open()
-
-    def open_with_write_options(self: Any, path: Path, *, read_only: bool = False) -> Any:
-        db = original(self, path, read_only=read_only)
-        if self.use_rocksdict and not read_only:
-            _configure(db, write_ahead_log)
-        return db
-
-    open_with_write_options.__wrapped__ = original  # type: ignore[attr-defined]
-    RocksDBOptions.open = open_with_write_options  # type: ignore[method-assign]
-
-
 def _faust_open() -> Any:
-    """faust's own `RocksDBOptions.open`, whether `install` wrapped it or not."""
+    """faust's own `RocksDBOptions.open`, whether streams/faust_fixes.py wrapped it or not."""
     from faust.stores.rocksdb import RocksDBOptions
 
     opener = RocksDBOptions.open
     return getattr(opener, "__wrapped__", opener)
 
 
-def _configure(db: Any, write_ahead_log: bool) -> None:
+def configure_writes(db: Any, write_ahead_log: bool) -> None:
     import rocksdict
 
     # Compression stays RocksDB's default (Snappy): turned off, the clustering stage ran no
@@ -72,5 +53,5 @@ def open_table_store(path: Path, *, write_ahead_log: bool = False) -> Any:
     from faust.stores.rocksdb import RocksDBOptions
 
     db = _faust_open()(RocksDBOptions(use_rocksdict=True), path)
-    _configure(db, write_ahead_log)
+    configure_writes(db, write_ahead_log)
     return db

@@ -175,7 +175,16 @@ def test_a_faust_release_other_than_the_reviewed_one_is_refused(monkeypatch):
 
     monkeypatch.setattr(faust, "__version__", "9.9.9")
     monkeypatch.setattr(faust_fixes, "_INSTALLED", False)
-    with pytest.raises(RuntimeError, match="faust-streaming 9.9.9 is installed"):
+    with pytest.raises(RuntimeError, match="faust-streaming 9.9.9 and aiokafka"):
+        faust_fixes.install()
+
+
+def test_an_aiokafka_release_other_than_the_reviewed_one_is_refused(monkeypatch):
+    import aiokafka
+
+    monkeypatch.setattr(aiokafka, "__version__", "9.9.9")
+    monkeypatch.setattr(faust_fixes, "_INSTALLED", False)
+    with pytest.raises(RuntimeError, match="aiokafka 9.9.9 are installed"):
         faust_fixes.install()
 
 

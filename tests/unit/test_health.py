@@ -88,15 +88,16 @@ def test_the_answer_times_are_read_from_every_connection_of_the_consumer_and_the
     from types import SimpleNamespace
 
     from streams import app as app_module
+    from streams import faust_fixes
 
     consumer = SimpleNamespace(_client=SimpleNamespace(_conns={("0", 0): SimpleNamespace(_last_action=5.0),
                                                                ("0", 1): SimpleNamespace(_last_action=7.5)}))
     producer = SimpleNamespace(_client=SimpleNamespace(_conns={("0", 0): SimpleNamespace(_last_action=6.0),
                                                                "bootstrap": SimpleNamespace()}))
-    monkeypatch.setattr(app_module, "WORKER_CONSUMERS", [consumer])
+    monkeypatch.setattr(faust_fixes, "worker_consumers", [consumer])
     app = SimpleNamespace(_producer=SimpleNamespace(_producer=producer))
     assert sorted(app_module._broker_answer_times(app)) == [5.0, 6.0, 7.5]
-    monkeypatch.setattr(app_module, "WORKER_CONSUMERS", [])
+    monkeypatch.setattr(faust_fixes, "worker_consumers", [])
     assert app_module._broker_answer_times(SimpleNamespace(_producer=None)) == []  # nothing started yet
 
 
