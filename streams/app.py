@@ -450,6 +450,115 @@ def _assignment(app: faust.App) -> set:
         return set()
 
 
+class WorkerHealth:
+    """What /ready, /health and `tanggap_worker_ready` say: ready when faust calls the worker
+    ready, it is not shutting down, no assigned partition is stalled, publishing works and the
+    broker answers."""
+
+    def __init__(self, pipeline: Pipeline, sensor: metrics.WorkerSensor) -> None:
+        self.pipeline = pipeline
+        self.sensor = sensor
+        settings = pipeline.settings
+        self.shutting_down = False
+        self.stalls = StallWatch(settings.stall_seconds)
+        self.contact = BrokerContact(settings.broker_unreachable_seconds)
+        self.rebalance_timeout = float(pipeline.app.conf.broker_rebalance_timeout)
+
+    def watch_partitions(self) -> None:
+        """Feed the stall watch with every assigned partition's committed and end offsets (only
+        while faust calls the worker ready: recovery and rebalances hold offsets still)."""
+        app, prefix = self.pipeline.app, self.pipeline.settings.topic_prefix
+        if self.shutting_down or not metrics.is_ready(app, self.sensor):
+            self.stalls.observe(())
+        else:
+            self.stalls.observe(_positions(app, prefix))
+        metrics.partition_stalled.clear()
+        for tp, _ in self.stalls.stalled.items():
+            name = metrics.logical_topic(tp.topic, prefix) or tp.topic
+            metrics.partition_stalled.labels(name, str(tp.partition)).set(1)
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        app, settings = self.pipeline.app, self.pipeline.settings
+        base = not self.shutting_down and metrics.is_ready(app, self.sensor)
+        reasons = []
+        stalled = [{"topic": tp.topic, "partition": tp.partition, "seconds": round(seconds)}
+                   for tp, seconds in sorted(self.stalls.stalled.items(),
+                                             key=lambda item: (item[0].topic, item[0].partition))]
+        if stalled:
+            reasons.append(f"{len(stalled)} assigned partition(s) with lag and no progress for "
+                           f"{settings.stall_seconds:g} s or more")
+        problem = self.pipeline.publishing.problem()
+        if problem:
+            reasons.append(problem)
+        metrics.broker_contact_age.set(round(self.contact.observe(_broker_answer_times(app)), 3))
+        # A rebalance's JoinGroup may wait at the coordinator for up to the rebalance timeout
+        # with nothing else to answer: during one the limit grows by that much.
+        unreachable = self.contact.problem(self.rebalance_timeout if getattr(app, "rebalancing", False) else 0.0)
+        if unreachable:
+            reasons.append(unreachable)
+        ready = base and not reasons
+        metrics.worker_ready.set(1 if ready else 0)
+        return ready, {"ready": ready, "rebalancing": bool(getattr(app, "rebalancing", False)),
+                       "recovering": bool(getattr(app, "in_recovery", False)), "shutting_down": self.shutting_down,
+                       "assigned_partitions": len([tp for tp in _assignment(app)
+                                                   if tp.topic.startswith(settings.topic_prefix)]),
+                       "stalled_partitions": stalled, "reasons": reasons}
+
+
+def _register_health(pipeline: Pipeline, health: WorkerHealth) -> None:
+    """The readiness timer and the /metrics, /health, /live and /ready pages."""
+    app, settings = pipeline.app, pipeline.settings
+
+    @app.timer(interval=max(1.0, min(10.0, settings.stall_seconds / 4, settings.broker_unreachable_seconds / 4)))
+    async def readiness_watch() -> None:
+        health.watch_partitions()
+        health.readiness()
+
+    @app.page("/metrics")
+    async def metrics_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        health.sensor.refresh(app)
+        health.readiness()  # the gauge says what /ready says
+        body, content_type = metrics.exposition()
+        return view.bytes(body, headers={"Content-Type": content_type})
+
+    @app.page("/health")
+    async def health_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        ready, detail = health.readiness()
+        return view.json({"status": "ok", "app": settings.app_id, "regency": pipeline.config.regency_id,
+                          "clock_started": pipeline.clock.started(), **detail})
+
+    @app.page("/live")
+    async def live_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        # The web server answers only while the event loop runs; a wedged loop fails this probe.
+        return view.json({"live": True})
+
+    @app.page("/ready")
+    async def ready_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        ready, detail = health.readiness()
+        return view.json(detail, status=200 if ready else 503)
+
+
+def _register_adaptive_fetch_wait(app: faust.App, settings: Settings) -> None:
+    """Embedded broker only (TANGGAP_FETCH_WAIT_ADAPTIVE): tune the worker consumer's fetch
+    wait to what its partitions hold (streams/fetchwait.py)."""
+    from streams.fetchwait import AdaptiveFetchWait
+
+    tuning: dict[str, Any] = {}
+
+    @app.timer(interval=0.25)
+    async def adapt_fetch_wait() -> None:
+        consumer = faust_fixes.worker_consumers[0] if faust_fixes.worker_consumers else None
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is None:
+            return
+        if tuning.get("fetcher") is not fetcher:  # a new consumer (start, restart)
+            tuning.update(fetcher=fetcher, tuner=AdaptiveFetchWait(fetcher, settings.fetch_max_wait_ms), positions=None)
+        positions, waiting = _fetch_progress(consumer)
+        read = 0 if tuning["positions"] is None else max(0, positions - tuning["positions"])
+        tuning["positions"] = positions
+        tuning["tuner"].observe(read, waiting)
+
+
 def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     from agents import cluster, intake, responses, sla, triage
     from streams import ingest
@@ -468,7 +577,7 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     metrics.build_info.info({"version": VERSION, "regency": config.regency_id})
     sensor = metrics.WorkerSensor(settings.topic_prefix)
     app.sensors.add(sensor)
-    shutting_down = False
+    health = WorkerHealth(pipeline, sensor)
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked, **kwargs) -> None:
@@ -478,98 +587,12 @@ def build_app(settings: Settings, config: TanggapConfig) -> Pipeline:
     async def on_shutdown(app: faust.App, **kwargs) -> None:
         # Readiness fails at once so the orchestrator stops routing to us; faust then stops the
         # agents, commits what was processed and flushes the producer before the process exits.
-        nonlocal shutting_down
-        shutting_down = True
+        health.shutting_down = True
         log.info("shutting down: committing offsets and flushing the producer")
 
-    stalls = StallWatch(settings.stall_seconds)
-    contact = BrokerContact(settings.broker_unreachable_seconds)
-    rebalance_timeout = float(app.conf.broker_rebalance_timeout)
-
     if settings.fetch_wait_adaptive:
-        from streams.fetchwait import AdaptiveFetchWait
-
-        tuning: dict[str, Any] = {}
-
-        @app.timer(interval=0.25)
-        async def adapt_fetch_wait() -> None:
-            consumer = faust_fixes.worker_consumers[0] if faust_fixes.worker_consumers else None
-            fetcher = getattr(consumer, "_fetcher", None)
-            if fetcher is None:
-                return
-            if tuning.get("fetcher") is not fetcher:  # a new consumer (start, restart)
-                tuning.update(fetcher=fetcher, tuner=AdaptiveFetchWait(fetcher, settings.fetch_max_wait_ms),
-                              positions=None)
-            positions, waiting = _fetch_progress(consumer)
-            read = 0 if tuning["positions"] is None else max(0, positions - tuning["positions"])
-            tuning["positions"] = positions
-            tuning["tuner"].observe(read, waiting)
-
-    def watch_partitions() -> None:
-        """Feed the stall watch with every assigned partition's committed and end offsets (only
-        while faust calls the worker ready: recovery and rebalances hold offsets still)."""
-        if shutting_down or not metrics.is_ready(app, sensor):
-            stalls.observe(())
-        else:
-            stalls.observe(_positions(app, settings.topic_prefix))
-        metrics.partition_stalled.clear()
-        for tp, _ in stalls.stalled.items():
-            name = metrics.logical_topic(tp.topic, settings.topic_prefix) or tp.topic
-            metrics.partition_stalled.labels(name, str(tp.partition)).set(1)
-
-    def readiness() -> tuple[bool, dict[str, Any]]:
-        base = not shutting_down and metrics.is_ready(app, sensor)
-        reasons = []
-        stalled = [{"topic": tp.topic, "partition": tp.partition, "seconds": round(seconds)}
-                   for tp, seconds in sorted(stalls.stalled.items(), key=lambda item: (item[0].topic, item[0].partition))]
-        if stalled:
-            reasons.append(f"{len(stalled)} assigned partition(s) with lag and no progress for "
-                           f"{settings.stall_seconds:g} s or more")
-        problem = pipeline.publishing.problem()
-        if problem:
-            reasons.append(problem)
-        metrics.broker_contact_age.set(round(contact.observe(_broker_answer_times(app)), 3))
-        # A rebalance's JoinGroup may wait at the coordinator for up to the rebalance timeout
-        # with nothing else to answer: during one the limit grows by that much.
-        unreachable = contact.problem(rebalance_timeout if getattr(app, "rebalancing", False) else 0.0)
-        if unreachable:
-            reasons.append(unreachable)
-        ready = base and not reasons
-        metrics.worker_ready.set(1 if ready else 0)
-        return ready, {"ready": ready, "rebalancing": bool(getattr(app, "rebalancing", False)),
-                       "recovering": bool(getattr(app, "in_recovery", False)), "shutting_down": shutting_down,
-                       "assigned_partitions": len([tp for tp in _assignment(app)
-                                                   if tp.topic.startswith(settings.topic_prefix)]),
-                       "stalled_partitions": stalled, "reasons": reasons}
-
-    @app.timer(interval=max(1.0, min(10.0, settings.stall_seconds / 4, settings.broker_unreachable_seconds / 4)))
-    async def readiness_watch() -> None:
-        watch_partitions()
-        readiness()
-
-    @app.page("/metrics")
-    async def metrics_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        sensor.refresh(app)
-        readiness()  # the gauge says what /ready says
-        body, content_type = metrics.exposition()
-        return view.bytes(body, headers={"Content-Type": content_type})
-
-    @app.page("/health")
-    async def health_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        ready, detail = readiness()
-        return view.json({"status": "ok", "app": settings.app_id, "regency": config.regency_id,
-                          "clock_started": pipeline.clock.started(), **detail})
-
-    @app.page("/live")
-    async def live_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        # The web server answers only while the event loop runs; a wedged loop fails this probe.
-        return view.json({"live": True})
-
-    @app.page("/ready")
-    async def ready_page(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        ready, detail = readiness()
-        return view.json(detail, status=200 if ready else 503)
-
+        _register_adaptive_fetch_wait(app, settings)
+    _register_health(pipeline, health)
     responses.register(pipeline)
     triage.register(pipeline)
     cluster.register(pipeline)

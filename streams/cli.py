@@ -554,7 +554,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="configuration directory (default: TANGGAP_CONFIG or the bundled Klaten one)")
     parser.add_argument("--broker", help="Kafka bootstrap servers (default: TANGGAP_BROKER)")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_pipeline_commands(sub)
+    _add_file_commands(sub)
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a configuration directory and print a summary")
+    check.add_argument("dir", nargs="?", help="directory (default: the active configuration)")
+    check.set_defaults(func=cmd_config)
+    sub.add_parser("settings", help="print the settings table and effective values").set_defaults(func=cmd_settings)
+    return parser
 
+
+def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
+    """The commands that run or feed a pipeline on a broker."""
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded broker with sample posts")
     p.add_argument("--sample", help="JSON-lines posts (default: the bundled sample)")
     p.add_argument("--speed", type=float, default=60000.0, help="simulated clock speed (default 60000x)")
@@ -595,6 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="stop after this many events")
     p.set_defaults(func=cmd_tail)
 
+
+def _add_file_commands(sub: argparse._SubParsersAction) -> None:
+    """The commands that read files with the domain code, without Kafka."""
     p = sub.add_parser("triage", help="dedupe + classify + assign a JSON-lines file or an archive, without Kafka")
     p.add_argument("file", help="JSON-lines posts (or an archive, see --format), or - for stdin")
     archive_arguments(p, ("raw",))
@@ -641,15 +656,6 @@ def build_parser() -> argparse.ArgumentParser:
                                 "tests/data/make_real_dedupe_set.py writes the real-text set)")
     p.add_argument("--strict", action="store_true", help="exit 1 when pair precision < 0.98 or pair recall < 0.90")
     p.set_defaults(func=cmd_dedupe_eval)
-
-    p = sub.add_parser("config", help="configuration tools")
-    config_sub = p.add_subparsers(dest="config_command", required=True)
-    check = config_sub.add_parser("check", help="validate a configuration directory and print a summary")
-    check.add_argument("dir", nargs="?", help="directory (default: the active configuration)")
-    check.set_defaults(func=cmd_config)
-
-    sub.add_parser("settings", help="print the settings table and effective values").set_defaults(func=cmd_settings)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
