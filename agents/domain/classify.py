@@ -127,14 +127,7 @@ def classify_by_rules(text: NormalizedText, rules: Rules, matches: RuleMatches |
         return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",))
 
     category, category_reason, strong_category = _best_category(matches, rules)
-    scores = {kind: 0 for kind in SCORED_KINDS}
-    for match in kind_matches:
-        if match.payload in scores:
-            scores[match.payload] += len(match.term)
-    asks = text.asks and scores["permintaan_informasi"] + scores["pengaduan"] + scores["aspirasi"] > 0
-    if asks:
-        scores["permintaan_informasi"] += QUESTION_WEIGHT
-
+    scores, asks = _kind_scores(text, kind_matches)
     politics = _terms(kind_matches, "politik")
     # Politics is about the post's purpose: a complaint or a question about a public service
     # that mentions an election or a politician is still that complaint or question.
@@ -145,24 +138,11 @@ def classify_by_rules(text: NormalizedText, rules: Rules, matches: RuleMatches |
     reasons: list[str] = []
     if politics:
         reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
-    best = max(SCORED_KINDS, key=lambda kind: scores[kind])  # max keeps the first on ties
-    if scores[best] > 0 and (best in ("pengaduan", "apresiasi") or category is not None or scores[best] >= MIN_WEAK_KIND_SCORE):
-        kind = best
-        terms = _terms(kind_matches, kind)
-        if kind == "permintaan_informasi" and asks:
-            terms.append("?")
-        reasons.append(f"kind:{kind}[{','.join(terms)}]")
-    elif category is not None and text.asks:
-        kind = "permintaan_informasi"
-        reasons.append("kind:permintaan_informasi[question_about_category]")
-    elif strong_category:
-        # A concrete public-service problem ("lampu jalan mati", "jalan ... rusak") with no
-        # other signal is read as a report of it; a bare topic word ("SD", "sawah") is not.
-        kind = "pengaduan"
-        reasons.append("kind:pengaduan[category_problem_without_other_signal]")
-    else:
+    decided = _kind_by_rules(text, kind_matches, scores, asks, category is not None, strong_category)
+    if decided is None:
         return Classification("lainnya", None, None, ("lainnya:no_signal",))
-
+    kind, kind_reason = decided
+    reasons.append(kind_reason)
     if kind not in rules.actionable_kinds:
         return Classification(kind, None, None, tuple(reasons))
 
@@ -174,6 +154,37 @@ def classify_by_rules(text: NormalizedText, rules: Rules, matches: RuleMatches |
     priority, priority_reason = _priority(kind, matches, rules)
     reasons.append(priority_reason)
     return Classification(kind, category, priority, tuple(reasons))
+
+
+def _kind_scores(text: NormalizedText, kind_matches: Sequence[Match[str]]) -> tuple[dict[str, int], bool]:
+    """Each scored kind's evidence (words of its terms), and whether the post asks about one:
+    a question mark counts for permintaan_informasi only beside other evidence."""
+    scores = {kind: 0 for kind in SCORED_KINDS}
+    for match in kind_matches:
+        if match.payload in scores:
+            scores[match.payload] += len(match.term)
+    asks = text.asks and scores["permintaan_informasi"] + scores["pengaduan"] + scores["aspirasi"] > 0
+    if asks:
+        scores["permintaan_informasi"] += QUESTION_WEIGHT
+    return scores, asks
+
+
+def _kind_by_rules(text: NormalizedText, kind_matches: Sequence[Match[str]], scores: Mapping[str, int], asks: bool,
+                   has_category: bool, strong_category: bool) -> tuple[str, str] | None:
+    """The kind the rules read and its reason; None when nothing signals one (lainnya)."""
+    best = max(SCORED_KINDS, key=lambda kind: scores[kind])  # max keeps the first on ties
+    if scores[best] > 0 and (best in ("pengaduan", "apresiasi") or has_category or scores[best] >= MIN_WEAK_KIND_SCORE):
+        terms = _terms(kind_matches, best)
+        if best == "permintaan_informasi" and asks:
+            terms.append("?")
+        return best, f"kind:{best}[{','.join(terms)}]"
+    if has_category and text.asks:
+        return "permintaan_informasi", "kind:permintaan_informasi[question_about_category]"
+    if strong_category:
+        # A concrete public-service problem ("lampu jalan mati", "jalan ... rusak") with no
+        # other signal is read as a report of it; a bare topic word ("SD", "sawah") is not.
+        return "pengaduan", "kind:pengaduan[category_problem_without_other_signal]"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
