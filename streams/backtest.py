@@ -239,76 +239,82 @@ def nearest_rank(values: list[float], q: float) -> float | None:
     return round(values[max(0, math.ceil(q * len(values)) - 1)], 3)
 
 
+class _EventTimeStream:
+    """The stream's stages over dicts: triage, clustering and the SLA clocks, fed in event time."""
+
+    def __init__(self, config: TanggapConfig, policy: ClusterPolicy | None) -> None:
+        self.config = config
+        self.triage = Triage(config)
+        self.clusterer = Clusterer(policy, config.timezone)
+        self.clocks = EventTimeClocks(config.sla)
+        self.state: dict[str, dict] = {}
+        self.orphans: dict[str, list[dict]] = {}
+        self.clusters: dict[str, dict] = {}
+        self.decisions = 0
+        self.unknown_responses = 0
+
+    def post(self, post: RawPost) -> None:
+        self._apply(self.triage.process(post, self.state, self.orphans, now=post.created_at))
+
+    def response(self, response: DeskResponse) -> None:
+        if response.by not in self.config.directory.opds:
+            self.unknown_responses += 1
+        elif response.complaint_id:
+            complaint = desk_response_event(response, {"complaint_id": response.complaint_id}, self.config.timezone)
+            self.clocks.complaint_event(complaint)
+            if complaint["type"] == "resolved":
+                self._clustered({RESOLUTION_NOTICE: {"complaint_id": response.complaint_id}})
+        else:
+            complaint = self.triage.respond_by_post(response, self.state)
+            if complaint is None:
+                self.unknown_responses += 1
+            else:
+                self._clustered({"records": [], "events": [complaint]})
+
+    def release_waiting_replies(self) -> None:
+        """The end of the archive: replies whose parent never came are decided on their own."""
+        for parent_key in sorted(self.orphans):
+            released = self.triage.release(parent_key, self.orphans, self.state)
+            if released is not None:
+                self._apply(released)
+
+    def _clustered(self, envelope: dict[str, Any]) -> None:
+        result = self.clusterer.process(envelope, self.clusters)
+        result.apply(self.clusters)
+        self.decisions += len(result.records)
+        for complaint in result.events:
+            self.clocks.complaint_event(complaint)
+
+    def _apply(self, result: Any) -> None:
+        result.apply(self.state, self.orphans)
+        direct, envelopes = route(result)
+        self.decisions += len(direct)
+        for envelope in envelopes.values():
+            self._clustered(envelope)
+
+
 def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None = None,
         until: float | str | None = None, config_label: str = "") -> Run:
     """Triage, clustering and the SLA clocks over `inputs`, in event time."""
-    triage = Triage(config)
-    clusterer = Clusterer(policy, config.timezone)
-    clocks = EventTimeClocks(config.sla)
-    opds = config.directory.opds
-    state: dict[str, dict] = {}
-    orphans: dict[str, list[dict]] = {}
-    clusters: dict[str, dict] = {}
-    decisions = 0
-    unknown_responses = 0
-
-    def clustered(envelope: dict[str, Any]) -> None:
-        nonlocal decisions
-        result = clusterer.process(envelope, clusters)
-        result.apply(clusters)
-        decisions += len(result.records)
-        for complaint in result.events:
-            clocks.complaint_event(complaint)
-
-    def apply(result) -> None:
-        nonlocal decisions
-        result.apply(state, orphans)
-        direct, envelopes = route(result)
-        decisions += len(direct)
-        for envelope in envelopes.values():
-            clustered(envelope)
-
+    stream = _EventTimeStream(config, policy)
     # Event-time order; posts before responses at the same instant, then input order.
     timeline = sorted([(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
                       + [(response.at, 1, i) for i, response in enumerate(inputs.responses)])
     last = None
     for at, source, index in timeline:
-        clocks.advance(at)
+        stream.clocks.advance(at)
         last = at
         if source == 0:
-            post = inputs.posts[index]
-            apply(triage.process(post, state, orphans, now=post.created_at))
-            continue
-        response = inputs.responses[index]
-        if response.by not in opds:
-            unknown_responses += 1
-            continue
-        if response.complaint_id:
-            complaint = desk_response_event(response, {"complaint_id": response.complaint_id}, config.timezone)
-            clocks.complaint_event(complaint)
-            if complaint["type"] == "resolved":
-                clustered({RESOLUTION_NOTICE: {"complaint_id": response.complaint_id}})
-            continue
-        complaint = triage.respond_by_post(response, state)
-        if complaint is None:
-            unknown_responses += 1
-            continue
-        clustered({"records": [], "events": [complaint]})
-    for parent_key in sorted(orphans):
-        released = triage.release(parent_key, orphans, state)
-        if released is not None:
-            apply(released)
-    if until == UNTIL_END:
-        horizon = math.inf
-    elif until is None:
-        horizon = last
-    else:
-        horizon = float(until)
+            stream.post(inputs.posts[index])
+        else:
+            stream.response(inputs.responses[index])
+    stream.release_waiting_replies()
+    horizon = math.inf if until == UNTIL_END else last if until is None else float(until)
     if horizon is not None:
-        clocks.advance(horizon)
-    complaints = {cid: outcome for cid, outcome in clocks.outcomes.items()}
-    return Run(config_label or str(config.directory_path), clocks, complaints, decisions, unknown_responses,
-               None if horizon in (None, math.inf) else horizon)
+        stream.clocks.advance(horizon)
+    complaints = dict(stream.clocks.outcomes)
+    return Run(config_label or str(config.directory_path), stream.clocks, complaints, stream.decisions,
+               stream.unknown_responses, None if horizon in (None, math.inf) else horizon)
 
 
 # --- reports ------------------------------------------------------------------------------------
