@@ -159,75 +159,101 @@ class Ingest:
             return self._error(fmt if fmt in FORMATS else "unknown", 500, "internal_error", "the request failed")
 
     async def _handle(self, request: web.Request, fmt: str) -> web.Response:
+        try:
+            body = await self._authorized_body(request, fmt)
+            posts, skipped = self._adapted(body, fmt)
+            accepted, rejected, messages = validate(posts)
+            for item in skipped:
+                ingest_items.labels(fmt, "skipped", item.reason).inc()
+            if rejected:
+                for item in rejected:
+                    ingest_items.labels(fmt, "rejected", item["reason"]).inc()
+                return self._reply(fmt, 422, {"accepted": [], "rejected": rejected[:MAX_REJECTED_LISTED],
+                                              "rejected_total": len(rejected),
+                                              "skipped": [s.to_json() for s in skipped]})
+            if messages:
+                await self._publish_in_time(fmt, messages)
+        except _Answered as answer:
+            return answer.response
+        ingest_items.labels(fmt, "accepted", "").inc(len(accepted))
+        # Meta retries webhooks that are not answered with 200.
+        status = 200 if fmt in SIGNED_FORMATS else 202
+        return self._reply(fmt, status, {"accepted": accepted, "skipped": [s.to_json() for s in skipped]})
+
+    async def _authorized_body(self, request: web.Request, fmt: str) -> bytes:
+        """The request's body, once the format is known, the caller authorized (a bearer token,
+        or Meta's signature of the body) and the body within its size and time limits."""
         if fmt not in FORMATS:
-            return self._error("unknown", 404, "unknown_format", f"use /ingest or /ingest/{{{','.join(FORMATS[1:])}}}")
+            raise _Answered(self._error("unknown", 404, "unknown_format",
+                                        f"use /ingest or /ingest/{{{','.join(FORMATS[1:])}}}"))
         signed = fmt in SIGNED_FORMATS and bool(self.settings.ingest_meta_app_secret)
         if not self.settings.ingest_tokens and not signed:
-            return self._error(fmt, 503, "ingest_disabled", "no ingest token configured (TANGGAP_INGEST_TOKENS)")
+            raise _Answered(self._error(fmt, 503, "ingest_disabled", "no ingest token configured (TANGGAP_INGEST_TOKENS)"))
         bearer = self._bearer_ok(request)
         if not bearer and not (signed and "X-Hub-Signature-256" in request.headers):
-            return self._error(fmt, 401, "unauthorized", "missing or invalid bearer token",
-                               {"WWW-Authenticate": 'Bearer realm="tanggap-ingest"'})
+            raise _Answered(self._error(fmt, 401, "unauthorized", "missing or invalid bearer token",
+                                        {"WWW-Authenticate": 'Bearer realm="tanggap-ingest"'}))
         try:
             body = await read_limited(request, self.settings.ingest_max_body_bytes,
                                       self.settings.http_body_timeout_seconds)
         except TimeoutError:
-            return self._error(fmt, 408, "body_timeout",
-                               f"the body did not arrive within {self.settings.http_body_timeout_seconds:g} s",
-                               {"Connection": "close"})
+            raise _Answered(self._error(fmt, 408, "body_timeout",
+                                        f"the body did not arrive within {self.settings.http_body_timeout_seconds:g} s",
+                                        {"Connection": "close"})) from None
         if body is None:
-            return self._error(fmt, 413, "body_too_large",
-                               f"the body exceeds {self.settings.ingest_max_body_bytes} bytes; send smaller batches")
+            raise _Answered(self._error(fmt, 413, "body_too_large",
+                                        f"the body exceeds {self.settings.ingest_max_body_bytes} bytes; send smaller batches"))
         if not bearer and not self._signature_ok(request, body):
-            return self._error(fmt, 401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+            raise _Answered(self._error(fmt, 401, "bad_signature", "X-Hub-Signature-256 does not match the body"))
+        return body
+
+    def _adapted(self, body: bytes, fmt: str) -> tuple[list, list]:
+        """The body's posts and skipped items, through the format's adapter, within the item limit."""
         most = self.settings.ingest_max_items
         try:
             payloads = parse_body(body, fmt, most)
-        except TooManyItems as exc:
-            return self._error(fmt, 413, "too_many_items", str(exc))
-        except InvalidInput as exc:
-            return self._error(fmt, 400, exc.reason, exc.detail)
-        try:
             convert = adapter(fmt)
             posts, skipped = [], []
             for payload in payloads:
                 adapted = convert(payload, self.context)
                 posts.extend(adapted.posts)
                 skipped.extend(adapted.skipped)
+        except TooManyItems as exc:
+            raise _Answered(self._error(fmt, 413, "too_many_items", str(exc))) from None
+        except InvalidInput as exc:
+            raise _Answered(self._error(fmt, 400, exc.reason, exc.detail)) from None
         except PayloadError as exc:
-            return self._error(fmt, 400, "unrecognized_payload", str(exc))
+            raise _Answered(self._error(fmt, 400, "unrecognized_payload", str(exc))) from None
         except AdapterSetupError as exc:
-            return self._error(fmt, 503, "not_configured", str(exc))
+            raise _Answered(self._error(fmt, 503, "not_configured", str(exc))) from None
         if len(posts) + len(skipped) > most:
-            return self._error(fmt, 413, "too_many_items", _too_many(len(posts) + len(skipped), most))
-        accepted, rejected, messages = validate(posts)
-        for item in skipped:
-            ingest_items.labels(fmt, "skipped", item.reason).inc()
-        if rejected:
-            for item in rejected:
-                ingest_items.labels(fmt, "rejected", item["reason"]).inc()
-            return self._reply(fmt, 422, {"accepted": [], "rejected": rejected[:MAX_REJECTED_LISTED],
-                                          "rejected_total": len(rejected),
-                                          "skipped": [s.to_json() for s in skipped]})
+            raise _Answered(self._error(fmt, 413, "too_many_items", _too_many(len(posts) + len(skipped), most)))
+        return posts, skipped
+
+    async def _publish_in_time(self, fmt: str, messages: list) -> None:
         timeout = self.settings.ingest_publish_timeout_seconds
         try:
-            if messages:
-                # Shielded: a timeout answers the client, and the sends already queued on the
-                # producer finish or fail there (the producer's futures are not cancelled).
-                publishing = asyncio.ensure_future(self.publish(messages))
-                publishing.add_done_callback(_retrieve)
-                await asyncio.wait_for(asyncio.shield(publishing), timeout)
+            # Shielded: a timeout answers the client, and the sends already queued on the
+            # producer finish or fail there (the producer's futures are not cancelled).
+            publishing = asyncio.ensure_future(self.publish(messages))
+            publishing.add_done_callback(_retrieve)
+            await asyncio.wait_for(asyncio.shield(publishing), timeout)
         except Exception as exc:  # the broker is down, slow or refused: the client must retry
             failure = f"no acknowledgement in {timeout:g} s" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
             log.error("ingest %s: publishing %d posts failed: %s", fmt, len(messages), failure)
-            return self._error(fmt, 503, "broker_unavailable",
-                               "the broker did not acknowledge every post; some may have been published: "
-                               "resend the whole batch later (post keys make the resent copies duplicates)",
-                               {"Retry-After": str(max(1, round(timeout)))})
-        ingest_items.labels(fmt, "accepted", "").inc(len(accepted))
-        # Meta retries webhooks that are not answered with 200.
-        status = 200 if fmt in SIGNED_FORMATS else 202
-        return self._reply(fmt, status, {"accepted": accepted, "skipped": [s.to_json() for s in skipped]})
+            raise _Answered(self._error(
+                fmt, 503, "broker_unavailable",
+                "the broker did not acknowledge every post; some may have been published: "
+                "resend the whole batch later (post keys make the resent copies duplicates)",
+                {"Retry-After": str(max(1, round(timeout)))})) from None
+
+
+class _Answered(Exception):
+    """A request answered before its posts were published (an error the client must see)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def _retrieve(task: asyncio.Future) -> None:
