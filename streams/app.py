@@ -201,9 +201,7 @@ class Pipeline:
         # The bounded queue is the back-pressure: at most `most` events wait here.
         arrived: asyncio.Queue = asyncio.Queue(maxsize=most)
         guard = SequenceGuard(lambda: (faust_fixes.seeks, faust_fixes.sought))
-        consumer = self.app.consumer
-        announced: dict = {}
-        stalled: set = set()
+        refusals = _Refusals(stage, guard, self.app.consumer)
 
         async def read() -> None:
             async for event in manual.events():
@@ -212,25 +210,7 @@ class Pipeline:
                     faust_fixes.guarded_topics.add(message.topic)
                 verdict, seek_to = guard.check(message.tp, message.offset)
                 if verdict == OUT_OF_SEQUENCE:
-                    metrics.out_of_sequence.labels(stage).inc()
-                    faust_fixes.release_unprocessed(consumer, message)
-                    if seek_to is None:
-                        # Its partition's seek is under way and reads it again; if none comes,
-                        # the partition is stalled, and the operators must hear of it.
-                        stall = (message.tp, faust_fixes.seeks)  # once per partition and seek
-                        waited = guard.unsought_for(message.tp)
-                        if waited > UNSOUGHT_WARNING_SECONDS and stall not in stalled:
-                            stalled.add(stall)
-                            log.warning("%s partition %d: no seek of this assignment covers it after %.0f s; "
-                                        "its records are refused (offset %d)", message.topic, message.partition,
-                                        waited, message.offset)
-                        continue
-                    if announced.get(message.tp) != seek_to:
-                        announced[message.tp] = seek_to
-                        log.warning("%s partition %d delivered offset %d where %d was due: not processed; "
-                                    "reading the partition again from %d", message.topic, message.partition,
-                                    message.offset, seek_to, seek_to)
-                    await faust_fixes.seek_back(consumer, message.tp, seek_to)
+                    await refusals.refuse(message, seek_to)
                     continue
                 if verdict == PROCESS:
                     faust_fixes.reseeking.discard(message.tp)
@@ -448,6 +428,40 @@ def _assignment(app: faust.App) -> set:
         return app.consumer.assignment()
     except Exception:  # no consumer yet (starting) or already stopped
         return set()
+
+
+class _Refusals:
+    """What an agent does with a record its sequence guard refuses: not processed, not acked,
+    its partition read again from the offset due (or, while no seek covers it, a warning once
+    it has waited too long)."""
+
+    def __init__(self, stage: str, guard: SequenceGuard, consumer: Any) -> None:
+        self.stage = stage
+        self.guard = guard
+        self.consumer = consumer
+        self._announced: dict = {}
+        self._stalled: set = set()
+
+    async def refuse(self, message: Any, seek_to: int | None) -> None:
+        metrics.out_of_sequence.labels(self.stage).inc()
+        faust_fixes.release_unprocessed(self.consumer, message)
+        if seek_to is None:
+            # Its partition's seek is under way and reads it again; if none comes, the
+            # partition is stalled, and the operators must hear of it.
+            stall = (message.tp, faust_fixes.seeks)  # once per partition and seek
+            waited = self.guard.unsought_for(message.tp)
+            if waited > UNSOUGHT_WARNING_SECONDS and stall not in self._stalled:
+                self._stalled.add(stall)
+                log.warning("%s partition %d: no seek of this assignment covers it after %.0f s; "
+                            "its records are refused (offset %d)", message.topic, message.partition,
+                            waited, message.offset)
+            return
+        if self._announced.get(message.tp) != seek_to:
+            self._announced[message.tp] = seek_to
+            log.warning("%s partition %d delivered offset %d where %d was due: not processed; "
+                        "reading the partition again from %d", message.topic, message.partition,
+                        message.offset, seek_to, seek_to)
+        await faust_fixes.seek_back(self.consumer, message.tp, seek_to)
 
 
 class WorkerHealth:
