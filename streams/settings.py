@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 import sys
 from pathlib import Path
+from typing import Any
 
 from streams.security import KafkaSecurity, SecurityError
 
@@ -242,70 +243,84 @@ class Settings:
         store = raw["TANGGAP_STORE"]
         if store not in ("rocksdb://", "memory://"):
             raise SettingsError(f"TANGGAP_STORE={store!r}: use rocksdb:// or memory://")
-        return cls(
-            broker=_brokers("TANGGAP_BROKER", raw["TANGGAP_BROKER"]) if raw["TANGGAP_BROKER"] else "",
-            config_dir=config_dir,
-            app_id=raw["TANGGAP_APP_ID"] or "tanggap",
-            topic_prefix=raw["TANGGAP_TOPIC_PREFIX"],
-            partitions=_int("TANGGAP_PARTITIONS", raw["TANGGAP_PARTITIONS"]) or 4,
-            replication=_int("TANGGAP_REPLICATION", raw["TANGGAP_REPLICATION"]) or 1,
-            data_dir=Path(raw["TANGGAP_DATA_DIR"]),
-            store=store,
-            web_host=raw["TANGGAP_WEB_HOST"],
-            web_port=_int("TANGGAP_WEB_PORT", raw["TANGGAP_WEB_PORT"]) or 6066,
-            log_level=log_level,
-            log_format=log_format,
-            alertmanager_url=raw["TANGGAP_ALERTMANAGER_URL"].rstrip("/") or "http://127.0.0.1:9093",
-            alert_ttl_hours=_float("TANGGAP_ALERT_TTL_HOURS", raw["TANGGAP_ALERT_TTL_HOURS"]) or 168.0,
-            alert_retries=_int("TANGGAP_ALERT_RETRIES", raw["TANGGAP_ALERT_RETRIES"]) or 8,
-            sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 0.25,
-            sla_grace_seconds=_non_negative("TANGGAP_SLA_GRACE_SECONDS", raw["TANGGAP_SLA_GRACE_SECONDS"]),
-            orphan_wait_seconds=_float("TANGGAP_ORPHAN_WAIT_SECONDS", raw["TANGGAP_ORPHAN_WAIT_SECONDS"]) or 60.0,
-            clock_speed=_float("TANGGAP_CLOCK_SPEED", raw["TANGGAP_CLOCK_SPEED"]),
-            producer_max_batch_bytes=_int("TANGGAP_PRODUCER_MAX_BATCH_BYTES", raw["TANGGAP_PRODUCER_MAX_BATCH_BYTES"]),
-            rebalance_timeout=_float("TANGGAP_REBALANCE_TIMEOUT", raw["TANGGAP_REBALANCE_TIMEOUT"]),
-            session_timeout=_float("TANGGAP_SESSION_TIMEOUT", raw["TANGGAP_SESSION_TIMEOUT"]),
-            heartbeat_interval=_float("TANGGAP_HEARTBEAT_INTERVAL", raw["TANGGAP_HEARTBEAT_INTERVAL"]),
-            embedded_port=_int("TANGGAP_EMBEDDED_PORT", raw["TANGGAP_EMBEDDED_PORT"]) or 9092,
-            ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
-            ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
-            ingest_max_items=_int("TANGGAP_INGEST_MAX_ITEMS", raw["TANGGAP_INGEST_MAX_ITEMS"]) or 1000,
-            http_idle_timeout_seconds=_float("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS"]) or 10.0,
-            http_body_timeout_seconds=_float("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_BODY_TIMEOUT_SECONDS"]) or 30.0,
-            ingest_publish_timeout_seconds=_float("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS",
-                                                  raw["TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"]) or 5.0,
-            ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
-            ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
-            ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
-            ingest_x_consumer_secret=raw["TANGGAP_INGEST_X_CONSUMER_SECRET"],
-            ingest_accounts=_account_map(raw["TANGGAP_INGEST_ACCOUNTS"]),
-            ingest_port=_int("TANGGAP_INGEST_PORT", raw["TANGGAP_INGEST_PORT"]) or 6067,
-            kafka_security=_kafka_security(raw),
-            web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
-            store_wal=_flag("TANGGAP_STORE_WAL", raw["TANGGAP_STORE_WAL"]),
-            max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
-            max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
-            max_waiting_replies=_int("TANGGAP_MAX_WAITING_REPLIES", raw["TANGGAP_MAX_WAITING_REPLIES"]) or 100,
-            dedupe_window_hours=_float("TANGGAP_DEDUPE_WINDOW_HOURS", raw["TANGGAP_DEDUPE_WINDOW_HOURS"]) or 72.0,
-            dedupe_jaccard=_float("TANGGAP_DEDUPE_JACCARD", raw["TANGGAP_DEDUPE_JACCARD"]) or 0.5,
-            dedupe_containment=_float("TANGGAP_DEDUPE_CONTAINMENT", raw["TANGGAP_DEDUPE_CONTAINMENT"]) or 0.8,
-            dedupe_max_members=_int("TANGGAP_DEDUPE_MAX_MEMBERS", raw["TANGGAP_DEDUPE_MAX_MEMBERS"]) or 200,
-            viral_mentions=_int("TANGGAP_VIRAL_MENTIONS", raw["TANGGAP_VIRAL_MENTIONS"]) or 5,
-            viral_platforms=_int("TANGGAP_VIRAL_PLATFORMS", raw["TANGGAP_VIRAL_PLATFORMS"]) or 2,
-            producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
-            fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
-            batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
-            stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
-            broker_unreachable_seconds=_float("TANGGAP_BROKER_UNREACHABLE_SECONDS",
-                                              raw["TANGGAP_BROKER_UNREACHABLE_SECONDS"]) or 20.0,
-            fetch_wait_adaptive=_flag("TANGGAP_FETCH_WAIT_ADAPTIVE", raw["TANGGAP_FETCH_WAIT_ADAPTIVE"]),
-        )
+        return cls(config_dir=config_dir, log_level=log_level, log_format=log_format, store=store,
+                   **_process_settings(raw), **_ingest_settings(raw), **_stage_settings(raw))
 
     def with_changes(self, **changes) -> Settings:
         return replace(self, **changes)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+
+def _process_settings(raw: Mapping[str, str]) -> dict[str, Any]:
+    """How the process runs: broker, topics, state, web server, alerting, Kafka clients."""
+    return dict(
+        broker=_brokers("TANGGAP_BROKER", raw["TANGGAP_BROKER"]) if raw["TANGGAP_BROKER"] else "",
+        app_id=raw["TANGGAP_APP_ID"] or "tanggap",
+        topic_prefix=raw["TANGGAP_TOPIC_PREFIX"],
+        partitions=_int("TANGGAP_PARTITIONS", raw["TANGGAP_PARTITIONS"]) or 4,
+        replication=_int("TANGGAP_REPLICATION", raw["TANGGAP_REPLICATION"]) or 1,
+        data_dir=Path(raw["TANGGAP_DATA_DIR"]),
+        web_host=raw["TANGGAP_WEB_HOST"],
+        web_port=_int("TANGGAP_WEB_PORT", raw["TANGGAP_WEB_PORT"]) or 6066,
+        alertmanager_url=raw["TANGGAP_ALERTMANAGER_URL"].rstrip("/") or "http://127.0.0.1:9093",
+        alert_ttl_hours=_float("TANGGAP_ALERT_TTL_HOURS", raw["TANGGAP_ALERT_TTL_HOURS"]) or 168.0,
+        alert_retries=_int("TANGGAP_ALERT_RETRIES", raw["TANGGAP_ALERT_RETRIES"]) or 8,
+        sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 0.25,
+        sla_grace_seconds=_non_negative("TANGGAP_SLA_GRACE_SECONDS", raw["TANGGAP_SLA_GRACE_SECONDS"]),
+        orphan_wait_seconds=_float("TANGGAP_ORPHAN_WAIT_SECONDS", raw["TANGGAP_ORPHAN_WAIT_SECONDS"]) or 60.0,
+        clock_speed=_float("TANGGAP_CLOCK_SPEED", raw["TANGGAP_CLOCK_SPEED"]),
+        producer_max_batch_bytes=_int("TANGGAP_PRODUCER_MAX_BATCH_BYTES", raw["TANGGAP_PRODUCER_MAX_BATCH_BYTES"]),
+        rebalance_timeout=_float("TANGGAP_REBALANCE_TIMEOUT", raw["TANGGAP_REBALANCE_TIMEOUT"]),
+        session_timeout=_float("TANGGAP_SESSION_TIMEOUT", raw["TANGGAP_SESSION_TIMEOUT"]),
+        heartbeat_interval=_float("TANGGAP_HEARTBEAT_INTERVAL", raw["TANGGAP_HEARTBEAT_INTERVAL"]),
+        embedded_port=_int("TANGGAP_EMBEDDED_PORT", raw["TANGGAP_EMBEDDED_PORT"]) or 9092,
+        kafka_security=_kafka_security(raw),
+        web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
+        store_wal=_flag("TANGGAP_STORE_WAL", raw["TANGGAP_STORE_WAL"]),
+        producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
+        fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
+        fetch_wait_adaptive=_flag("TANGGAP_FETCH_WAIT_ADAPTIVE", raw["TANGGAP_FETCH_WAIT_ADAPTIVE"]),
+        stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
+        broker_unreachable_seconds=_float("TANGGAP_BROKER_UNREACHABLE_SECONDS",
+                                          raw["TANGGAP_BROKER_UNREACHABLE_SECONDS"]) or 20.0,
+    )
+
+
+def _ingest_settings(raw: Mapping[str, str]) -> dict[str, Any]:
+    """The ingest door's: tokens, platform secrets, limits and timeouts."""
+    return dict(
+        ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
+        ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
+        ingest_max_items=_int("TANGGAP_INGEST_MAX_ITEMS", raw["TANGGAP_INGEST_MAX_ITEMS"]) or 1000,
+        http_idle_timeout_seconds=_float("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS"]) or 10.0,
+        http_body_timeout_seconds=_float("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_BODY_TIMEOUT_SECONDS"]) or 30.0,
+        ingest_publish_timeout_seconds=_float("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS",
+                                              raw["TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"]) or 5.0,
+        ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
+        ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
+        ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
+        ingest_x_consumer_secret=raw["TANGGAP_INGEST_X_CONSUMER_SECRET"],
+        ingest_accounts=_account_map(raw["TANGGAP_INGEST_ACCOUNTS"]),
+        ingest_port=_int("TANGGAP_INGEST_PORT", raw["TANGGAP_INGEST_PORT"]) or 6067,
+        max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
+        max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
+    )
+
+
+def _stage_settings(raw: Mapping[str, str]) -> dict[str, Any]:
+    """The stages': batching, orphan replies, near-duplicates, the SLA timer and clock."""
+    return dict(
+        max_waiting_replies=_int("TANGGAP_MAX_WAITING_REPLIES", raw["TANGGAP_MAX_WAITING_REPLIES"]) or 100,
+        dedupe_window_hours=_float("TANGGAP_DEDUPE_WINDOW_HOURS", raw["TANGGAP_DEDUPE_WINDOW_HOURS"]) or 72.0,
+        dedupe_jaccard=_float("TANGGAP_DEDUPE_JACCARD", raw["TANGGAP_DEDUPE_JACCARD"]) or 0.5,
+        dedupe_containment=_float("TANGGAP_DEDUPE_CONTAINMENT", raw["TANGGAP_DEDUPE_CONTAINMENT"]) or 0.8,
+        dedupe_max_members=_int("TANGGAP_DEDUPE_MAX_MEMBERS", raw["TANGGAP_DEDUPE_MAX_MEMBERS"]) or 200,
+        viral_mentions=_int("TANGGAP_VIRAL_MENTIONS", raw["TANGGAP_VIRAL_MENTIONS"]) or 5,
+        viral_platforms=_int("TANGGAP_VIRAL_PLATFORMS", raw["TANGGAP_VIRAL_PLATFORMS"]) or 2,
+        batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
+    )
 
 
 def _non_negative(env: str, value: str) -> float:
