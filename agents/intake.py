@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from aiokafka.partitioner import murmur2
 
-from agents.domain.dedupe import thread_key
 from schemas.events import RawPost
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ async def accept(pipeline: Pipeline, event) -> RawPost | None:
     forwarded to its thread's partition (None). Raises InvalidInput for bad input."""
     post = RawPost.parse(event.value)
     message = event.message
-    key = thread_key(post).encode()
+    key = post.thread_key.encode()
     if message.key == key and message.partition == partition_for(key, pipeline.settings.partitions):
         return post
     # The validated original bytes travel on, so nothing a producer sent is lost in re-encoding.

@@ -33,6 +33,12 @@ def post_key(platform: str, post_id: str) -> str:
     return f"{platform}:{post_id}"
 
 
+def thread_key(platform: str, post_id: str, parent: str | None) -> str:
+    """The key of a post's thread: the post it reposts or answers (`parent`, a post id), else
+    the post itself. All posts of a thread are decided in its partition."""
+    return post_key(platform, parent or post_id)
+
+
 def message_key(value: Mapping[str, Any]) -> bytes | None:
     """The key a producer gives a raw post on `posts.raw`: its *thread key* (the key of the
     post it reposts or answers, else its own), so that the triage agent can decide it where it
@@ -42,7 +48,7 @@ def message_key(value: Mapping[str, Any]) -> bytes | None:
     if not isinstance(platform, str) or not isinstance(post_id, str):
         return None
     parent = value.get("repost_of") or value.get("reply_to")
-    return post_key(platform, parent if isinstance(parent, str) and parent else post_id).encode()
+    return thread_key(platform, post_id, parent if isinstance(parent, str) else None).encode()
 
 
 def parse_time(value: str) -> float:
@@ -149,6 +155,10 @@ class RawPost:
     def parent_key(self) -> str | None:
         parent = self.repost_of or self.reply_to
         return post_key(self.platform, parent) if parent else None
+
+    @property
+    def thread_key(self) -> str:
+        return thread_key(self.platform, self.post_id, self.repost_of or self.reply_to)
 
     @classmethod
     def parse(cls, raw: bytes | str | dict[str, Any]) -> RawPost:

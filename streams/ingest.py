@@ -39,7 +39,6 @@ from prometheus_client import Counter
 
 from schemas.adapters import FORMATS, AdapterContext, AdapterSetupError, PayloadError, adapter
 from schemas.adapters.x_crc import MAX_CRC_TOKEN_CHARS, crc_response
-from agents.domain.dedupe import thread_key
 from schemas.events import LIMITS, InvalidInput, RawPost, configure_limits
 from streams.settings import Settings
 from streams.web import harden, runner_options
@@ -367,7 +366,7 @@ def validate(posts: list[Any]) -> tuple[list[str], list[dict[str, Any]], list[tu
                                        "(TANGGAP_MAX_MESSAGE_BYTES)"})
             continue
         accepted.append(parsed.key)
-        messages.append((thread_key(parsed).encode(), value))
+        messages.append((parsed.thread_key.encode(), value))
     return accepted, rejected, messages
 
 

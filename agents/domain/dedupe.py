@@ -5,7 +5,9 @@ Keys are deterministic functions of the post, so the stream can route every post
 to the partition that holds its root's state:
 
 - post key: ``platform:post_id``;
-- thread key: the parent's post key for a repost or reply, else the post's own key;
+- thread key: the parent's post key for a repost or reply, else the post's own key
+  (`RawPost.thread_key`, the same function producers key `posts.raw` with:
+  `schemas.events.message_key`);
 - complaint id: a hash of the opening post's key, so a redelivered opening post reopens nothing.
 """
 
@@ -14,11 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.events import RawPost, stable_id
-
-
-def thread_key(post: RawPost) -> str:
-    return post.parent_key or post.key
+from schemas.events import stable_id
 
 
 def complaint_id_for(opening_post_key: str) -> str:

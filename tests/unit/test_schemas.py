@@ -478,3 +478,13 @@ def test_redelivered_official_reply_repeats_its_decision(config):
     original = next(r for r in _triage(config, [POSTS[0], POSTS[4]]) if r["post_key"] == "twitter:1004")
     assert again["outcome"] == "redelivery"
     assert (again["opd"], again["complaint_id"]) == (original["opd"], original["complaint_id"])
+
+
+def test_producers_key_a_post_by_the_thread_key_triage_decides_it_under():
+    from schemas.events import RawPost, message_key
+
+    base = {"platform": "twitter", "post_id": "9", "text": "jalan rusak", "created_at": "2026-11-02T08:00:00+07:00",
+            "author": {"id": "a", "handle": "warga", "name": None}}
+    for extra in ({}, {"reply_to": "7"}, {"repost_of": "5"}, {"repost_of": "5", "reply_to": "7"}):
+        value = {**base, **extra}
+        assert message_key(value) == RawPost.parse(value).thread_key.encode()
