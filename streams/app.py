@@ -46,7 +46,18 @@ from streams.topics import NO_HEADERS, RECORD_HEADERS, TopicNames
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
+
+def _installed_version() -> str:
+    """The version pyproject.toml declares, as the installed package records it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tanggap")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
+VERSION = _installed_version()
 UNSOUGHT_WARNING_SECONDS = 60.0
 """A partition whose records a sequence guard refuses for want of a seek this long is stalled:
 a seek after an assignment takes a broker round trip, a rebalance seconds."""

@@ -23,8 +23,9 @@ import heapq
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from agents.domain.calendar import Calendar
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, parse_time, stable_id
 
 STAGE_FIRST_RESPONSE = "first_response"
@@ -41,12 +42,6 @@ OUTCOME_ANSWERED_LATE = "answered_late"
 
 EXCERPT_CHARS = 160
 RESPONSE_KIND_WAITING = "waiting_for_citizen"
-
-
-class Calendar(Protocol):
-    def add(self, start: float, seconds: float) -> float: ...
-    def add_days(self, start: float, days: int) -> float: ...
-    def between(self, a: float, b: float) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
