@@ -191,36 +191,36 @@ class Settings:
     session_timeout: float | None
     heartbeat_interval: float | None
     embedded_port: int
-    ingest_tokens: tuple[str, ...] = field(default=(), repr=False)
-    ingest_max_body_bytes: int = 1048576
-    ingest_max_items: int = 1000
-    http_idle_timeout_seconds: float = 10.0
-    http_body_timeout_seconds: float = 30.0
-    ingest_publish_timeout_seconds: float = 5.0
-    ingest_meta_app_secret: str = field(default="", repr=False)
-    ingest_meta_verify_token: str = field(default="", repr=False)
-    ingest_whatsapp_hash_key: str = field(default="", repr=False)
-    ingest_x_consumer_secret: str = field(default="", repr=False)
-    ingest_accounts: Mapping[str, str] = field(default_factory=dict)
-    ingest_port: int = 6067
-    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
-    web_introspection: bool = False
-    max_message_bytes: int = 65536
-    max_text_chars: int = 20000
-    max_waiting_replies: int = 100
-    dedupe_window_hours: float = 72.0
-    dedupe_jaccard: float = 0.5
-    dedupe_containment: float = 0.8
-    dedupe_max_members: int = 200
-    viral_mentions: int = 5
-    viral_platforms: int = 2
-    producer_linger_ms: int = 5
-    fetch_max_wait_ms: int = 500
-    batch_max: int = 500
-    stall_seconds: float = 120.0
-    broker_unreachable_seconds: float = 20.0
-    fetch_wait_adaptive: bool = False
-    store_wal: bool = False
+    ingest_tokens: tuple[str, ...] = field(repr=False)
+    ingest_max_body_bytes: int
+    ingest_max_items: int
+    http_idle_timeout_seconds: float
+    http_body_timeout_seconds: float
+    ingest_publish_timeout_seconds: float
+    ingest_meta_app_secret: str = field(repr=False)
+    ingest_meta_verify_token: str = field(repr=False)
+    ingest_whatsapp_hash_key: str = field(repr=False)
+    ingest_x_consumer_secret: str = field(repr=False)
+    ingest_accounts: Mapping[str, str]
+    ingest_port: int
+    kafka_security: KafkaSecurity
+    web_introspection: bool
+    max_message_bytes: int
+    max_text_chars: int
+    max_waiting_replies: int
+    dedupe_window_hours: float
+    dedupe_jaccard: float
+    dedupe_containment: float
+    dedupe_max_members: int
+    viral_mentions: int
+    viral_platforms: int
+    producer_linger_ms: int
+    fetch_max_wait_ms: int
+    batch_max: int
+    stall_seconds: float
+    broker_unreachable_seconds: float
+    fetch_wait_adaptive: bool
+    store_wal: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -257,34 +257,33 @@ def _process_settings(raw: Mapping[str, str]) -> dict[str, Any]:
     """How the process runs: broker, topics, state, web server, alerting, Kafka clients."""
     return dict(
         broker=_brokers("TANGGAP_BROKER", raw["TANGGAP_BROKER"]) if raw["TANGGAP_BROKER"] else "",
-        app_id=raw["TANGGAP_APP_ID"] or "tanggap",
+        app_id=raw["TANGGAP_APP_ID"] or DEFAULTS["TANGGAP_APP_ID"],
         topic_prefix=raw["TANGGAP_TOPIC_PREFIX"],
-        partitions=_int("TANGGAP_PARTITIONS", raw["TANGGAP_PARTITIONS"]) or 4,
-        replication=_int("TANGGAP_REPLICATION", raw["TANGGAP_REPLICATION"]) or 1,
+        partitions=_int_or_default(raw, "TANGGAP_PARTITIONS"),
+        replication=_int_or_default(raw, "TANGGAP_REPLICATION"),
         data_dir=Path(raw["TANGGAP_DATA_DIR"]),
         web_host=raw["TANGGAP_WEB_HOST"],
-        web_port=_int("TANGGAP_WEB_PORT", raw["TANGGAP_WEB_PORT"]) or 6066,
-        alertmanager_url=raw["TANGGAP_ALERTMANAGER_URL"].rstrip("/") or "http://127.0.0.1:9093",
-        alert_ttl_hours=_float("TANGGAP_ALERT_TTL_HOURS", raw["TANGGAP_ALERT_TTL_HOURS"]) or 168.0,
-        alert_retries=_int("TANGGAP_ALERT_RETRIES", raw["TANGGAP_ALERT_RETRIES"]) or 8,
-        sla_tick_seconds=_float("TANGGAP_SLA_TICK_SECONDS", raw["TANGGAP_SLA_TICK_SECONDS"]) or 0.25,
+        web_port=_int_or_default(raw, "TANGGAP_WEB_PORT"),
+        alertmanager_url=(raw["TANGGAP_ALERTMANAGER_URL"] or DEFAULTS["TANGGAP_ALERTMANAGER_URL"]).rstrip("/"),
+        alert_ttl_hours=_float_or_default(raw, "TANGGAP_ALERT_TTL_HOURS"),
+        alert_retries=_int_or_default(raw, "TANGGAP_ALERT_RETRIES"),
+        sla_tick_seconds=_float_or_default(raw, "TANGGAP_SLA_TICK_SECONDS"),
         sla_grace_seconds=_non_negative("TANGGAP_SLA_GRACE_SECONDS", raw["TANGGAP_SLA_GRACE_SECONDS"]),
-        orphan_wait_seconds=_float("TANGGAP_ORPHAN_WAIT_SECONDS", raw["TANGGAP_ORPHAN_WAIT_SECONDS"]) or 60.0,
+        orphan_wait_seconds=_float_or_default(raw, "TANGGAP_ORPHAN_WAIT_SECONDS"),
         clock_speed=_float("TANGGAP_CLOCK_SPEED", raw["TANGGAP_CLOCK_SPEED"]),
         producer_max_batch_bytes=_int("TANGGAP_PRODUCER_MAX_BATCH_BYTES", raw["TANGGAP_PRODUCER_MAX_BATCH_BYTES"]),
         rebalance_timeout=_float("TANGGAP_REBALANCE_TIMEOUT", raw["TANGGAP_REBALANCE_TIMEOUT"]),
         session_timeout=_float("TANGGAP_SESSION_TIMEOUT", raw["TANGGAP_SESSION_TIMEOUT"]),
         heartbeat_interval=_float("TANGGAP_HEARTBEAT_INTERVAL", raw["TANGGAP_HEARTBEAT_INTERVAL"]),
-        embedded_port=_int("TANGGAP_EMBEDDED_PORT", raw["TANGGAP_EMBEDDED_PORT"]) or 9092,
+        embedded_port=_int_or_default(raw, "TANGGAP_EMBEDDED_PORT"),
         kafka_security=_kafka_security(raw),
         web_introspection=_flag("TANGGAP_WEB_INTROSPECTION", raw["TANGGAP_WEB_INTROSPECTION"]),
         store_wal=_flag("TANGGAP_STORE_WAL", raw["TANGGAP_STORE_WAL"]),
         producer_linger_ms=int(_non_negative("TANGGAP_PRODUCER_LINGER_MS", raw["TANGGAP_PRODUCER_LINGER_MS"])),
-        fetch_max_wait_ms=_int("TANGGAP_FETCH_MAX_WAIT_MS", raw["TANGGAP_FETCH_MAX_WAIT_MS"]) or 500,
+        fetch_max_wait_ms=_int_or_default(raw, "TANGGAP_FETCH_MAX_WAIT_MS"),
         fetch_wait_adaptive=_flag("TANGGAP_FETCH_WAIT_ADAPTIVE", raw["TANGGAP_FETCH_WAIT_ADAPTIVE"]),
-        stall_seconds=_float("TANGGAP_STALL_SECONDS", raw["TANGGAP_STALL_SECONDS"]) or 120.0,
-        broker_unreachable_seconds=_float("TANGGAP_BROKER_UNREACHABLE_SECONDS",
-                                          raw["TANGGAP_BROKER_UNREACHABLE_SECONDS"]) or 20.0,
+        stall_seconds=_float_or_default(raw, "TANGGAP_STALL_SECONDS"),
+        broker_unreachable_seconds=_float_or_default(raw, "TANGGAP_BROKER_UNREACHABLE_SECONDS"),
     )
 
 
@@ -292,35 +291,50 @@ def _ingest_settings(raw: Mapping[str, str]) -> dict[str, Any]:
     """The ingest door's: tokens, platform secrets, limits and timeouts."""
     return dict(
         ingest_tokens=tuple(t.strip() for t in raw["TANGGAP_INGEST_TOKENS"].split(",") if t.strip()),
-        ingest_max_body_bytes=_int("TANGGAP_INGEST_MAX_BODY_BYTES", raw["TANGGAP_INGEST_MAX_BODY_BYTES"]) or 1048576,
-        ingest_max_items=_int("TANGGAP_INGEST_MAX_ITEMS", raw["TANGGAP_INGEST_MAX_ITEMS"]) or 1000,
-        http_idle_timeout_seconds=_float("TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS"]) or 10.0,
-        http_body_timeout_seconds=_float("TANGGAP_HTTP_BODY_TIMEOUT_SECONDS", raw["TANGGAP_HTTP_BODY_TIMEOUT_SECONDS"]) or 30.0,
-        ingest_publish_timeout_seconds=_float("TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS",
-                                              raw["TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"]) or 5.0,
+        ingest_max_body_bytes=_int_or_default(raw, "TANGGAP_INGEST_MAX_BODY_BYTES"),
+        ingest_max_items=_int_or_default(raw, "TANGGAP_INGEST_MAX_ITEMS"),
+        http_idle_timeout_seconds=_float_or_default(raw, "TANGGAP_HTTP_IDLE_TIMEOUT_SECONDS"),
+        http_body_timeout_seconds=_float_or_default(raw, "TANGGAP_HTTP_BODY_TIMEOUT_SECONDS"),
+        ingest_publish_timeout_seconds=_float_or_default(raw, "TANGGAP_INGEST_PUBLISH_TIMEOUT_SECONDS"),
         ingest_meta_app_secret=raw["TANGGAP_INGEST_META_APP_SECRET"],
         ingest_meta_verify_token=raw["TANGGAP_INGEST_META_VERIFY_TOKEN"],
         ingest_whatsapp_hash_key=raw["TANGGAP_INGEST_WHATSAPP_HASH_KEY"],
         ingest_x_consumer_secret=raw["TANGGAP_INGEST_X_CONSUMER_SECRET"],
         ingest_accounts=_account_map(raw["TANGGAP_INGEST_ACCOUNTS"]),
-        ingest_port=_int("TANGGAP_INGEST_PORT", raw["TANGGAP_INGEST_PORT"]) or 6067,
-        max_message_bytes=_int("TANGGAP_MAX_MESSAGE_BYTES", raw["TANGGAP_MAX_MESSAGE_BYTES"]) or 65536,
-        max_text_chars=_int("TANGGAP_MAX_TEXT_CHARS", raw["TANGGAP_MAX_TEXT_CHARS"]) or 20000,
+        ingest_port=_int_or_default(raw, "TANGGAP_INGEST_PORT"),
+        max_message_bytes=_int_or_default(raw, "TANGGAP_MAX_MESSAGE_BYTES"),
+        max_text_chars=_int_or_default(raw, "TANGGAP_MAX_TEXT_CHARS"),
     )
 
 
 def _stage_settings(raw: Mapping[str, str]) -> dict[str, Any]:
     """The stages': batching, orphan replies, near-duplicates, the SLA timer and clock."""
     return dict(
-        max_waiting_replies=_int("TANGGAP_MAX_WAITING_REPLIES", raw["TANGGAP_MAX_WAITING_REPLIES"]) or 100,
-        dedupe_window_hours=_float("TANGGAP_DEDUPE_WINDOW_HOURS", raw["TANGGAP_DEDUPE_WINDOW_HOURS"]) or 72.0,
-        dedupe_jaccard=_float("TANGGAP_DEDUPE_JACCARD", raw["TANGGAP_DEDUPE_JACCARD"]) or 0.5,
-        dedupe_containment=_float("TANGGAP_DEDUPE_CONTAINMENT", raw["TANGGAP_DEDUPE_CONTAINMENT"]) or 0.8,
-        dedupe_max_members=_int("TANGGAP_DEDUPE_MAX_MEMBERS", raw["TANGGAP_DEDUPE_MAX_MEMBERS"]) or 200,
-        viral_mentions=_int("TANGGAP_VIRAL_MENTIONS", raw["TANGGAP_VIRAL_MENTIONS"]) or 5,
-        viral_platforms=_int("TANGGAP_VIRAL_PLATFORMS", raw["TANGGAP_VIRAL_PLATFORMS"]) or 2,
-        batch_max=_int("TANGGAP_BATCH_MAX", raw["TANGGAP_BATCH_MAX"]) or 500,
+        max_waiting_replies=_int_or_default(raw, "TANGGAP_MAX_WAITING_REPLIES"),
+        dedupe_window_hours=_float_or_default(raw, "TANGGAP_DEDUPE_WINDOW_HOURS"),
+        dedupe_jaccard=_float_or_default(raw, "TANGGAP_DEDUPE_JACCARD"),
+        dedupe_containment=_float_or_default(raw, "TANGGAP_DEDUPE_CONTAINMENT"),
+        dedupe_max_members=_int_or_default(raw, "TANGGAP_DEDUPE_MAX_MEMBERS"),
+        viral_mentions=_int_or_default(raw, "TANGGAP_VIRAL_MENTIONS"),
+        viral_platforms=_int_or_default(raw, "TANGGAP_VIRAL_PLATFORMS"),
+        batch_max=_int_or_default(raw, "TANGGAP_BATCH_MAX"),
     )
+
+
+DEFAULTS: dict[str, str] = {setting.env: setting.default for setting in SETTINGS}
+"""Each setting's default, declared once in SETTINGS."""
+
+
+def _int_or_default(raw: Mapping[str, str], env: str) -> int:
+    """An integer setting; empty means its declared default."""
+    value = _int(env, raw[env])
+    return value if value is not None else _int(env, DEFAULTS[env])
+
+
+def _float_or_default(raw: Mapping[str, str], env: str) -> float:
+    """A positive number setting; empty means its declared default."""
+    value = _float(env, raw[env])
+    return value if value is not None else _float(env, DEFAULTS[env])
 
 
 def _non_negative(env: str, value: str) -> float:

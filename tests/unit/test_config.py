@@ -429,3 +429,18 @@ def test_a_malformed_broker_list_is_one_clear_settings_error(value, fragment):
                                    "10.0.0.5:19092"])
 def test_well_formed_broker_lists_are_accepted_as_given(value):
     assert Settings.from_env({"TANGGAP_BROKER": value}).broker == value
+
+
+def test_every_setting_default_is_declared_once_in_the_settings_table():
+    """The dataclass carries no defaults of its own: an unset or empty variable takes the
+    table's default, which the README's settings table prints."""
+    import dataclasses
+
+    from streams.settings import DEFAULTS, Settings
+
+    assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               for f in dataclasses.fields(Settings))
+    unset, empty = Settings.from_env({}), Settings.from_env({"TANGGAP_PARTITIONS": "", "TANGGAP_STALL_SECONDS": ""})
+    assert unset.partitions == empty.partitions == int(DEFAULTS["TANGGAP_PARTITIONS"])
+    assert unset.stall_seconds == empty.stall_seconds == float(DEFAULTS["TANGGAP_STALL_SECONDS"])
+    assert unset.app_id == DEFAULTS["TANGGAP_APP_ID"] and unset.batch_max == int(DEFAULTS["TANGGAP_BATCH_MAX"])
