@@ -375,7 +375,7 @@ def test_describe_lists_every_setting():
         assert setting.env in table
 
 
-# --- issue 3: proximity rules, priority scope, place context, the second example regency -----
+# --- proximity rules, priority scope, place context, the second example regency -----
 
 
 @pytest.mark.parametrize(("block", "fragment"), [

@@ -1,5 +1,5 @@
 """Crash replays of triage and clustering, modelled without Kafka: an event id never goes out
-with other content, and no copy is merged the first time and opened the second (issue 7).
+with other content, and no copy is merged the first time and opened the second.
 
 The integration test (tests/integration/test_faults.py) kills real workers, a few times per run;
 a flaw that needs a crash at one exact point shows there once in many runs. This model crashes

@@ -1,4 +1,4 @@
-"""Unit tests for streams/evaluate.py, and the quality floors of issue 3 on the labelled dev set.
+"""Unit tests for streams/evaluate.py, and the quality floors on the labelled dev set.
 
 The dev set (tests/data/devset.jsonl) is written by hand: Indonesian, Javanese, slang, typos,
 political posts that look like complaints and complaints that mention politicians. The floor

@@ -3,7 +3,7 @@
 Whatever arrives on `posts.raw` or `responses` must end either as `InvalidInput` with a known
 dead-letter reason (the worker parks it) or as a decision; any other exception would be a
 `processing_error` dead letter, i.e. a bug. Property tests (hypothesis) explore the shapes; a
-seeded fuzz run pushes 12,000 hostile messages of every family named in issue 7.
+seeded fuzz run pushes 12,000 hostile messages of every family below.
 """
 
 from __future__ import annotations
