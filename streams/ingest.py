@@ -370,6 +370,15 @@ def validate(posts: list[Any]) -> tuple[list[str], list[dict[str, Any]], list[tu
     return accepted, rejected, messages
 
 
+async def send_all(send: Callable[[bytes, bytes], Awaitable[asyncio.Future]],
+                   messages: Sequence[tuple[bytes, bytes]]) -> None:
+    """Queue every message on a producer (in order: one partition keeps a thread's order), then
+    wait until the broker acknowledged them all; the worker's faust producer and the standalone
+    server's aiokafka producer both queue a send and return its acknowledgement as a future."""
+    pending = [await send(key, value) for key, value in messages]
+    await asyncio.gather(*pending)
+
+
 # -- the worker's web server ---------------------------------------------------------------------
 
 def register(pipeline) -> Ingest:
@@ -381,8 +390,7 @@ def register(pipeline) -> Ingest:
         token = pipeline.publishing.begin()  # readiness hears of a broker that does not acknowledge
         ok = False
         try:
-            pending = [await pipeline.produce("posts_raw", key, value) for key, value in messages]
-            await asyncio.gather(*pending)
+            await send_all(lambda key, value: pipeline.produce("posts_raw", key, value), messages)
             ok = True
         finally:
             pipeline.publishing.end(token, ok)
@@ -434,8 +442,7 @@ def build_server(settings: Settings) -> web.Application:
 
     async def publish(messages: Sequence[tuple[bytes, bytes]]) -> None:
         producer = state["producer"]
-        pending = [await producer.send(topic, value=value, key=key) for key, value in messages]
-        await asyncio.gather(*pending)
+        await send_all(lambda key, value: producer.send(topic, value=value, key=key), messages)
 
     ingest = Ingest(settings, publish)
 
