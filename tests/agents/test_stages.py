@@ -1,5 +1,5 @@
-"""The triage and clustering stages driven on plain dicts, without a worker: the stage classes
-need mappings for their tables and functions that publish, nothing of faust."""
+"""The triage, clustering and responses stages driven on plain dicts, without a worker: the
+stage classes need mappings for their tables and functions that publish, nothing of faust."""
 
 from __future__ import annotations
 
@@ -79,3 +79,31 @@ def test_a_reply_whose_parent_never_comes_is_released_after_the_wait(config):
     asyncio.run(run())
     assert len([s for s in outbox.sent if s[0] == "threads"]) == 1
     assert not any(triage.orphans.values()), "released: decided on its own"
+
+
+def test_a_desk_response_becomes_a_complaint_event_or_goes_to_its_posts_thread(config):
+    import pytest
+
+    from agents.responses import ResponsesStage
+    from schemas.events import InvalidInput
+
+    sent: list[tuple] = []
+
+    async def send_bytes(topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
+        sent.append((topic, key, partition))
+
+    async def send_complaint_event(event: dict) -> None:
+        sent.append(("complaints", event["type"], event["complaint_id"]))
+
+    stage = ResponsesStage(config.directory, config.timezone, 3, send_complaint_event=send_complaint_event,
+                           send_bytes=send_bytes)
+    by = next(iter(config.directory.opds))
+    resolved = {"by": by, "kind": "resolved", "at": "2026-11-06T15:00:00+07:00", "complaint_id": "cmp-1"}
+    by_post = {"by": by, "kind": "first_response", "at": "2026-11-06T15:00:00+07:00",
+               "post": {"platform": "twitter", "post_id": "9"}}
+    asyncio.run(stage.handle(resolved))
+    asyncio.run(stage.handle(by_post))
+    assert sent == [("complaints", "resolved", "cmp-1"), *[("clusters", b"cmp-1", p) for p in range(3)],
+                    ("threads", b"twitter:9", None)]
+    with pytest.raises(InvalidInput):
+        asyncio.run(stage.handle({**resolved, "by": "nobody"}))
