@@ -302,3 +302,16 @@ def test_a_score_is_the_plain_sum_over_the_posts_features(rules_config, small_mo
         kinds = np.exp(logits[:split] - logits[:split].max())
         expected = dict(zip(small_model.kinds, (kinds / kinds.sum()).tolist()))
         assert small_model.score(text, raw, addressed_official=True).kinds == pytest.approx(expected, abs=1e-5)
+
+
+def test_an_actionable_post_of_no_readable_category_opens_for_the_triage_desk(rules_config):
+    """Sure it is a complaint, unsure which service: the desk routes it, unless the rules name
+    the category."""
+    kinds = {kind: 0.0 for kind in KINDS} | {"pengaduan": 0.9, "lainnya": 0.1}
+    vague = Scores(kinds, {"ketertiban": 0.35, "jalan": 0.33, "lainnya": 0.32})
+    decision = classify(normalized(rules_config, "hadir dari pedan min"), rules_config.rules, vague)
+    assert decision.needs_review and any(r.startswith("needs_review[category 0.35") for r in decision.reasons)
+    named = classify(normalized(rules_config, "jalan berlubang di pedan"), rules_config.rules, vague)
+    assert not named.needs_review and named.category == "jalan"
+    sure = Scores(kinds, {"ketertiban": 0.8, "jalan": 0.1, "lainnya": 0.1})
+    assert not classify(normalized(rules_config, "hadir dari pedan min"), rules_config.rules, sure).needs_review
