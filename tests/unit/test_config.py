@@ -444,3 +444,27 @@ def test_every_setting_default_is_declared_once_in_the_settings_table():
     assert unset.partitions == empty.partitions == int(DEFAULTS["TANGGAP_PARTITIONS"])
     assert unset.stall_seconds == empty.stall_seconds == float(DEFAULTS["TANGGAP_STALL_SECONDS"])
     assert unset.app_id == DEFAULTS["TANGGAP_APP_ID"] and unset.batch_max == int(DEFAULTS["TANGGAP_BATCH_MAX"])
+
+
+def test_the_readme_settings_table_lists_every_declared_setting_with_its_default():
+    """The README's table is written for readers, but its names and defaults are the
+    declaration's: a setting added, removed or re-defaulted in streams/settings.py fails here
+    until the README says the same."""
+    import re
+
+    from streams.settings import DEFAULTS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Settings (environment variables)", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `TANGGAP_")]
+    listed: dict[str, str] = {}
+    for row in rows:
+        names, default = row.split(" | ")[0], row.split(" | ")[1]
+        for name in re.findall(r"`(TANGGAP_\w+)`", names):
+            listed[name] = default
+    assert set(listed) == set(DEFAULTS), (sorted(set(DEFAULTS) - set(listed)), sorted(set(listed) - set(DEFAULTS)))
+    for name, shown in listed.items():
+        if shown.startswith("`") and shown.count("`") == 2:
+            assert shown.strip("`") == DEFAULTS[name], (name, shown, DEFAULTS[name])
+        elif shown == "(empty)":
+            assert DEFAULTS[name] == "", name
