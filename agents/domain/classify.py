@@ -209,13 +209,13 @@ class ReviewPolicy:
     """Spam terms decide unless the model reads a public-service post this surely (a report of
     online gambling in the village names "judi online" too)."""
     service_despite_politics: float = 0.5
+    """Political terms decide unless the model reads a public-service post this surely and the
+    rules find its category ("pak Bupati, jalan desa kami rusak"), or reads it as surely as
+    `spam_kept_below` (a complaint about billboards, "baliho", left on a sidewalk)."""
     category_review_below: float = 0.4
     """An actionable post whose category the model reads below this, and in which the rules find
     no category term, opens as needs_review: routing needs to know which service it is about
     ("Hadir dari Pedan" to the regency's account names a place and no problem). 0: off."""
-    """Political terms decide unless the model reads a public-service post this surely and the
-    rules find its category ("pak Bupati, jalan desa kami rusak"), or reads it as surely as
-    `spam_kept_below` (a complaint about billboards, "baliho", left on a sidewalk)."""
 
 
 DEFAULT_REVIEW_POLICY = ReviewPolicy()
@@ -266,11 +266,13 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     best = max(chosen, key=chosen.__getitem__)
     if category is not None and chosen[category] == chosen[best]:
         best = category  # on a tie, the category the rules read
-    if not why and category is None and scores.categories.get(best, 0.0) < policy.category_review_below:
-        why = f"category {scores.categories.get(best, 0.0):.2f} < {policy.category_review_below:g}, no category terms"
+    model_category = scores.categories.get(best, 0.0)
+    if not why and category is None and model_category < policy.category_review_below:
+        # Three decimals: "0.40 < 0.4" would read as a contradiction.
+        why = f"category {model_category:.3f} < {policy.category_review_below:g}, no category terms"
         reasons.append(f"needs_review[{why}]")
     evidence = scores.evidence(best)
-    reasons.append(f"category:{best}[model {scores.categories.get(best, 0.0):.2f}"
+    reasons.append(f"category:{best}[model {model_category:.2f}"
                    + (f": {','.join(evidence)}" if evidence else "")
                    + (f"; rules {category_reason.partition(':')[2]}" if category is not None else "") + "]")
     priority, priority_reason = _priority(kind, matches, rules)
