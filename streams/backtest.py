@@ -4,8 +4,8 @@
 
 Posts (and desk responses) are taken in event-time order and run through the stream's own
 domain code: `Triage` (dedupe, classify, assign), `Clusterer` (near-duplicates) and the SLA
-clock functions of `agents.domain.sla` (open, respond, resolve, pause, resume, reprioritize,
-due levels), applied exactly as the `sla` agent applies them (agents/sla.py). The clock is the
+stage's `agents.domain.sla.step_clock` for every complaint event, with the due levels of
+`agents.domain.sla` (agents/sla.py runs the same functions in the stream). The clock is the
 event time: before an input at instant t is processed, every level that fell due before t is
 emitted, in order, so a deadline passes between the posts of the archive as it would have
 passed in the stream. After the last input the clock runs to `--until`: by default the last

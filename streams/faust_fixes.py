@@ -266,14 +266,14 @@ def _open_with_write_options(open_store: Any) -> Any:
     write-ahead log is off by default)."""
     from streams import stores
 
-    def open(self: Any, path: Any, *, read_only: bool = False) -> Any:
+    def open_with_write_options(self: Any, path: Any, *, read_only: bool = False) -> Any:
         db = open_store(self, path, read_only=read_only)
         if self.use_rocksdict and not read_only:
             stores.configure_writes(db, _write_ahead_log)
         return db
 
-    open.__wrapped__ = open_store  # type: ignore[attr-defined]
-    return open
+    open_with_write_options.__wrapped__ = open_store  # type: ignore[attr-defined]
+    return open_with_write_options
 
 
 def install(topic_prefix: str = "", *, fetch_max_wait_ms: int | None = None, write_ahead_log: bool = False) -> None:
