@@ -134,8 +134,8 @@ class TriageModel:
     """A trained artifact, ready to score posts."""
 
     __slots__ = ("kinds", "categories", "manifest", "_vocabulary", "_weights", "_bias", "_names", "_idf",
-                 "_idf_squared", "_unknown_idf", "_rows", "_vocabulary_size", "_pairs", "_shape_rows",
-                 "_word_index", "_columns", "_kind_count")
+                 "_bias_values", "_unknown_idf", "_unknown_square", "_rows", "_vocabulary_size", "_pairs", "_shape_rows", "_word_index",
+                 "_columns", "_kind_count")
 
     def __init__(self, vocabulary: Sequence[str], weights: np.ndarray, bias: np.ndarray,
                  kinds: Sequence[str], categories: Sequence[str], manifest: dict[str, Any],
@@ -153,29 +153,33 @@ class TriageModel:
         self._vocabulary = {name: row for row, name in enumerate(vocabulary)}
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
+        self._bias_values = self._bias.tolist()
         self._idf = idf
-        self._idf_squared = (idf.astype(np.float64) ** 2).tolist()
         self._unknown_idf = float(unknown_idf)
+        self._unknown_square = self._unknown_idf ** 2
         self._kind_count = len(kinds)
         self._columns = {label: i for i, label in enumerate((*self.kinds, *self.categories))}
-        # One matrix holds what one occurrence of each feature adds before the length scaling
-        # (its weight row times its idf), and after those rows, the cached words' summed rows
-        # (see _entry): a post's score is then one gather and one sum over this matrix. The
-        # cache part is zeros from calloc, so pages are committed only as words arrive.
+        # One matrix holds, per feature, what one occurrence adds before the length scaling: its
+        # weight row times its idf, and in a last column its squared idf (the length's share).
+        # After the vocabulary's rows come the cached words' summed rows (see _entry). A post's
+        # scores and length are then one gather and one sum over this matrix. The cache part is
+        # zeros from calloc, so pages are committed only as words arrive.
         self._vocabulary_size = len(vocabulary)
-        self._rows = np.zeros((len(vocabulary) + _WORD_CACHE_LIMIT, weights.shape[1]), dtype=np.float32)
-        self._rows[:len(vocabulary)] = self._weights * idf[:, None]
+        labels = weights.shape[1]
+        self._rows = np.zeros((len(vocabulary) + _WORD_CACHE_LIMIT, labels + 1), dtype=np.float32)
+        self._rows[:len(vocabulary), :labels] = self._weights * idf[:, None]
+        self._rows[:len(vocabulary), labels] = idf.astype(np.float64) ** 2
         # Word pairs by (first, second), so a post looks its pairs up without formatting their
         # names (normalized words never contain "_": text._WORD).
         self._pairs: dict[tuple[str, str], int] = {
             tuple(name[2:].split("_", 1)): row for name, row in self._vocabulary.items() if name.startswith("b:")}
         self._shape_rows: dict[str, int] = {name: row for name, row in self._vocabulary.items()
                                             if name.startswith("m:")}
-        # Each word's features are the same in every post, so the sum of their scaled rows is
-        # computed once per distinct word; a post then gathers one row per word instead of one
-        # per character n-gram.
-        self._word_index: dict[str, tuple[int, float, int]] = {}
-        """Per cached word: see _entry."""
+        # Each word's features are the same in every post, so the sum of their rows is computed
+        # once per distinct word; a post then gathers one row per word instead of one per
+        # character n-gram.
+        self._word_index: dict[str, int] = {}
+        """Per cached word: its row in _rows."""
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -209,18 +213,17 @@ class TriageModel:
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def _entry(self, word: str) -> tuple[int, float, int]:
-        """Cache the summed scaled rows of a word's features: (its row in _rows, the sum of the
-        features' squared idf, the word's own vocabulary row or -1)."""
+    def _entry(self, word: str) -> int:
+        """Cache the summed rows of a word's features (unknown n-grams add only their squared
+        idf, to the length) and return the cache row."""
         found = word_features(word)
         vocabulary = self._vocabulary
         rows = [vocabulary[f] for f in found if f in vocabulary]
-        squares = sum(self._idf_squared[row] for row in rows) + (len(found) - len(rows)) * self._unknown_idf ** 2
         row = self._vocabulary_size + len(self._word_index)
         self._rows[row] = self._rows[rows].sum(axis=0) if rows else 0.0
-        entry = (row, squares, vocabulary.get(found[0], -1))
-        self._word_index[word] = entry
-        return entry
+        self._rows[row, -1] += (len(found) - len(rows)) * self._unknown_square
+        self._word_index[word] = row
+        return row
 
     def score(self, normalized: NormalizedText, raw_text: str, addressed_official: bool = False,
               evidence: int = 3) -> Scores:
@@ -230,45 +233,48 @@ class TriageModel:
             # over, before this post's entries are made (entries are recomputed on next sight).
             self._word_index.clear()
         cached = self._word_index.get
-        entries = list(map(cached, words))
-        if None in entries:
+        gathered = list(map(cached, words))
+        if None in gathered:
             # New words get their entry once each, even when the post repeats them.
-            entries = [entry if entry is not None else cached(word) or self._entry(word)
-                       for word, entry in zip(words, entries)]
+            gathered = [row if row is not None else cached(word) or self._entry(word)
+                        for word, row in zip(words, gathered)]
         shape = shape_features(normalized, raw_text, addressed_official)
-        shape_rows = [row for row in map(self._shape_rows.get, shape) if row is not None]
         pairs = list(map(self._pairs.get, zip(words, words[1:])))
-        known_pairs = [row for row in pairs if row is not None]
-        readable = [*shape_rows, *known_pairs]
-        if entries:
-            word_rows, word_squares, own_rows = zip(*entries)
-            readable.extend([row for row in own_rows if row >= 0])
+        gathered += [row for row in map(self._shape_rows.get, shape) if row is not None]
+        gathered += [row for row in pairs if row is not None]
+        unknown = len(words) + len(shape) + len(pairs) - len(gathered)
+        if gathered:
+            matrix = self._rows.take(np.array(gathered, dtype=np.intp), axis=0)
+            sums = matrix.sum(axis=0).tolist()
+            squares = sums.pop() + unknown * self._unknown_square
+            scale = 1.0 / math.sqrt(squares) if squares > 0 else 0.0
+            logits = [value * scale + b for value, b in zip(sums, self._bias_values)]
         else:
-            word_rows, word_squares = (), ()
-        idf_squared = self._idf_squared.__getitem__
-        unknown = len(shape) - len(shape_rows) + len(pairs) - len(known_pairs)
-        squares = (sum(word_squares) + sum(map(idf_squared, shape_rows)) + sum(map(idf_squared, known_pairs))
-                   + unknown * self._unknown_idf ** 2)
-        gathered = [*word_rows, *shape_rows, *known_pairs]
-        if gathered and squares:
-            logits = self._rows[gathered].sum(axis=0)
-            logits *= 1.0 / math.sqrt(squares)
-            logits += self._bias
-        else:
-            logits = self._bias
-        values = logits.tolist()
+            matrix, logits = None, self._bias_values
         split = self._kind_count
-        kinds = dict(zip(self.kinds, _softmax(values[:split])))
-        categories = dict(zip(self.categories, _softmax(values[split:])))
+        kinds = dict(zip(self.kinds, _softmax(logits[:split])))
+        categories = dict(zip(self.categories, _softmax(logits[split:])))
         explain = None
-        if evidence and readable:
-            by_feature: list[np.ndarray] = []
-
+        if evidence and matrix is not None:
+            # A word's evidence is its whole contribution, its character n-grams included,
+            # under the word's name: "rusakkk" pushes as "rusak" does, and a desk can read it.
             def explain(label: str) -> tuple[str, ...]:
-                if not by_feature:
-                    by_feature.append(self._rows[readable])
-                return self._evidence(readable, by_feature[0][:, self._columns[label]], evidence)
+                return self._strongest(words, gathered, matrix[:, self._columns[label]].tolist(), evidence)
         return Scores(kinds, categories, explain)
+
+    def _strongest(self, words: Sequence[str], rows: list[int], values: list[float], limit: int) -> tuple[str, ...]:
+        """The `limit` distinct features that pushed hardest (positive `values` only), strongest
+        first, on a tie the earlier: `values[i]` is what `rows[i]` added, and the first rows are
+        the words' (named "w:word"), the rest vocabulary rows (form signals and word pairs)."""
+        picked: list[str] = []
+        count = len(words)
+        for i in sorted(range(len(values)), key=values.__getitem__, reverse=True):
+            if values[i] <= 0 or len(picked) == limit:
+                break
+            name = f"w:{words[i]}" if i < count else self._names[rows[i]]
+            if name not in picked:
+                picked.append(name)
+        return tuple(picked)
 
     def score_passages(self, normalized: NormalizedText, addressed_official: bool = False) -> list[Scores]:
         """Scores of overlapping passages of a long post (none for a post of two passages or
@@ -280,21 +286,6 @@ class TriageModel:
         return [self.score(NormalizedText(words[start:start + PASSAGE_WORDS], normalized.mentions, normalized.has_links,
                                           normalized.asks), "", addressed_official, evidence=0)
                 for start in range(0, len(words) - step, step)]
-
-    def _evidence(self, rows: list[int], weights: np.ndarray, limit: int) -> tuple[str, ...]:
-        """The readable features (words, word pairs, form signals) of `rows` that pushed hardest
-        towards a column (`weights`: that column of their rows); character n-grams are evidence
-        too, but a desk cannot read "c:<rus"."""
-        values = weights.tolist()
-        names = self._names
-        picked: list[str] = []
-        for i in np.argsort(-weights, kind="stable")[:4 * limit].tolist():
-            if values[i] <= 0 or len(picked) == limit:
-                break
-            name = names[rows[i]]
-            if name not in picked:
-                picked.append(name)
-        return tuple(picked)
 
 
 def _softmax(logits: list[float]) -> list[float]:
