@@ -55,7 +55,10 @@ def title_case_share(raw_text: str) -> float:
     """Share of the words (of four letters or more) that start with a capital letter: news
     headlines capitalize almost every word, citizens rarely do."""
     # The first words tell a headline; a long letter's later capitals (names, places) do not.
-    long_words = [w for w in raw_text[:240].split() if len(w) >= 4 and w[0].isalpha()]
+    head = raw_text[:240]
+    if head.islower():  # nothing capitalized (most citizens' posts): no need to count
+        return 0.0
+    long_words = [w for w in head.split() if len(w) >= 4 and w[0].isalpha()]
     if len(long_words) < 4:
         return 0.0
     capitalized = sum(1 for w in long_words if w[0].isupper() and not w.isupper())

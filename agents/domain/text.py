@@ -82,12 +82,22 @@ class Normalizer:
         cached = self._cache.get(raw)
         if cached is not None:
             return cached
-        replaced = self._replacements.get(raw)
-        if replaced is None:
-            stem = strip_affixes(raw)
-            replaced = self._replacements.get(stem, (stem,))
+        # Elongations and digits glued to letters lie inside one word, so they are undone once
+        # per distinct word here rather than by a pass over every post's text.
+        cleaned = _DIGIT_LETTER.sub(" ", _ELONGATION.sub(r"\1", raw))
+        if cleaned == raw:
+            replaced = self._replace(raw)
+        else:
+            replaced = tuple(chain.from_iterable(map(self._replace, _WORD.findall(cleaned))))
         if len(self._cache) < 200_000:
             self._cache[raw] = replaced
+        return replaced
+
+    def _replace(self, word: str) -> tuple[str, ...]:
+        replaced = self._replacements.get(word)
+        if replaced is None:
+            stem = strip_affixes(word)
+            replaced = self._replacements.get(stem, (stem,))
         return replaced
 
     def normalize(self, text: str) -> NormalizedText:
@@ -111,8 +121,6 @@ class Normalizer:
         if "@" in folded:
             mentions = tuple(m[1:].rstrip(".") for m in _MENTION.findall(folded))
             folded = _MENTION.sub(" ", folded)
-        folded = _ELONGATION.sub(r"\1", folded)
-        folded = _DIGIT_LETTER.sub(" ", folded)
         raws = _WORD.findall(folded)
         parts = list(map(self._cache.get, raws))
         if None in parts:
