@@ -103,15 +103,15 @@ def longest_only(matches: Sequence[Match[T]]) -> list[Match[T]]:
     "banjir", "lampu merah" is not also "lampu". Matches come in text order from `find`."""
     if len(matches) < 2:
         return list(matches)
+    sizes = [len(match.term) for match in matches]
+    # Only a phrase of two or more words can cover another: most posts have none.
+    covering = [(match.start, match.start + size, size) for match, size in zip(matches, sizes) if size > 1]
+    if not covering:
+        return list(matches)
     kept: list[Match[T]] = []
-    for match in matches:
-        start, end = match.start, match.start + len(match.term)
-        covered = False
-        for other in matches:
-            other_end = other.start + len(other.term)
-            if (len(other.term) > len(match.term) and other.start <= start and end <= other_end):
-                covered = True
-                break
-        if not covered:
+    for match, size in zip(matches, sizes):
+        start, end = match.start, match.start + size
+        if not any(other_size > size and other_start <= start and end <= other_end
+                   for other_start, other_end, other_size in covering):
             kept.append(match)
     return kept
