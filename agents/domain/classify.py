@@ -327,10 +327,9 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
 
 
 def _names_a_problem(decision: Classification) -> bool:
-    """The rules found a complaint about a concrete public-service problem: a category phrase or
-    an object-state pair, not a bare topic word and no fallback category."""
-    return decision.category not in (None, FALLBACK_CATEGORY) and any(
-        r.startswith("kind:pengaduan[") and not r.endswith("[]") for r in decision.reasons)
+    """The rules read a complaint about a concrete public-service problem: a complaint with a
+    category of its own, not the fallback category of a complaint without category terms."""
+    return decision.kind == "pengaduan" and decision.category not in (None, FALLBACK_CATEGORY)
 
 
 def _model_reason(head: str, label: str, probability: float, scores: Scores) -> str:
