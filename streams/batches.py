@@ -50,6 +50,8 @@ from typing import Any
 import orjson
 from faust.streams import _current_event
 
+from streams.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 _DELETED = object()
@@ -242,7 +244,7 @@ async def deliver(outputs: list[Output], send: SendFunction, *,
                   on_permanent: Callable[[Output, BaseException], Output | None],
                   on_retry: Callable[[Output, BaseException, int], None],
                   send_batches: SendBatchesFunction | None = None,
-                  max_backoff: float = 5.0) -> None:
+                  backoff: Backoff = Backoff(0.1, 5.0)) -> None:
     """Send `outputs` and wait until the broker acknowledged every one.
 
     With `send_batches`, the first attempt queues the outputs as whole produce batches, one
@@ -294,7 +296,7 @@ async def deliver(outputs: list[Output], send: SendFunction, *,
         pending = retry
         if pending:
             attempt += 1
-            await asyncio.sleep(min(max_backoff, 0.05 * 2 ** attempt))
+            await asyncio.sleep(backoff.delay(attempt))
 
 
 def _failed(exc: BaseException) -> asyncio.Future:
