@@ -87,13 +87,14 @@ class Pipeline:
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
 
-    def table(self, name: str, help: str) -> StagedTable:
+    def table(self, name: str, help: str, entry_type: Any = None) -> StagedTable:
         """A faust table (RocksDB, changelogged, one partition per input partition) of JSON
-        documents, as the stateful agents use them. Its values are stored as the bytes
-        `StagedTable` encodes: faust's json codec and serializer registry cost ~0.7 µs per read
-        and per write more for the same bytes (docs/dedupe.md, Speed)."""
+        documents, as the stateful agents use them: entries of `entry_type` (a type of
+        agents/domain/state.py) when given, stored as their ``to_json()``. Its values are stored
+        as the bytes `StagedTable` encodes: faust's json codec and serializer registry cost
+        ~0.7 µs per read and per write more for the same bytes (docs/dedupe.md, Speed)."""
         return StagedTable(self.app.Table(name, default=None, partitions=self.settings.partitions,
-                                          value_type=bytes, help=help))
+                                          value_type=bytes, help=help), entry_type)
 
     async def produce(self, topic: str, key: bytes | None, value: bytes,
                       partition: int | None = None) -> Awaitable[Any]:

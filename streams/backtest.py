@@ -44,6 +44,7 @@ from agents.domain.sla import (
     step_clock,
     threshold,
 )
+from agents.domain.state import Clock
 from agents.domain.triage import Triage, desk_response_event
 from schemas.events import DeskResponse, InvalidInput, RawPost, format_time, parse_time
 
@@ -77,7 +78,7 @@ class EventTimeClocks:
 
     def __init__(self, policies: SlaPolicies) -> None:
         self.policies = policies
-        self.clocks: dict[str, dict[str, Any]] = {}
+        self.clocks: dict[str, Clock] = {}
         self.outcomes: dict[str, ClockOutcome] = {}
         self.events: list[tuple[float, str, str, str]] = []
         """(instant, complaint id, stage, level) of every SLA event, in emission order."""
@@ -90,18 +91,18 @@ class EventTimeClocks:
 
     # the agent's steps ------------------------------------------------------------------------
 
-    def _store(self, state: dict[str, Any]) -> None:
+    def _store(self, state: Clock) -> None:
         """Keep the clock and schedule its levels to come. A level's threshold changes only with
         the clock's state (a response, pause, resume, raise), never by the emission of another
         level, so every change schedules them all again under a new version and the older
         entries go stale: one `threshold` per level per change, not one per level per check."""
-        complaint_id = state["complaint_id"]
+        complaint_id = state.complaint_id
         self.clocks[complaint_id] = state
         version = self._version.get(complaint_id, 0) + 1
         self._version[complaint_id] = version
-        for stage_name, stage in state["stages"].items():
+        for stage_name, stage in state.stages.items():
             for level in self.policies.levels:
-                if level.name in stage["emitted"]:
+                if level.name in stage.emitted:
                     continue
                 at = threshold(stage, level, self.policies)
                 if at is None:
@@ -109,8 +110,8 @@ class EventTimeClocks:
                 self._pushed += 1
                 heapq.heappush(self._heap, (at, self._pushed, complaint_id, version, stage_name, level.name))
 
-    def _emit(self, state: dict[str, Any], stage: str, level: str, at: float) -> None:
-        self.events.append((at, state["complaint_id"], stage, level))
+    def _emit(self, state: Clock, stage: str, level: str, at: float) -> None:
+        self.events.append((at, state.complaint_id, stage, level))
         outcome = self._outcome(state)
         outcome.levels.append(f"{stage}:{level}")
         if stage != STAGE_FIRST_RESPONSE:
@@ -120,13 +121,13 @@ class EventTimeClocks:
         if level == LEVEL_BREACHED:
             outcome.breached = True
 
-    def _outcome(self, state: dict[str, Any]) -> ClockOutcome:
-        outcome = self.outcomes.get(state["complaint_id"])
+    def _outcome(self, state: Clock) -> ClockOutcome:
+        outcome = self.outcomes.get(state.complaint_id)
         if outcome is None:
-            outcome = self.outcomes[state["complaint_id"]] = ClockOutcome(state["opd"], state["category"])
+            outcome = self.outcomes[state.complaint_id] = ClockOutcome(state.opd, state.category)
         return outcome
 
-    def _responses_recorded(self, state: dict[str, Any], responses: list[Response], at: float) -> None:
+    def _responses_recorded(self, state: Clock, responses: list[Response], at: float) -> None:
         for response in responses:
             if response.backfill_breach:
                 self._emit(state, response.stage, LEVEL_BREACHED, at)
@@ -163,9 +164,9 @@ class EventTimeClocks:
             self._emit(state, stage, level, due_at)
 
     def open_at(self, complaint_id: str) -> bool:
-        state = self.clocks.get(complaint_id) or {}
-        stage = (state.get("stages") or {}).get(STAGE_FIRST_RESPONSE)
-        return stage is not None and stage["stopped_at"] is None and LEVEL_BREACHED not in stage["emitted"]
+        state = self.clocks.get(complaint_id)
+        stage = state.stages.get(STAGE_FIRST_RESPONSE) if state is not None and state.is_open else None
+        return stage is not None and stage.stopped_at is None and LEVEL_BREACHED not in stage.emitted
 
 
 # --- the inputs ---------------------------------------------------------------------------------
