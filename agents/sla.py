@@ -184,7 +184,7 @@ def register(pipeline: Pipeline) -> SlaStage:
     """Wire the stage into the app: its table, the agent on `sla.timeline`, the index rebuild
     on assignment and the tick timer."""
     app = pipeline.app
-    clocks = pipeline.table("clocks", help="SLA clocks per complaint id.", entry_type=Clock)
+    clocks = pipeline.table("clocks", help="SLA clocks per complaint id.")
     stage = SlaStage(clocks, pipeline.config.sla, clock=pipeline.clock, send=pipeline.send_json,
                      source=f"tanggap/{pipeline.config.regency_id}", tz=pipeline.config.timezone,
                      grace_seconds=pipeline.settings.sla_grace_seconds)

@@ -22,6 +22,7 @@ import faust
 import orjson
 
 from agents.domain.config import TanggapConfig
+from agents.domain.state import ENTRY_TYPES
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
@@ -87,14 +88,14 @@ class Pipeline:
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
 
-    def table(self, name: str, help: str, entry_type: Any = None) -> StagedTable:
+    def table(self, name: str, help: str) -> StagedTable:
         """A faust table (RocksDB, changelogged, one partition per input partition) of JSON
-        documents, as the stateful agents use them: entries of `entry_type` (a type of
-        agents/domain/state.py) when given, stored as their ``to_json()``. Its values are stored
+        documents, as the stateful agents use them: entries of the table's type
+        (agents.domain.state.ENTRY_TYPES), stored as their ``to_json()``. Its values are stored
         as the bytes `StagedTable` encodes: faust's json codec and serializer registry cost
         ~0.7 µs per read and per write more for the same bytes (docs/dedupe.md, Speed)."""
         return StagedTable(self.app.Table(name, default=None, partitions=self.settings.partitions,
-                                          value_type=bytes, help=help), entry_type)
+                                          value_type=bytes, help=help), ENTRY_TYPES.get(name))
 
     async def produce(self, topic: str, key: bytes | None, value: bytes,
                       partition: int | None = None) -> Awaitable[Any]:

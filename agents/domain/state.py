@@ -358,3 +358,7 @@ class Clock:
 
 
 _CLOCK_STORED = tuple(f.name for f in fields(Clock) if f.name not in ("stages", "next_due", "gauge", "early"))
+
+
+ENTRY_TYPES: dict[str, type] = {"clusters": ClusterEntry, "clocks": Clock}
+"""The entry type of each table of the pipeline by table name (``orphans`` holds lists of posts)."""
