@@ -44,7 +44,7 @@ from agents.domain.sla import (
     step_clock,
     threshold,
 )
-from agents.domain.state import Clock
+from agents.domain.state import Clock, ClusterEntry, ThreadEntry
 from agents.domain.triage import Triage, desk_response_event
 from schemas.events import DeskResponse, InvalidInput, RawPost, format_time, parse_time
 
@@ -248,9 +248,9 @@ class _EventTimeStream:
         self.triage = Triage(config)
         self.clusterer = Clusterer(policy, config.timezone)
         self.clocks = EventTimeClocks(config.sla)
-        self.state: dict[str, dict] = {}
+        self.state: dict[str, ThreadEntry] = {}
         self.orphans: dict[str, list[dict]] = {}
-        self.clusters: dict[str, dict] = {}
+        self.clusters: dict[str, ClusterEntry] = {}
         self.decisions = 0
         self.unknown_responses = 0
 

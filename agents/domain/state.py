@@ -109,6 +109,12 @@ class ThreadEntry:
         return {**self.decision(), "mentions": self.mentions, "platforms": self.platforms,
                 "first_post": self.first_post}
 
+    def copy(self) -> ThreadEntry:
+        """A shallow copy: triage never changes a stored entry, only what replaces it."""
+        return ThreadEntry(self.kind, self.category, self.priority, self.opd, self.kecamatan, self.desa,
+                           self.complaint_id, self.needs_review, self.mention_of, self.mentions, self.platforms,
+                           self.opened_at, self.first_post, self.seen, self.counted)
+
     def to_json(self) -> dict[str, Any]:
         value = _without_none(self, _THREAD_STORED)
         if not self.seen:
@@ -360,5 +366,5 @@ class Clock:
 _CLOCK_STORED = tuple(f.name for f in fields(Clock) if f.name not in ("stages", "next_due", "gauge", "early"))
 
 
-ENTRY_TYPES: dict[str, type] = {"clusters": ClusterEntry, "clocks": Clock}
+ENTRY_TYPES: dict[str, type] = {"threads": ThreadEntry, "clusters": ClusterEntry, "clocks": Clock}
 """The entry type of each table of the pipeline by table name (``orphans`` holds lists of posts)."""
