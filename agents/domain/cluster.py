@@ -63,6 +63,9 @@ standard error with 45 permutations is about 0.075)."""
 MIN_CONTAINMENT_SHINGLES = 24
 """A truncated copy counts by containment only when the shorter text has at least this many
 shingles: "lampu mati" is contained in every street-light complaint."""
+TEXT_CACHE = 1024
+"""Texts whose fingerprint text and fingerprint are remembered (the latest used): a copy pasted
+verbatim costs neither again. A fingerprint of FINGERPRINT_CHARS characters is ~25 kB."""
 
 FILLER_WORDS = frozenset("""
 min mimin admin minn mohon tolong please pls plis segera pak bu bapak ibu bupati wabup kak kakak gan
@@ -171,13 +174,19 @@ def copy_words(text: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=TEXT_CACHE)
 def fingerprint_text(text: str, kecamatan: str | None = None) -> str:
     """The words that tell copies of a complaint apart from other complaints (:func:`copy_words`):
     without fillers and function words, and without the kecamatan's name, which the bucket key
     already carries (every complaint of the bucket names it, so its shingles would make all of
-    them look alike)."""
+    them look alike). Remembered for the latest TEXT_CACHE texts: copies are often verbatim."""
     dropped = _dropped_words(kecamatan)
     return " ".join([word for word in copy_words(text) if word not in dropped])[:FINGERPRINT_CHARS]
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _fingerprint(text: str) -> Fingerprint:
+    return fingerprint(text, NUM_PERM, MINHASH_SEED)
 
 
 @lru_cache(maxsize=1024)
@@ -312,8 +321,9 @@ class LshIndex:
 
     @staticmethod
     def fingerprint(text: str) -> Fingerprint:
-        """The MinHash and the distinct shingle hashes: what the index keeps of a text."""
-        return fingerprint(text, NUM_PERM, MINHASH_SEED)
+        """The MinHash and the distinct shingle hashes: what the index keeps of a text (read, never
+        changed, so the latest TEXT_CACHE are remembered for verbatim copies)."""
+        return _fingerprint(text)
 
     def candidates(self, bucket: str, fingerprint: Fingerprint, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `fingerprint` whose estimated Jaccard is at least
