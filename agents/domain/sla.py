@@ -135,23 +135,27 @@ class SlaPolicies:
 
 # --- personal data ------------------------------------------------------------------------------
 
+_DIGIT = re.compile(r"\d")
 _REDACTIONS = (
-    (re.compile(r"https?://\S+|www\.\S+"), "[url]"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"@\w[\w.]*"), "@[akun]"),
-    (re.compile(r"\b\d{16}\b"), "[nik]"),  # NIK, the national identity number
-    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]"),
-    (re.compile(r"\b\d{9,}\b"), "[nomor]"),  # account, KK and other long numbers
+    # (pattern, replacement, a test the text passes whenever the pattern can match it)
+    (re.compile(r"https?://\S+|www\.\S+"), "[url]", lambda text: "http" in text or "www." in text),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]", lambda text: "@" in text),
+    (re.compile(r"@\w[\w.]*"), "@[akun]", lambda text: "@" in text),
+    (re.compile(r"\b\d{16}\b"), "[nik]", _DIGIT.search),  # NIK, the national identity number
+    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]", _DIGIT.search),
+    (re.compile(r"\b\d{9,}\b"), "[nomor]", _DIGIT.search),  # account, KK and other long numbers
 )
 
 
 def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
     """An excerpt for alerting systems: links, e-mail addresses, handles, NIK, phone and other
-    long numbers replaced by placeholders, cut at `limit` characters."""
+    long numbers replaced by placeholders, cut at `limit` characters. Most excerpts have none of
+    them: a pattern runs only on a text that has what it needs (a link's prefix, an "@", a digit)."""
     if not text:
         return None
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, may_match in _REDACTIONS:
+        if may_match(text):
+            text = pattern.sub(replacement, text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
