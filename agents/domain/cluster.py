@@ -37,7 +37,7 @@ from typing import Any
 from agents.domain.classify import PRIORITIES
 from agents.domain.dedupe import complaint_id_for
 from agents.domain.fingerprint import Fingerprint, WindowIndex, fingerprint
-from agents.domain.state import SNAPSHOT_FIELDS, ClusterEntry, IgnoredPost, Member, SentContent
+from agents.domain.state import SNAPSHOT_FIELDS, ClusterEntry, IgnoredPost, Member, SentContent, total
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
@@ -712,7 +712,8 @@ class Clusterer:
         members = survivor.members
         if len(members) == 1 and survivor_id in members:
             survivor.alone_until = members[survivor_id].mentions
-        survivor.members = members = self._joined(members, complaint_id, member)
+        members = self._joined(members, complaint_id, member)
+        survivor.replace_members(members)
         if complaint_id not in members:  # folded: its survivor may go first
             self.watched.add(complaint_id)
         survivor.last_at = max(at, survivor.newest_at)
@@ -904,11 +905,11 @@ class Clusterer:
             old = members.get(complaint_id)
             if old is None and FOLDED in members and survivor_id != complaint_id:
                 # folded: its own count is not kept; triage sends one event per mention
-                survivor.members = self._joined(members, complaint_id, Member(1, list(event.get("platforms") or [])))
+                survivor.replace_members(self._joined(members, complaint_id, Member(1, list(event.get("platforms") or []))))
             else:
                 old = old or Member(0, [])
                 platforms = list(dict.fromkeys([*old.platforms, *(event.get("platforms") or [])]))
-                survivor.members = {**members, complaint_id: Member(max(old.mentions, event["mentions"]), platforms)}
+                survivor.replace_members({**members, complaint_id: Member(max(old.mentions, event["mentions"]), platforms)})
         if event["type"] == "resolved":
             survivor.resolved = True
         view[survivor_id] = survivor
@@ -921,9 +922,9 @@ class Clusterer:
             if event["mentions"] <= survivor.alone_until:
                 # Triage counts a complaint's mentions up one by one, in order: this one was sent
                 # before the first copy joined (this is a replay), when it was counted alone.
-                mentions, platforms = _counts({complaint_id: as_sent})
+                mentions, platforms = total({complaint_id: as_sent})
             else:
-                mentions, platforms = _counts({**survivor.members, complaint_id: as_sent})
+                mentions, platforms = total({**survivor.members, complaint_id: as_sent})
             rewritten = {**event, "mentions": mentions, "platforms": platforms}
         else:
             rewritten = {**event, **_summary(survivor)}
@@ -1014,18 +1015,8 @@ _SENT_FIELDS = ("mentions", "platforms", "priority", "reasons")
 the survivor's snapshot, fixed once it is opened, or the cause's own)."""
 
 
-def _counts(members: Mapping[str, Member]) -> tuple[int, list[str]]:
-    """The mentions and platforms of a complaint's members together."""
-    mentions = 0
-    platforms: list[str] = []
-    for count, member_platforms in members.values():
-        mentions += int(count)
-        platforms.extend(p for p in member_platforms if p not in platforms)
-    return mentions, platforms
-
-
 def _summary(survivor: ClusterEntry) -> dict[str, Any]:
-    mentions, platforms = _counts(survivor.members or {})
+    mentions, platforms = survivor.counts()
     return {**survivor.snapshot(), "mentions": mentions, "platforms": platforms}
 
 

@@ -17,14 +17,14 @@ know are dropped when it reads them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 STAGE_FIRST_RESPONSE = "first_response"
 
 
 def _known(cls: type, value: dict[str, Any]) -> dict[str, Any]:
-    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    names = {f.name for f in fields(cls) if f.init}
     return {key: item for key, item in value.items() if key in names}
 
 
@@ -57,6 +57,20 @@ def _members_from(value: dict[str, Any] | None) -> dict[str, Member] | None:
 
 def _members_to(members: dict[str, Member]) -> dict[str, list[Any]]:
     return {key: [mentions, platforms] for key, (mentions, platforms) in members.items()}
+
+
+def _add_platforms(platforms: list[str], more: list[str]) -> None:
+    platforms.extend(p for p in more if p not in platforms)
+
+
+def total(members: dict[str, Member]) -> tuple[int, list[str]]:
+    """The mentions and platforms of members together (platforms in the order members add them)."""
+    mentions = 0
+    platforms: list[str] = []
+    for count, member_platforms in members.values():
+        mentions += int(count)
+        _add_platforms(platforms, member_platforms)
+    return mentions, platforms
 
 
 # --- threads ------------------------------------------------------------------------------------
@@ -207,10 +221,36 @@ class ClusterEntry:
     sent: dict[str, SentContent] | None = None
     alone_until: int = 0
     claimed: list[str] | None = None
+    totals: tuple[dict[str, Member], int, list[str]] | None = field(default=None, init=False, repr=False,
+                                                                    compare=False)
+    """The members' :func:`total`, derived (never stored): valid while ``members`` is the dict it
+    was computed from. The stage replaces ``members``, never changes it in place."""
 
     @property
     def is_survivor(self) -> bool:
         return self.members is not None
+
+    def counts(self) -> tuple[int, list[str]]:
+        """The survivor's mentions and platforms (:func:`total` of its members)."""
+        members = self.members or {}
+        totals = self.totals
+        if totals is None or totals[0] is not members:
+            totals = self.totals = (members, *total(members))
+        return totals[1], list(totals[2])
+
+    def replace_members(self, members: dict[str, Member]) -> None:
+        """Set ``members``; when it is the old members with one more at the end, the totals
+        follow by adding that one, instead of counting every member again."""
+        totals, old = self.totals, self.members
+        self.members = members
+        self.totals = None
+        if totals is not None and totals[0] is old and len(members) == len(old) + 1:
+            last = next(reversed(members))
+            if last not in old:
+                mentions, platforms = members[last]
+                added = list(totals[2])
+                _add_platforms(added, platforms)
+                self.totals = (members, totals[1] + int(mentions), added)
 
     @property
     def newest_at(self) -> float:
@@ -226,10 +266,12 @@ class ClusterEntry:
 
     def copy(self) -> ClusterEntry:
         """A shallow copy: the stage never changes a stored entry, only what replaces it."""
-        return ClusterEntry(self.at, self.text, self.bucket, self.alias_of, self.ignored, self.complaint_id,
-                            self.kind, self.category, self.priority, self.opd, self.kecamatan, self.desa,
-                            self.needs_review, self.first_post, self.members, self.resolved, self.raised,
-                            self.last_at, self.sent, self.alone_until, self.claimed)
+        copied = ClusterEntry(self.at, self.text, self.bucket, self.alias_of, self.ignored, self.complaint_id,
+                              self.kind, self.category, self.priority, self.opd, self.kecamatan, self.desa,
+                              self.needs_review, self.first_post, self.members, self.resolved, self.raised,
+                              self.last_at, self.sent, self.alone_until, self.claimed)
+        copied.totals = self.totals
+        return copied
 
     def to_json(self) -> dict[str, Any]:
         value = _without_none(self, _CLUSTER_STORED)

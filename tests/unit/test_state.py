@@ -117,3 +117,14 @@ def test_keys_a_type_does_not_know_are_dropped():
     assert ThreadEntry.from_json({"kind": "spam", "later": 1}) == ThreadEntry(kind="spam")
     assert ClusterEntry.from_json({**OLD_ALIAS, "later": 1}) == ClusterEntry.from_json(OLD_ALIAS)
     assert Clock.from_json({**OLD_CLOCK, "later": 1}) == Clock.from_json(OLD_CLOCK)
+
+
+def test_a_survivors_counts_follow_its_members():
+    survivor = ClusterEntry.from_json(OLD_SURVIVOR)
+    assert survivor.counts() == (4, ["twitter", "instagram"])
+    survivor.replace_members({**survivor.members, "cmp-3": Member(2, ["tiktok", "twitter", "tiktok"])})
+    assert survivor.counts() == (6, ["twitter", "instagram", "tiktok"]), "one more member, added"
+    survivor.replace_members({**survivor.members, "cmp-1": Member(5, ["web"])})
+    assert survivor.counts() == (10, ["web", "instagram", "tiktok", "twitter"]), "a member changed: counted again"
+    assert "totals" not in survivor.to_json()
+    assert ClusterEntry.from_json({**OLD_ALIAS, "totals": [1]}) == ClusterEntry.from_json(OLD_ALIAS)
