@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from agents.domain.state import Clock
 from agents.domain.sla import (
     STAGE_FIRST_RESPONSE,
     DeadlineIndex,
@@ -38,6 +37,7 @@ from agents.domain.sla import (
     sla_event,
     step_clock,
 )
+from agents.domain.state import Clock
 from schemas.events import InvalidInput, decode_json_object, parse_time
 from streams import metrics
 
