@@ -550,8 +550,8 @@ class Clusterer:
         A redelivered message is processed again against a table that may have moved on (copies
         merged since, mentions counted since, priority raised since), so content computed from
         the survivor would differ. The survivor remembers the content it computed for its latest
-        RECENT_MENTIONS (agents.domain.triage) events: ``sent``, event id -> [mentions,
-        platforms, priority, reasons]. An event whose content equals its cause's is not
+        RECENT_MENTIONS (agents.domain.triage) events: ``sent``, event id -> SentContent
+        (mentions, platforms, priority, reasons). An event whose content equals its cause's is not
         remembered, so single, never-merged complaints stay as small as before. A replay against
         older state recomputes the same content and needs nothing."""
         survivor_id = emitted["complaint_id"]
