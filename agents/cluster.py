@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from agents.domain.cluster import Clusterer, ClusterPolicy
+from agents.domain.state import ClusterEntry
 from schemas.events import decode_json_object
 from streams import metrics
 
@@ -43,7 +44,7 @@ class ClusterStage:
     `clusters` is the table (any mutable mapping); `send_json` publishes (topic, key, value) and
     `send_complaint_event` a complaint event (to `complaints` and `sla.timeline`)."""
 
-    def __init__(self, clusterer: Clusterer, clusters: MutableMapping[str, Any], *, send_json: SendJson,
+    def __init__(self, clusterer: Clusterer, clusters: MutableMapping[str, ClusterEntry], *, send_json: SendJson,
                  send_complaint_event: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         self.clusterer = clusterer
         self.clusters = clusters

@@ -33,11 +33,11 @@ from agents.domain.sla import (
     SlaPolicies,
     due_levels,
     index_entry,
-    is_open_clock,
     mark_emitted,
     sla_event,
     step_clock,
 )
+from agents.domain.state import Clock
 from schemas.events import InvalidInput, decode_json_object, parse_time
 from streams import metrics
 
@@ -62,7 +62,7 @@ class SlaStage:
     `clocks` is the clock table (any mutable mapping: a faust table in the worker, a dict in a
     unit test); `send` publishes an event (topic, key, value)."""
 
-    def __init__(self, clocks: MutableMapping[str, dict[str, Any]], policies: SlaPolicies, *,
+    def __init__(self, clocks: MutableMapping[str, Clock], policies: SlaPolicies, *,
                  clock: WallClock | SimulatedClock, send: SendJson, source: str, tz: Any,
                  grace_seconds: float) -> None:
         self.clocks = clocks
@@ -90,7 +90,7 @@ class SlaStage:
     async def on_complaint_event(self, complaint: dict[str, Any]) -> None:
         complaint_id = complaint["complaint_id"]
         entry = self.clocks.get(complaint_id)
-        if complaint["type"] == "opened" and not is_open_clock(entry):
+        if complaint["type"] == "opened" and (entry is None or not entry.is_open):
             self.clock.observe_event_time(parse_time(complaint["occurred_at"]))
         step = step_clock(entry, complaint, self.policies, self._responses_recorded)
         if step.outcome == "unmatched":
@@ -103,7 +103,7 @@ class SlaStage:
 
     async def on_tick(self, complaint_id: str, checked_at: float | None) -> None:
         state = self.clocks.get(complaint_id)
-        if not is_open_clock(state):
+        if state is None or not state.is_open:
             self.index.discard(complaint_id)
             return
         if checked_at is None:  # a tick without its instant (sent by hand): check against now
@@ -116,8 +116,8 @@ class SlaStage:
         """The deadline index of exactly the clocks in the table (after every assignment)."""
         started = time.monotonic()
         self.index.rebuild(
-            (complaint_id, state.get("next_due"), state.get("opd"), state.get("gauge", 0))
-            for complaint_id, state in self.clocks.items() if is_open_clock(state))
+            (complaint_id, state.next_due, state.opd, state.gauge or 0)
+            for complaint_id, state in self.clocks.items() if state.is_open)
         log.info("SLA deadline index rebuilt: %d clocks in %.2f s", len(self.index), time.monotonic() - started)
 
     def due_ticks(self) -> list[dict[str, Any]]:
@@ -134,14 +134,14 @@ class SlaStage:
 
     # -- inside --------------------------------------------------------------------------------
 
-    def _store(self, state: dict[str, Any]) -> None:
+    def _store(self, state: Clock) -> None:
         due, opd, gauge = index_entry(state, self.policies)
-        self.clocks[state["complaint_id"]] = state
-        self.index.set(state["complaint_id"], due, opd, gauge)
+        self.clocks[state.complaint_id] = state
+        self.index.set(state.complaint_id, due, opd, gauge)
 
-    def _event(self, state: dict[str, Any], stage: str, level: str, *, due_at: float, emitted_at: float,
+    def _event(self, state: Clock, stage: str, level: str, *, due_at: float, emitted_at: float,
                response: Response | None = None) -> None:
-        self._outbox.append((state["complaint_id"], sla_event(
+        self._outbox.append((state.complaint_id, sla_event(
             state, stage, level, emitted_at=emitted_at, due_at=due_at, policies=self.policies, source=self._source,
             tz=self._tz, response=response)))
 
@@ -150,7 +150,7 @@ class SlaStage:
         for complaint_id, event in events:
             await self._send("breaches", complaint_id, event)
 
-    def _emit_due(self, state: dict[str, Any], checked_at: float) -> None:
+    def _emit_due(self, state: Clock, checked_at: float) -> None:
         """Every level past due at `checked_at`, oldest first."""
         now = self.clock.now()
         for stage, level, due_at in due_levels(state, checked_at, self.policies):
@@ -158,24 +158,24 @@ class SlaStage:
             self._event(state, stage, level.name, due_at=due_at, emitted_at=now)
             metrics.sla_event_lateness.labels(level.name).observe(max(0.0, now - due_at))
             if level.escalate_to:
-                metrics.sla_escalations.labels(state["opd"], stage, level.escalate_to).inc()
+                metrics.sla_escalations.labels(state.opd, stage, level.escalate_to).inc()
             elif level.multiple == 1.0:
-                metrics.sla_outcomes.labels(state["opd"], stage, "breached").inc()
+                metrics.sla_outcomes.labels(state.opd, stage, "breached").inc()
             if now - due_at > 60.0:
-                log.info("SLA %s of %s emitted %.0f s after it fell due", level.name, state["complaint_id"],
+                log.info("SLA %s of %s emitted %.0f s after it fell due", level.name, state.complaint_id,
                          now - due_at)
 
-    def _responses_recorded(self, state: dict[str, Any], responses: list[Response], at: float) -> None:
+    def _responses_recorded(self, state: Clock, responses: list[Response], at: float) -> None:
         emitted_at = max(self.clock.now(), at)
         for response in responses:
-            stage = state["stages"][response.stage]
+            stage = state.stages[response.stage]
             if response.backfill_breach:
-                metrics.sla_outcomes.labels(state["opd"], response.stage, "breached").inc()
-                self._event(state, response.stage, "breached", due_at=stage["deadline"], emitted_at=emitted_at)
-            metrics.sla_outcomes.labels(state["opd"], response.stage, response.outcome).inc()
+                metrics.sla_outcomes.labels(state.opd, response.stage, "breached").inc()
+                self._event(state, response.stage, "breached", due_at=stage.deadline, emitted_at=emitted_at)
+            metrics.sla_outcomes.labels(state.opd, response.stage, response.outcome).inc()
             self._event(state, response.stage, response.outcome, due_at=at, emitted_at=emitted_at, response=response)
             if response.stage == STAGE_FIRST_RESPONSE:
-                labels = (state["opd"], state["category"], state["platform"] or "unknown", state["priority"])
+                labels = (state.opd, state.category, state.platform or "unknown", state.priority)
                 metrics.response_latency.labels(*labels).observe(response.wall_seconds)
                 metrics.response_working_latency.labels(*labels).observe(response.working_seconds)
 

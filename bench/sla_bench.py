@@ -43,6 +43,7 @@ from rocksdict import Options, Rdict
 
 from agents.domain.config import load_config
 from agents.domain.sla import DeadlineIndex, due_levels, index_entry, mark_emitted, open_clock, sla_event
+from agents.domain.state import Clock
 from schemas.events import format_time
 
 REPO = Path(__file__).resolve().parent.parent
@@ -123,19 +124,19 @@ def fill_store(root: Path, clocks: int, due_after: float, due_window: float, due
         complaint_id = f"cmp-{i:07d}"
         if i < due_count:
             offset = due_after + rng.random() * due_window
-            clock = orjson.loads(orjson.dumps(darurat))
+            clock = Clock.from_json(orjson.loads(orjson.dumps(darurat.to_json())))
             shift = offset - 0.75 * 3600.0  # at_risk (45 min of the hour) falls due at now + offset
-            clock["opened_at"] += shift
-            stage = clock["stages"]["first_response"]
-            stage["anchor"] += shift
-            stage["deadline"] += shift
-            clock["deadline"] = stage["deadline"]
+            clock.opened_at += shift
+            stage = clock.stages["first_response"]
+            stage.anchor += shift
+            stage.deadline += shift
             due_at[complaint_id] = now + offset
         else:
-            clock = orjson.loads(orjson.dumps(templates[(PRIORITIES[i % 3], OPDS[i % len(OPDS)])]))
-        clock["complaint_id"] = complaint_id
+            template = templates[(PRIORITIES[i % 3], OPDS[i % len(OPDS)])]
+            clock = Clock.from_json(orjson.loads(orjson.dumps(template.to_json())))
+        clock.complaint_id = complaint_id
         index_entry(clock, sla)
-        dbs[i % PARTITIONS][complaint_id.encode()] = orjson.dumps(clock)
+        dbs[i % PARTITIONS][complaint_id.encode()] = orjson.dumps(clock.to_json())
     for db in dbs:
         db.flush()
     print(f"  wrote {clocks:,} clocks to {PARTITIONS} RocksDB partitions in {time.perf_counter() - t0:.1f} s")
@@ -149,8 +150,8 @@ def rebuild(dbs: list[Rdict], index: DeadlineIndex) -> float:
     def entries():
         for db in dbs:
             for key, value in db.items():
-                state = loads(value)
-                yield key.decode(), state.get("next_due"), state.get("opd"), state.get("gauge", 0)
+                state = Clock.from_json(loads(value))  # as the agent's rebuild reads it
+                yield key.decode(), state.next_due, state.opd, state.gauge or 0
 
     index.rebuild(entries())
     return time.perf_counter() - t0
@@ -162,7 +163,7 @@ def full_scan(dbs: list[Rdict], now: float) -> tuple[float, int]:
     due = 0
     for db in dbs:
         for _, value in db.items():
-            state = orjson.loads(value)
+            state = orjson.loads(value)  # the raw stored shape: this baseline decodes no types
             if state["stages"]["first_response"]["stopped_at"] is None and now > state["deadline"]:
                 due += 1
     return time.perf_counter() - t0, due
@@ -181,7 +182,7 @@ def lateness_run(dbs: list[Rdict], index: DeadlineIndex, due_at: dict[str, float
             # What the agent does with the tick: read, decide, emit, write back, re-index.
             db = by_key[int(complaint_id[4:]) % PARTITIONS]
             key = complaint_id.encode()
-            state = orjson.loads(db[key])
+            state = Clock.from_json(orjson.loads(db[key]))
             emitted_at = time.time()
             for stage, level, at in due_levels(state, emitted_at, sla):
                 mark_emitted(state, stage, level.name)
@@ -189,7 +190,7 @@ def lateness_run(dbs: list[Rdict], index: DeadlineIndex, due_at: dict[str, float
                                        source="tanggap/bench", tz=tz))
                 late.append(time.time() - at)
             due, opd, gauge = index_entry(state, sla)
-            db[key] = orjson.dumps(state)
+            db[key] = orjson.dumps(state.to_json())
             index.set(complaint_id, due, opd, gauge)
         time.sleep(max(0.0, tick - (time.time() - started)))
     missing = sum(1 for cid in due_at if index._due.get(cid, (None,))[0] == due_at[cid])

@@ -27,6 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 
+from streams.backoff import Backoff
 from streams.kafka import client_options, start
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -38,7 +39,7 @@ FIRING_LEVELS = {"at_risk": "warning", "breached": "critical", "escalated_opd_he
                  "escalated_sekda": "critical"}
 ANSWERED_LEVELS = ("met", "answered_late")
 BATCH_RECORDS = 200
-MAX_BACKOFF_SECONDS = 30.0
+BACKOFF = Backoff(0.5, 30.0)
 
 alerts_sent = Counter("tanggap_alert_bridge_alerts_total", "Alerts posted to Alertmanager", ("action",))
 events_skipped = Counter("tanggap_alert_bridge_skipped_total", "Events on `breaches` that made no alert", ("reason",))
@@ -108,7 +109,6 @@ class Alertmanager:
         self.attempts = max(attempts, 1)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        delay = 0.5
         for attempt in range(1, self.attempts + 1):
             try:
                 async with self.session.request(method, f"{self.url}{path}", **kwargs) as response:
@@ -127,10 +127,10 @@ class Alertmanager:
             post_failures.labels("unavailable").inc()
             if attempt == self.attempts:
                 raise DeliveryFailed(f"alertmanager at {self.url} failed {self.attempts} times, last: {reason}")
+            delay = BACKOFF.delay(attempt)
             log.warning("alertmanager request failed (attempt %d of %d), retrying in %.1f s: %s",
                         attempt, self.attempts, delay, reason)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         return None
 
     async def post(self, alerts: list[dict[str, Any]]) -> None:

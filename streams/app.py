@@ -22,6 +22,7 @@ import faust
 import orjson
 
 from agents.domain.config import TanggapConfig
+from agents.domain.state import ENTRY_TYPES
 from schemas.events import DEAD_LETTER_REASONS, DeadLetter, InvalidInput, configure_limits
 from faust.streams import current_event
 
@@ -89,11 +90,12 @@ class Pipeline:
 
     def table(self, name: str, help: str) -> StagedTable:
         """A faust table (RocksDB, changelogged, one partition per input partition) of JSON
-        documents, as the stateful agents use them. Its values are stored as the bytes
-        `StagedTable` encodes: faust's json codec and serializer registry cost ~0.7 µs per read
-        and per write more for the same bytes (docs/dedupe.md, Speed)."""
+        documents, as the stateful agents use them: entries of the table's type
+        (agents.domain.state.ENTRY_TYPES), stored as their ``to_json()``. Its values are stored
+        as the bytes `StagedTable` encodes: faust's json codec and serializer registry cost
+        ~0.7 µs per read and per write more for the same bytes (docs/dedupe.md, Speed)."""
         return StagedTable(self.app.Table(name, default=None, partitions=self.settings.partitions,
-                                          value_type=bytes, help=help))
+                                          value_type=bytes, help=help), ENTRY_TYPES.get(name))
 
     async def produce(self, topic: str, key: bytes | None, value: bytes,
                       partition: int | None = None) -> Awaitable[Any]:

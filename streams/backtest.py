@@ -44,6 +44,7 @@ from agents.domain.sla import (
     step_clock,
     threshold,
 )
+from agents.domain.state import Clock, ClusterEntry, StageClock, ThreadEntry
 from agents.domain.triage import Triage, desk_response_event
 from schemas.events import DeskResponse, InvalidInput, RawPost, format_time, parse_time
 
@@ -77,40 +78,50 @@ class EventTimeClocks:
 
     def __init__(self, policies: SlaPolicies) -> None:
         self.policies = policies
-        self.clocks: dict[str, dict[str, Any]] = {}
+        self.clocks: dict[str, Clock] = {}
         self.outcomes: dict[str, ClockOutcome] = {}
         self.events: list[tuple[float, str, str, str]] = []
         """(instant, complaint id, stage, level) of every SLA event, in emission order."""
-        self._heap: list[tuple[float, int, str, int, str, str]] = []
-        """(instant, order, complaint id, clock version, stage, level) of every level to come."""
+        self._heap: list[tuple[float, int, int, int, str, int, str]] = []
+        """(instant, store, stage position, level position, complaint id, clock version, stage) of
+        the next level to come of every running stage."""
         self._version: dict[str, int] = {}
-        self._pushed = 0
+        self._stores = 0
         self._escalations = frozenset(level.name for level in policies.levels if level.escalate_to)
         self.unmatched = 0
 
     # the agent's steps ------------------------------------------------------------------------
 
-    def _store(self, state: dict[str, Any]) -> None:
-        """Keep the clock and schedule its levels to come. A level's threshold changes only with
-        the clock's state (a response, pause, resume, raise), never by the emission of another
-        level, so every change schedules them all again under a new version and the older
-        entries go stale: one `threshold` per level per change, not one per level per check."""
-        complaint_id = state["complaint_id"]
+    def _store(self, state: Clock) -> None:
+        """Keep the clock and schedule its stages' next levels. A level's threshold changes only
+        with the clock's state (a response, pause, resume, raise), never by the emission of
+        another level, so every change schedules again under a new version and the older entries
+        go stale; a stage's later levels are scheduled as the earlier ones are emitted
+        (:meth:`_schedule`). Entries order by (instant, store, stage, level): the order in which
+        scheduling every level at every change would emit them."""
+        complaint_id = state.complaint_id
         self.clocks[complaint_id] = state
         version = self._version.get(complaint_id, 0) + 1
         self._version[complaint_id] = version
-        for stage_name, stage in state["stages"].items():
-            for level in self.policies.levels:
-                if level.name in stage["emitted"]:
-                    continue
-                at = threshold(stage, level, self.policies)
-                if at is None:
-                    break  # not running: nothing of this stage falls due
-                self._pushed += 1
-                heapq.heappush(self._heap, (at, self._pushed, complaint_id, version, stage_name, level.name))
+        self._stores += 1
+        for position, (stage_name, stage) in enumerate(state.stages.items()):
+            self._schedule(complaint_id, version, self._stores, position, stage_name, stage, 0)
 
-    def _emit(self, state: dict[str, Any], stage: str, level: str, at: float) -> None:
-        self.events.append((at, state["complaint_id"], stage, level))
+    def _schedule(self, complaint_id: str, version: int, store: int, position: int, stage_name: str,
+                  stage: StageClock, first: int) -> None:
+        """Schedule the stage's first level from `first` on that it has not emitted, if it runs."""
+        levels = self.policies.levels
+        for number in range(first, len(levels)):
+            level = levels[number]
+            if level.name in stage.emitted:
+                continue
+            at = threshold(stage, level, self.policies)
+            if at is not None:  # None: not running, nothing of this stage falls due
+                heapq.heappush(self._heap, (at, store, position, number, complaint_id, version, stage_name))
+            return
+
+    def _emit(self, state: Clock, stage: str, level: str, at: float) -> None:
+        self.events.append((at, state.complaint_id, stage, level))
         outcome = self._outcome(state)
         outcome.levels.append(f"{stage}:{level}")
         if stage != STAGE_FIRST_RESPONSE:
@@ -120,13 +131,13 @@ class EventTimeClocks:
         if level == LEVEL_BREACHED:
             outcome.breached = True
 
-    def _outcome(self, state: dict[str, Any]) -> ClockOutcome:
-        outcome = self.outcomes.get(state["complaint_id"])
+    def _outcome(self, state: Clock) -> ClockOutcome:
+        outcome = self.outcomes.get(state.complaint_id)
         if outcome is None:
-            outcome = self.outcomes[state["complaint_id"]] = ClockOutcome(state["opd"], state["category"])
+            outcome = self.outcomes[state.complaint_id] = ClockOutcome(state.opd, state.category)
         return outcome
 
-    def _responses_recorded(self, state: dict[str, Any], responses: list[Response], at: float) -> None:
+    def _responses_recorded(self, state: Clock, responses: list[Response], at: float) -> None:
         for response in responses:
             if response.backfill_breach:
                 self._emit(state, response.stage, LEVEL_BREACHED, at)
@@ -153,19 +164,21 @@ class EventTimeClocks:
     def advance(self, now: float) -> None:
         """Emit every level due before `now` (the stream's tick emits a level when `now >
         threshold`, agents.domain.sla.due_levels), in order of due instant."""
-        heap, versions = self._heap, self._version
+        heap, versions, levels = self._heap, self._version, self.policies.levels
         while heap and heap[0][0] < now:
-            due_at, _, complaint_id, version, stage, level = heapq.heappop(heap)
+            due_at, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
             if versions.get(complaint_id) != version:
                 continue  # stale: the clock changed since this was scheduled
             state = self.clocks[complaint_id]
+            level = levels[number].name
             mark_emitted(state, stage, level)
             self._emit(state, stage, level, due_at)
+            self._schedule(complaint_id, version, store, position, stage, state.stages[stage], number + 1)
 
     def open_at(self, complaint_id: str) -> bool:
-        state = self.clocks.get(complaint_id) or {}
-        stage = (state.get("stages") or {}).get(STAGE_FIRST_RESPONSE)
-        return stage is not None and stage["stopped_at"] is None and LEVEL_BREACHED not in stage["emitted"]
+        state = self.clocks.get(complaint_id)
+        stage = state.stages.get(STAGE_FIRST_RESPONSE) if state is not None and state.is_open else None
+        return stage is not None and stage.stopped_at is None and LEVEL_BREACHED not in stage.emitted
 
 
 # --- the inputs ---------------------------------------------------------------------------------
@@ -247,9 +260,9 @@ class _EventTimeStream:
         self.triage = Triage(config)
         self.clusterer = Clusterer(policy, config.timezone)
         self.clocks = EventTimeClocks(config.sla)
-        self.state: dict[str, dict] = {}
+        self.state: dict[str, ThreadEntry] = {}
         self.orphans: dict[str, list[dict]] = {}
-        self.clusters: dict[str, dict] = {}
+        self.clusters: dict[str, ClusterEntry] = {}
         self.decisions = 0
         self.unknown_responses = 0
 

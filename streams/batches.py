@@ -50,6 +50,8 @@ from typing import Any
 import orjson
 from faust.streams import _current_event
 
+from streams.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 _DELETED = object()
@@ -88,10 +90,15 @@ class StagedTable(MutableMapping):
     of the last message that set it (same key, same partition). Values are JSON documents,
     stored as bytes (a table with the raw value serializer, `Pipeline.table`): encoded once per
     write here and decoded once per read. Keys reach faust encoded (:func:`stored_key`), to the
-    same bytes its json codec makes of them."""
+    same bytes its json codec makes of them.
 
-    def __init__(self, table: Any) -> None:
+    With an `entry_type` (agents/domain/state.py), the batch reads and writes entries of that
+    type: a stored value is decoded with ``entry_type.from_json`` on its read, and an entry is
+    encoded with its ``to_json`` at the commit; without one, the values are the JSON documents."""
+
+    def __init__(self, table: Any, entry_type: Any = None) -> None:
         self.table = table
+        self._from_json = entry_type.from_json if entry_type is not None else None
         self._store_get: Any = None
         self._batch: dict[Any, tuple[Any, Any]] = {}
         self._message: dict[Any, tuple[Any, Any]] = {}
@@ -120,6 +127,8 @@ class StagedTable(MutableMapping):
                     if key in table:
                         del table[key]
                 else:
+                    if self._from_json is not None:
+                        value = value.to_json()
                     table[key] = orjson.dumps(value, option=JSON_OPTIONS)
         self._batch = {}
         return written
@@ -132,7 +141,11 @@ class StagedTable(MutableMapping):
         if self._store_get is None:
             self._store_get = self.table.data.get
         raw = self._store_get(stored_key(key))
-        return None if raw is None else orjson.loads(raw)
+        return None if raw is None else self._decode(raw)
+
+    def _decode(self, raw: bytes) -> Any:
+        value = orjson.loads(raw)
+        return value if self._from_json is None else self._from_json(value)
 
     def _staged(self, key: Any) -> tuple[Any, Any] | None:
         staged = self._message.get(key)
@@ -181,7 +194,7 @@ class StagedTable(MutableMapping):
         return len(self.table)
 
     def items(self):  # type: ignore[override]
-        return ((key, orjson.loads(raw)) for key, raw in self.table.items())
+        return ((key, self._decode(raw)) for key, raw in self.table.items())
 
 
 @dataclass(slots=True)
@@ -242,7 +255,7 @@ async def deliver(outputs: list[Output], send: SendFunction, *,
                   on_permanent: Callable[[Output, BaseException], Output | None],
                   on_retry: Callable[[Output, BaseException, int], None],
                   send_batches: SendBatchesFunction | None = None,
-                  max_backoff: float = 5.0) -> None:
+                  backoff: Backoff = Backoff(0.1, 5.0)) -> None:
     """Send `outputs` and wait until the broker acknowledged every one.
 
     With `send_batches`, the first attempt queues the outputs as whole produce batches, one
@@ -294,7 +307,7 @@ async def deliver(outputs: list[Output], send: SendFunction, *,
         pending = retry
         if pending:
             attempt += 1
-            await asyncio.sleep(min(max_backoff, 0.05 * 2 ** attempt))
+            await asyncio.sleep(backoff.delay(attempt))
 
 
 def _failed(exc: BaseException) -> asyncio.Future:

@@ -39,6 +39,7 @@ import orjson
 
 from agents.domain.config import ConfigError, TanggapConfig, load_config
 from agents.domain.cluster import Clusterer, ClusterPolicy, route
+from agents.domain.state import ClusterEntry, ThreadEntry
 from agents.domain.triage import Triage
 from schemas.events import InvalidInput, RawPost, message_key, post_key
 from streams.broker import BrokerError, EmbeddedBroker
@@ -105,9 +106,9 @@ def triage_lines(config: TanggapConfig, lines: Iterator[tuple[int, bytes]],
     clustering); invalid lines are reported."""
     triage = Triage(config)
     clusterer = Clusterer(policy, config.timezone)
-    state: dict[str, dict] = {}
+    state: dict[str, ThreadEntry] = {}
     orphans: dict[str, list[dict]] = {}
-    clusters: dict[str, dict] = {}
+    clusters: dict[str, ClusterEntry] = {}
 
     def apply(result) -> Iterator[dict]:
         result.apply(state, orphans)

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from agents.domain.state import Clock
+
 TABLES = ("threads", "orphans", "clusters", "clocks")
 """The tables of the pipeline (agents/triage.py, agents/cluster.py, agents/sla.py)."""
 OFFSET_KEY = b"__faust\0offset__"
@@ -113,10 +115,10 @@ def open_clocks(settings) -> tuple[int, int]:
                     continue
                 total += 1
                 try:
-                    stages = orjson.loads(value).get("stages") or {}
-                    running += any(stage.get("stopped_at") is None for stage in stages.values())
-                except (orjson.JSONDecodeError, AttributeError, TypeError):
+                    clock = Clock.from_json(orjson.loads(value))
+                except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
                     continue
+                running += any(stage.stopped_at is None for stage in (clock.stages or {}).values())
         finally:
             db.close()
     return running, total

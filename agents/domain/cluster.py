@@ -37,6 +37,7 @@ from typing import Any
 from agents.domain.classify import PRIORITIES
 from agents.domain.dedupe import complaint_id_for
 from agents.domain.fingerprint import Fingerprint, WindowIndex, fingerprint
+from agents.domain.state import SNAPSHOT_FIELDS, ClusterEntry, IgnoredPost, Member, SentContent, total
 from agents.domain.triage import TriageResult, _recent, complaint_event
 from schemas.events import InvalidInput, parse_time, stable_id
 
@@ -62,6 +63,9 @@ standard error with 45 permutations is about 0.075)."""
 MIN_CONTAINMENT_SHINGLES = 24
 """A truncated copy counts by containment only when the shorter text has at least this many
 shingles: "lampu mati" is contained in every street-light complaint."""
+TEXT_CACHE = 1024
+"""Texts whose fingerprint text and fingerprint are remembered (the latest used): a copy pasted
+verbatim costs neither again. A fingerprint of FINGERPRINT_CHARS characters is ~25 kB."""
 
 FILLER_WORDS = frozenset("""
 min mimin admin minn mohon tolong please pls plis segera pak bu bapak ibu bupati wabup kak kakak gan
@@ -170,13 +174,19 @@ def copy_words(text: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=TEXT_CACHE)
 def fingerprint_text(text: str, kecamatan: str | None = None) -> str:
     """The words that tell copies of a complaint apart from other complaints (:func:`copy_words`):
     without fillers and function words, and without the kecamatan's name, which the bucket key
     already carries (every complaint of the bucket names it, so its shingles would make all of
-    them look alike)."""
+    them look alike). Remembered for the latest TEXT_CACHE texts: copies are often verbatim."""
     dropped = _dropped_words(kecamatan)
     return " ".join([word for word in copy_words(text) if word not in dropped])[:FINGERPRINT_CHARS]
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _fingerprint(text: str) -> Fingerprint:
+    return fingerprint(text, NUM_PERM, MINHASH_SEED)
 
 
 @lru_cache(maxsize=1024)
@@ -311,8 +321,9 @@ class LshIndex:
 
     @staticmethod
     def fingerprint(text: str) -> Fingerprint:
-        """The MinHash and the distinct shingle hashes: what the index keeps of a text."""
-        return fingerprint(text, NUM_PERM, MINHASH_SEED)
+        """The MinHash and the distinct shingle hashes: what the index keeps of a text (read, never
+        changed, so the latest TEXT_CACHE are remembered for verbatim copies)."""
+        return _fingerprint(text)
 
     def candidates(self, bucket: str, fingerprint: Fingerprint, least: float) -> list[tuple[float, str]]:
         """Fingerprints sharing a band with `fingerprint` whose estimated Jaccard is at least
@@ -363,7 +374,7 @@ class LshIndex:
 class ClusterResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    updates: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    updates: dict[str, ClusterEntry | None] = field(default_factory=dict)
     """Cluster-table entries to write, by complaint id (the caller applies them); None deletes
     the entry (expired with the window, see docs/dedupe.md)."""
 
@@ -412,17 +423,10 @@ def route(result: TriageResult) -> tuple[list[dict[str, Any]], dict[str, dict[st
 
 
 class Clusterer:
-    """The clustering stage's logic over the cluster table (``entries``, keyed by complaint id):
-
-    - a survivor: the complaint snapshot, its members' mention counts and platforms
-      (``members``: complaint id -> [mentions, platforms], at most ``max_members`` of them plus
-      the FOLDED aggregate), ``resolved``, ``raised``, ``last_at`` (the newest member's time);
-      once merged, ``sent`` and ``alone_until`` (what its replayed events must repeat:
-      :meth:`_as_first_sent`, :meth:`_follow_up`);
-    - an alias: ``{"alias_of": survivor id, ...}`` for a complaint merged into another.
-
-    Both keep the fingerprint text (until it leaves the window) and event time so the index can
-    be rebuilt. Entries expire with the window (:meth:`_settle_expired`, docs/dedupe.md).
+    """The clustering stage's logic over the cluster table (``entries``: complaint id ->
+    agents.domain.state.ClusterEntry, a survivor, an alias or an ignored post). A survivor's
+    ``sent`` and ``alone_until`` are what its replayed events must repeat (:meth:`_as_first_sent`,
+    :meth:`_follow_up`). Entries expire with the window (:meth:`_settle_expired`, docs/dedupe.md).
     """
 
     def __init__(self, policy: ClusterPolicy | None = None, tz: Any = None) -> None:
@@ -447,7 +451,7 @@ class Clusterer:
         expiry costs it no table read or write. Derived state like the index: rebuilt from the
         table, and an id watched by a message whose writes were discarded only costs a read."""
 
-    def rebuild(self, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+    def rebuild(self, entries: Iterable[tuple[str, ClusterEntry]]) -> int:
         """Rebuild the index, the stream times and the expiry queues from the table: after
         every assignment, of the partitions this worker owns. The stream times come from the
         table too, not from what this worker processed before: the table is what a replay
@@ -467,19 +471,19 @@ class Clusterer:
             if not entry:
                 continue
             present.add(complaint_id)
-            if entry.get("alias_of"):
-                aliases.append((complaint_id, entry["alias_of"], entry.get("bucket", "")))
-            elif IGNORED in entry:
+            if entry.alias_of:
+                aliases.append((complaint_id, entry.alias_of, entry.bucket))
+            elif entry.ignored is not None:
                 watched.add(complaint_id)  # an ignored post no complaint claimed: goes with the window
-            elif "members" in entry:
-                listed.update(entry["members"])
-                if entry.get("resolved"):
+            elif entry.members is not None:
+                listed.update(entry.members)
+                if entry.resolved:
                     watched.add(complaint_id)
-                    watched.update(member for member in entry["members"] if member != FOLDED)
-            key = _key_of_bucket(entry.get("bucket", ""))
+                    watched.update(member for member in entry.members if member != FOLDED)
+            key = _key_of_bucket(entry.bucket)
             bucket = index_bucket(key)
-            at = entry.get("at", 0.0)
-            rows.append((at, complaint_id, key, bucket, entry.get("text")))
+            at = entry.at
+            rows.append((at, complaint_id, key, bucket, entry.text))
             if at > watermarks.get(key, -inf):
                 watermarks[key] = at
         rows.sort(key=lambda row: row[0])
@@ -500,9 +504,9 @@ class Clusterer:
         """Event times before this have left the cluster key's window."""
         return self.watermarks.get(key, -inf) - self.policy.window_seconds
 
-    def _cutoff_of(self, entry: Mapping[str, Any]) -> float:
+    def _cutoff_of(self, entry: ClusterEntry) -> float:
         """The cutoff of the cluster key an entry lives under (its bucket's)."""
-        return self._cutoff(_key_of_bucket(entry.get("bucket", "")))
+        return self._cutoff(_key_of_bucket(entry.bucket))
 
     def _queue_expired(self, complaint_id: str, bucket: str) -> None:
         key = _key_of_bucket(bucket)
@@ -511,7 +515,7 @@ class Clusterer:
             queue = self.expiring[key] = deque()
         queue.append(complaint_id)
 
-    def process(self, envelope: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]) -> ClusterResult:
+    def process(self, envelope: Mapping[str, Any], entries: Mapping[str, ClusterEntry]) -> ClusterResult:
         result = ClusterResult()
         view = _Overlay(entries, result.updates)
         if RESOLUTION_NOTICE in envelope:
@@ -546,15 +550,15 @@ class Clusterer:
         A redelivered message is processed again against a table that may have moved on (copies
         merged since, mentions counted since, priority raised since), so content computed from
         the survivor would differ. The survivor remembers the content it computed for its latest
-        RECENT_MENTIONS (agents.domain.triage) events: ``sent``, event id -> [mentions,
-        platforms, priority, reasons]. An event whose content equals its cause's is not
+        RECENT_MENTIONS (agents.domain.triage) events: ``sent``, event id -> SentContent
+        (mentions, platforms, priority, reasons). An event whose content equals its cause's is not
         remembered, so single, never-merged complaints stay as small as before. A replay against
         older state recomputes the same content and needs nothing."""
         survivor_id = emitted["complaint_id"]
         survivor = view.get(survivor_id)
-        if survivor is None or "members" not in survivor:
+        if survivor is None or survivor.members is None:
             return emitted
-        sent = survivor.get("sent")
+        sent = survivor.sent
         event_id = emitted["event_id"]
         if sent and event_id in sent:
             mentions, platforms, priority, reasons = sent[event_id]
@@ -563,8 +567,9 @@ class Clusterer:
         if event_id == cause["event_id"] and (emitted is cause or all(emitted.get(f) == cause.get(f)
                                                                    for f in _SENT_FIELDS)):
             return emitted
-        content = [emitted.get(f) for f in _SENT_FIELDS]
-        view[survivor_id] = {**survivor, "sent": _recent({**(sent or {}), event_id: content})}
+        updated = survivor.copy()
+        updated.sent = _recent({**(sent or {}), event_id: SentContent(*[emitted.get(f) for f in _SENT_FIELDS])})
+        view[survivor_id] = updated
         return emitted
 
     def _settle_expired(self, key: str | None, view: _Overlay) -> None:
@@ -582,10 +587,10 @@ class Clusterer:
             entry = view.get(complaint_id)
             if entry is None:
                 continue
-            if IGNORED in entry and not entry.get("alias_of"):
+            if entry.ignored is not None and not entry.alias_of:
                 view[complaint_id] = None  # an ignored post that no complaint claimed in the window
                 continue
-            survivor_id = entry.get("alias_of") or complaint_id
+            survivor_id = entry.alias_of or complaint_id
             survivor = view.get(survivor_id)
             if survivor is None:
                 view[complaint_id] = None
@@ -595,14 +600,14 @@ class Clusterer:
         if not queue:
             del self.expiring[key]
 
-    def _delete_if_done(self, survivor_id: str, survivor: Mapping[str, Any], cutoff: float, view: _Overlay) -> bool:
+    def _delete_if_done(self, survivor_id: str, survivor: ClusterEntry, cutoff: float, view: _Overlay) -> bool:
         """A resolved survivor whose newest member left the window: no copy can join it any more,
         so it and its aliases go. A resolved survivor still in the window is watched: the
         expiry of its newest member deletes it."""
-        if not survivor.get("resolved"):
+        if not survivor.resolved:
             return False
-        members = [member for member in survivor.get("members", ()) if member != FOLDED]
-        if survivor.get("last_at", survivor.get("at", 0.0)) >= cutoff:
+        members = [member for member in survivor.members or () if member != FOLDED]
+        if survivor.newest_at >= cutoff:
             self.watched.add(survivor_id)
             self.watched.update(members)
             return False
@@ -627,15 +632,16 @@ class Clusterer:
             return  # another partition's complaint, or one this stage never saw
         survivor_id = self.resolve(complaint_id, view)
         survivor = view.get(survivor_id)
-        if survivor is None or "members" not in survivor or survivor.get("resolved"):
+        if survivor is None or survivor.members is None or survivor.resolved:
             return
-        survivor = {**survivor, "resolved": True}
+        survivor = survivor.copy()
+        survivor.resolved = True
         view[survivor_id] = survivor
         self._delete_if_done(survivor_id, survivor, self._cutoff_of(survivor), view)
 
-    def resolve(self, complaint_id: str, entries: Mapping[str, Mapping[str, Any]]) -> str:
+    def resolve(self, complaint_id: str, entries: Mapping[str, ClusterEntry]) -> str:
         entry = entries.get(complaint_id)
-        return entry["alias_of"] if entry and entry.get("alias_of") else complaint_id
+        return entry.alias_of if entry is not None and entry.alias_of else complaint_id
 
     def _advance(self, key: str, at: float) -> float:
         """Move the cluster key's stream time to `at` and forget the fingerprints that left its
@@ -660,13 +666,13 @@ class Clusterer:
         if self._maybe_decided(key, complaint_id, text, at, cutoff) and view.get(complaint_id) is not None:
             # A redelivered envelope: decided before.
             existing = view[complaint_id]
-            if existing.get("alias_of"):
-                survivor = view[existing["alias_of"]]
+            if existing.alias_of:
+                survivor = view[existing.alias_of]
                 result.events.append(self._attached(survivor, event, []))
-                merged[post.get("key", "")] = (existing["alias_of"], [])
+                merged[post.get("key", "")] = (existing.alias_of, [])
             else:
                 result.events.append(event)
-                for claimed in existing.get("claimed", ()):
+                for claimed in existing.claimed or ():
                     self._claim_sent(complaint_id, claimed, view, result)
             return
         bucket = index_bucket(key)
@@ -674,12 +680,13 @@ class Clusterer:
         unclaimed: list[tuple[str, list[str]]] = []
         match = (self._match(event, text, fingerprint, bucket, at, view, unclaimed)
                  if fingerprint is not None else None)
-        own = {"at": at, "text": text or None, "bucket": bucket}
-        member = [event.get("mentions") or 1, list(event.get("platforms") or [])]
-        if match is not None and not view[match[0]].get("resolved"):
+        own = ClusterEntry(at, text or None, bucket)
+        member = Member(event.get("mentions") or 1, list(event.get("platforms") or []))
+        if match is not None and not view[match[0]].resolved:
             survivor_id, reasons = match
             survivor = self._join(survivor_id, complaint_id, member, at, view)
-            view[complaint_id] = {**own, "alias_of": survivor_id}
+            own.alias_of = survivor_id
+            view[complaint_id] = own
             merged[post.get("key", "")] = (survivor_id, reasons)
             result.events.append(self._attached(survivor, event, reasons))
             self._maybe_raise(survivor_id, view, event, result)
@@ -687,10 +694,9 @@ class Clusterer:
             opened = event
             if match is not None:
                 opened = {**event, "reasons": [*event["reasons"], f"dedupe:recurrence_of[{match[0]}]"]}
-            # Absent means None, False or (last_at) the survivor's own time: the entry is
-            # encoded on every write and decoded on every read, so it carries no defaults.
-            own.update({f: value for f in _SNAPSHOT if (value := event.get(f)) is not None})
-            own["members"] = {complaint_id: member}
+            for name in SNAPSHOT_FIELDS:
+                setattr(own, name, event.get(name))
+            own.members = {complaint_id: member}
             view[complaint_id] = own
             result.events.append(opened)
             if unclaimed:
@@ -699,16 +705,18 @@ class Clusterer:
         if fingerprint is not None:
             self.index.add(complaint_id, bucket, text, at, fingerprint)
 
-    def _join(self, survivor_id: str, complaint_id: str, member: list[Any], at: float,
-              view: _Overlay) -> dict[str, Any]:
+    def _join(self, survivor_id: str, complaint_id: str, member: Member, at: float,
+              view: _Overlay) -> ClusterEntry:
         """The survivor with one more member (written to the view)."""
-        survivor = dict(view[survivor_id])
-        if len(survivor["members"]) == 1 and survivor_id in survivor["members"]:
-            survivor["alone_until"] = survivor["members"][survivor_id][0]
-        survivor["members"] = self._joined(survivor["members"], complaint_id, member)
-        if complaint_id not in survivor["members"]:  # folded: its survivor may go first
+        survivor = view[survivor_id].copy()
+        members = survivor.members
+        if len(members) == 1 and survivor_id in members:
+            survivor.alone_until = members[survivor_id].mentions
+        members = self._joined(members, complaint_id, member)
+        survivor.replace_members(members)
+        if complaint_id not in members:  # folded: its survivor may go first
             self.watched.add(complaint_id)
-        survivor["last_at"] = max(at, survivor.get("last_at", survivor.get("at", at)))
+        survivor.last_at = max(at, survivor.newest_at)
         view[survivor_id] = survivor
         return survivor
 
@@ -718,7 +726,7 @@ class Clusterer:
         complaint: classifiers tell near-identical texts apart by a greeting or a closing. If it
         is a copy of a complaint in the window, it joins that complaint as a near-duplicate and
         the complaint's decision stands for it; otherwise it stays ignored, and its fingerprint
-        waits in the window (an entry marked IGNORED) for a complaint that copies it
+        waits in the window (an entry with ``ignored`` set) for a complaint that copies it
         (:meth:`_claim`). Its id in the table is the complaint id it would have had."""
         post_key = record["post_key"]
         own_id = complaint_id_for(post_key)
@@ -733,24 +741,25 @@ class Clusterer:
         cause = {"post": post, "occurred_at": record["created_at"], "event_id": own_id}
         if self._maybe_decided(key, own_id, text, at, cutoff) and view.get(own_id) is not None:
             existing = view[own_id]  # a redelivered envelope: decided before
-            survivor = view.get(existing.get("alias_of") or "")
+            survivor = view.get(existing.alias_of or "")
             if survivor is None:
                 return record
             event = self._attached(survivor, cause, [])
             result.events.append(self._as_first_sent(event, {"event_id": None}, view))
-            return self._claimed_record(record, existing["alias_of"], survivor, [])
+            return self._claimed_record(record, existing.alias_of, survivor, [])
         bucket = index_bucket(key)
         fingerprint = LshIndex.fingerprint(text)
         match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
-        own = {"at": at, "text": text, "bucket": bucket, IGNORED: {"post": post, "kind": record["kind"], "record": record}}
+        own = ClusterEntry(at, text, bucket, ignored=IgnoredPost(post, record["kind"], record))
         self.index.add(own_id, bucket, text, at, fingerprint)
-        if match is None or view[match[0]].get("resolved"):
+        if match is None or view[match[0]].resolved:
             view[own_id] = own
             self.watched.add(own_id)
             return record
         survivor_id, reasons = match
-        survivor = self._join(survivor_id, own_id, [1, [post.get("platform") or record["platform"]]], at, view)
-        view[own_id] = {**own, "alias_of": survivor_id}
+        survivor = self._join(survivor_id, own_id, Member(1, [post.get("platform") or record["platform"]]), at, view)
+        own.alias_of = survivor_id
+        view[own_id] = own
         event = self._attached(survivor, cause, reasons)
         result.events.append(self._as_first_sent(event, {"event_id": None}, view))
         self._maybe_raise(survivor_id, view, cause, result)
@@ -763,12 +772,18 @@ class Clusterer:
         claimed = []
         for ignored_id, reasons in unclaimed:
             entry = view[ignored_id]
-            post = entry[IGNORED].get("post") or {}
-            self._join(survivor_id, ignored_id, [1, [post.get("platform") or "other"]], entry.get("at", 0.0), view)
-            view[ignored_id] = {**entry, "alias_of": survivor_id, IGNORED: {**entry[IGNORED], "reasons": reasons}}
+            ignored = entry.ignored
+            post = ignored.post or {}
+            self._join(survivor_id, ignored_id, Member(1, [post.get("platform") or "other"]), entry.at, view)
+            joined = entry.copy()
+            joined.alias_of = survivor_id
+            joined.ignored = IgnoredPost(ignored.post, ignored.kind, ignored.record, reasons)
+            view[ignored_id] = joined
             self.watched.discard(ignored_id)
             claimed.append(ignored_id)
-        view[survivor_id] = {**view[survivor_id], "claimed": claimed}
+        survivor = view[survivor_id].copy()
+        survivor.claimed = claimed
+        view[survivor_id] = survivor
         for ignored_id in claimed:
             self._claim_sent(survivor_id, ignored_id, view, result)
 
@@ -776,29 +791,29 @@ class Clusterer:
         """The event and the record of a claimed ignored post (again, for a redelivered envelope)."""
         entry = view.get(ignored_id)
         survivor = view.get(survivor_id)
-        if entry is None or survivor is None or IGNORED not in entry:
+        if entry is None or survivor is None or entry.ignored is None:
             return
-        ignored = entry[IGNORED]
-        post = ignored.get("post") or {}
+        ignored = entry.ignored
+        post = ignored.post or {}
         cause = {"post": post, "occurred_at": post.get("created_at"), "event_id": ignored_id}
-        reasons = list(ignored.get("reasons") or ())
+        reasons = list(ignored.reasons or ())
         result.events.append(self._as_first_sent(self._attached(survivor, cause, reasons), {"event_id": None}, view))
         # The record triage sent for the post, kept with it (whatever fields a release adds).
-        record = ignored.get("record") or {
+        record = ignored.record or {
             "event_id": "", "post_key": post.get("key"), "platform": post.get("platform"),
             "post_id": post.get("post_id"), "created_at": post.get("created_at"), "outcome": "ignored",
-            "kind": ignored.get("kind"), "category": None, "priority": None, "opd": None, "kecamatan": None,
+            "kind": ignored.kind, "category": None, "priority": None, "opd": None, "kecamatan": None,
             "desa": None, "complaint_id": None, "duplicate_of": None, "duplicate_via": None,
-            "ignored_reason": ignored.get("kind"), "reasons": []}
+            "ignored_reason": ignored.kind, "reasons": []}
         result.records.append(self._claimed_record(record, survivor_id, view[survivor_id], reasons))
 
     @staticmethod
-    def _claimed_record(record: Mapping[str, Any], survivor_id: str, survivor: Mapping[str, Any],
+    def _claimed_record(record: Mapping[str, Any], survivor_id: str, survivor: ClusterEntry,
                         reasons: list[str]) -> dict[str, Any]:
         """An ignored post's record as a near-duplicate of a complaint, with the complaint's decision."""
-        return {**record, **{f: survivor.get(f) for f in _SNAPSHOT}, "complaint_id": survivor_id,
+        return {**record, **survivor.snapshot(), "complaint_id": survivor_id,
                 "event_id": stable_id("tri", record["post_key"], "mention"), "outcome": "mention",
-                "duplicate_of": (survivor.get("first_post") or {}).get("key"), "duplicate_via": "near_duplicate",
+                "duplicate_of": survivor.first_post_key, "duplicate_via": "near_duplicate",
                 "ignored_reason": None,
                 "reasons": [*record["reasons"], *reasons, f"dedupe:decision_of_complaint[{record['kind']}]"]}
 
@@ -832,15 +847,15 @@ class Clusterer:
             entry = view.get(candidate)
             if entry is None:
                 continue
-            survivor_id = entry.get("alias_of") or candidate
+            survivor_id = entry.alias_of or candidate
             survivor = view.get(survivor_id)
             if survivor is None:
                 continue
-            dormant = "members" not in survivor
-            if dormant and (unclaimed is None or IGNORED not in survivor):
+            dormant = survivor.members is None
+            if dormant and (unclaimed is None or survivor.ignored is None):
                 continue
             desa = event.get("desa")
-            if desa and survivor.get("desa") and survivor["desa"] != desa:
+            if desa and survivor.desa and survivor.desa != desa:
                 continue
             if self._differs(text, entry, survivor if survivor_id != candidate else None, jaccard >= least):
                 continue
@@ -848,22 +863,22 @@ class Clusterer:
             if dormant:
                 unclaimed.append((candidate, [f"dedupe:near_duplicate[{candidate}]", how]))
                 continue
-            first = (survivor.get("first_post") or {}).get("key", survivor_id)
+            first = survivor.first_post.get("key", survivor_id) if survivor.first_post else survivor_id
             return survivor_id, [f"dedupe:near_duplicate[{first}]", how]
         return None
 
     @staticmethod
-    def _differs(text: str, candidate: Mapping[str, Any], survivor: Mapping[str, Any] | None, resembles: bool) -> bool:
+    def _differs(text: str, candidate: ClusterEntry, survivor: ClusterEntry | None, resembles: bool) -> bool:
         """Whether a close candidate is still another complaint: its text or its survivor's names
         another place at the same position (:func:`conflict`; the survivor too, since a copy cut
         before the place joins whatever it is contained in), or the match is by containment only
         and the shorter text ends with a place marker (cut right before the place it names)."""
-        theirs = candidate.get("text")
+        theirs = candidate.text
         if not theirs:
             return False
         if conflict(text, theirs) is not None:
             return True
-        if survivor is not None and survivor.get("text") and conflict(text, survivor["text"]) is not None:
+        if survivor is not None and survivor.text and conflict(text, survivor.text) is not None:
             return True
         if not resembles:
             shorter = text if len(text) <= len(theirs) else theirs
@@ -871,7 +886,7 @@ class Clusterer:
                 return True
         return False
 
-    def _attached(self, survivor: Mapping[str, Any], cause: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
+    def _attached(self, survivor: ClusterEntry, cause: Mapping[str, Any], reasons: list[str]) -> dict[str, Any]:
         post = cause.get("post")
         return complaint_event(
             "duplicate_attached", _summary(survivor), cause=(post or {}).get("key") or cause["event_id"],
@@ -881,36 +896,36 @@ class Clusterer:
         complaint_id = event["complaint_id"]
         survivor_id = self.resolve(complaint_id, view)
         survivor = view.get(survivor_id)
-        if survivor is None or "members" not in survivor:
+        if survivor is None or survivor.members is None:
             result.events.append(event)  # opened before this stage existed, or expired: as is
             return
-        survivor = dict(survivor)
+        survivor = survivor.copy()
         if event["type"] == "duplicate_attached" and event.get("mentions") is not None:
-            members = survivor["members"]
+            members = survivor.members
             old = members.get(complaint_id)
             if old is None and FOLDED in members and survivor_id != complaint_id:
                 # folded: its own count is not kept; triage sends one event per mention
-                survivor["members"] = self._joined(members, complaint_id, [1, list(event.get("platforms") or [])])
+                survivor.replace_members(self._joined(members, complaint_id, Member(1, list(event.get("platforms") or []))))
             else:
-                old = old or [0, []]
-                platforms = list(dict.fromkeys([*old[1], *(event.get("platforms") or [])]))
-                survivor["members"] = {**members, complaint_id: [max(old[0], event["mentions"]), platforms]}
+                old = old or Member(0, [])
+                platforms = list(dict.fromkeys([*old.platforms, *(event.get("platforms") or [])]))
+                survivor.replace_members({**members, complaint_id: Member(max(old.mentions, event["mentions"]), platforms)})
         if event["type"] == "resolved":
-            survivor["resolved"] = True
+            survivor.resolved = True
         view[survivor_id] = survivor
         if survivor_id == complaint_id and event["type"] == "duplicate_attached" and event.get("mentions") is not None:
             # Not merged: the event says what triage counted when it was sent (its mentions,
             # platforms and priority), plus any copies merged into it. Taking the stored
             # maximum or a later-raised priority instead would make a replayed event (after a
             # crash or rebalance) differ from its first copy under the same id.
-            as_sent = [event["mentions"], list(event.get("platforms") or [])]
-            if event["mentions"] <= survivor.get("alone_until", 0):
+            as_sent = Member(event["mentions"], list(event.get("platforms") or []))
+            if event["mentions"] <= survivor.alone_until:
                 # Triage counts a complaint's mentions up one by one, in order: this one was sent
                 # before the first copy joined (this is a replay), when it was counted alone.
-                counts = _summary({"members": {complaint_id: as_sent}})
+                mentions, platforms = total({complaint_id: as_sent})
             else:
-                counts = _summary({**survivor, "members": {**survivor["members"], complaint_id: as_sent}})
-            rewritten = {**event, "mentions": counts["mentions"], "platforms": counts["platforms"]}
+                mentions, platforms = total({**survivor.members, complaint_id: as_sent})
+            rewritten = {**event, "mentions": mentions, "platforms": platforms}
         else:
             rewritten = {**event, **_summary(survivor)}
         if survivor_id != complaint_id:
@@ -921,18 +936,19 @@ class Clusterer:
         if event["type"] == "duplicate_attached":
             self._maybe_raise(survivor_id, view, event, result)
 
-    def _joined(self, members: Mapping[str, list[Any]], complaint_id: str, member: list[Any]) -> dict[str, list[Any]]:
+    def _joined(self, members: Mapping[str, Member], complaint_id: str, member: Member) -> dict[str, Member]:
         """Members with one more: kept apart up to max_members, then added to the FOLDED
         aggregate (mentions summed, platforms united)."""
         individual = len(members) - (FOLDED in members)
         if complaint_id in members or individual < self.policy.max_members:
             return {**members, complaint_id: member}
-        mentions, platforms = members.get(FOLDED, [0, []])
-        return {**members, FOLDED: [mentions + member[0], list(dict.fromkeys([*platforms, *member[1]]))]}
+        mentions, platforms = members.get(FOLDED, Member(0, []))
+        return {**members, FOLDED: Member(mentions + member.mentions,
+                                          list(dict.fromkeys([*platforms, *member.platforms])))}
 
     def _maybe_raise(self, survivor_id: str, view: _Overlay, cause: Mapping[str, Any], result: ClusterResult) -> None:
         survivor = view[survivor_id]
-        if survivor.get("raised") or survivor.get("resolved"):
+        if survivor.raised or survivor.resolved:
             return
         summary = _summary(survivor)
         policy = self.policy
@@ -941,10 +957,11 @@ class Clusterer:
             reasons.append(f"viral:mentions[{summary['mentions']}>={policy.viral_mentions}]")
         if len(summary["platforms"]) >= policy.viral_platforms:
             reasons.append(f"viral:platforms[{len(summary['platforms'])}>={policy.viral_platforms}]")
-        higher = raised(survivor.get("priority"))
-        if not reasons or higher == survivor.get("priority"):
+        higher = raised(survivor.priority)
+        if not reasons or higher == survivor.priority:
             return
-        survivor = {**survivor, "priority": higher, "raised": higher}
+        survivor = survivor.copy()
+        survivor.priority = survivor.raised = higher
         view[survivor_id] = survivor
         event = complaint_event("reprioritized", _summary(survivor), cause=higher or "", tz=self.tz,
                                 occurred_at=parse_time(cause["occurred_at"]), post=cause.get("post"),
@@ -957,19 +974,20 @@ class Clusterer:
         if record["outcome"] == "opened" and post_key in merged:
             survivor_id, reasons = merged[post_key]
             survivor = view[survivor_id]
-            return {**record, **{f: survivor.get(f) for f in _SNAPSHOT}, "complaint_id": survivor_id,
+            return {**record, **survivor.snapshot(), "complaint_id": survivor_id,
                     "event_id": stable_id("tri", post_key, "mention"), "outcome": "mention",
-                    "duplicate_of": (survivor.get("first_post") or {}).get("key"),
+                    "duplicate_of": survivor.first_post_key,
                     "duplicate_via": "near_duplicate", "reasons": [*record["reasons"], *reasons]}
         complaint_id = record["complaint_id"]
         survivor_id = self.resolve(complaint_id, view)
         if survivor_id == complaint_id:
             return record
-        survivor = view.get(survivor_id) or {}
+        survivor = view.get(survivor_id) or ClusterEntry()
         rewritten = {**record, "complaint_id": survivor_id,
                      "reasons": [*record["reasons"], f"dedupe:alias_of[{survivor_id}]"]}
-        if record.get("kind") == survivor.get("kind"):
-            rewritten.update({f: survivor.get(f) for f in ("category", "priority", "opd", "kecamatan", "desa", "needs_review")})
+        if record.get("kind") == survivor.kind:
+            rewritten.update({f: getattr(survivor, f) for f in ("category", "priority", "opd", "kecamatan", "desa",
+                                                                "needs_review")})
         return rewritten
 
 
@@ -989,33 +1007,26 @@ def _envelope_key(envelope: Mapping[str, Any]) -> str | None:
     return None
 
 
-IGNORED = "ignored"
-"""Key of a table entry for a post that triage ignored by its kind (Clusterer._ignored)."""
 RESOLUTION_NOTICE = "resolution_notice"
 """Key of the envelope that tells every partition of this stage a desk response resolved a
 complaint (agents/responses.py)."""
-_SNAPSHOT = ("complaint_id", "kind", "category", "priority", "opd", "kecamatan", "desa", "needs_review", "first_post")
 _SENT_FIELDS = ("mentions", "platforms", "priority", "reasons")
 """The fields of a complaint event this stage computes from the survivor's state (the others are
 the survivor's snapshot, fixed once it is opened, or the cause's own)."""
 
 
-def _summary(survivor: Mapping[str, Any]) -> dict[str, Any]:
-    mentions = 0
-    platforms: list[str] = []
-    for count, member_platforms in survivor.get("members", {}).values():
-        mentions += int(count)
-        platforms.extend(p for p in member_platforms if p not in platforms)
-    return {**{f: survivor.get(f) for f in _SNAPSHOT}, "mentions": mentions, "platforms": platforms}
+def _summary(survivor: ClusterEntry) -> dict[str, Any]:
+    mentions, platforms = survivor.counts()
+    return {**survivor.snapshot(), "mentions": mentions, "platforms": platforms}
 
 
-class _Overlay(Mapping[str, Mapping[str, Any]]):
+class _Overlay(Mapping[str, ClusterEntry]):
     """The table as this envelope sees it: its own pending updates over the stored entries."""
 
-    def __init__(self, base: Mapping[str, Mapping[str, Any]], updates: MutableMapping[str, dict[str, Any]]) -> None:
+    def __init__(self, base: Mapping[str, ClusterEntry], updates: MutableMapping[str, ClusterEntry | None]) -> None:
         self.base = base
         self.updates = updates
-        self.read: dict[str, Mapping[str, Any] | None] = {}
+        self.read: dict[str, ClusterEntry | None] = {}
         """Entries read from the base: a table read decodes a JSON value (RocksDB), and the
         stage reads a survivor several times per message. Treated as read-only."""
 
@@ -1028,13 +1039,13 @@ class _Overlay(Mapping[str, Mapping[str, Any]]):
             value = read[key] if key in read else read.setdefault(key, self.base.get(key))
         return default if value is None else value
 
-    def __getitem__(self, key: str) -> Mapping[str, Any]:
+    def __getitem__(self, key: str) -> ClusterEntry:
         value = self.get(key)
         if value is None:
             raise KeyError(key)
         return value
 
-    def __setitem__(self, key: str, value: dict[str, Any] | None) -> None:
+    def __setitem__(self, key: str, value: ClusterEntry | None) -> None:
         self.updates[key] = value
 
     def __iter__(self):

@@ -13,17 +13,19 @@ to the partition that holds its root's state:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from schemas.events import stable_id
+
+if TYPE_CHECKING:
+    from agents.domain.state import ThreadEntry
 
 
 def complaint_id_for(opening_post_key: str) -> str:
     return stable_id("cmp", opening_post_key)
 
 
-def is_processed(entry: Mapping[str, Any] | None) -> bool:
+def is_processed(entry: ThreadEntry | None) -> bool:
     """Whether a thread-state entry records the post itself having been processed (as opposed
     to a placeholder written for a post that others pointed at before it arrived)."""
-    return entry is not None and entry.get("seen", True)
+    return entry is not None and entry.seen

@@ -1,6 +1,6 @@
 """SLA policies and the clocks of one complaint, as pure functions.
 
-A clock is a small dict (it lives in a faust table) with one entry per *stage*: the first
+A clock (agents.domain.state.Clock; it lives in a faust table) has one StageClock per *stage*: the first
 response, and (for every policy that has one) the resolution. Each stage has a budget in its
 calendar's time (working time, or round the clock) and raises *levels* as that budget is spent:
 `at_risk` (a configurable share, default 75%), `breached` (100%) and escalations at multiples
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.domain.calendar import Calendar
+from agents.domain.state import STAGE_FIRST_RESPONSE, Clock, EarlyEvent, StageClock
 from schemas.events import BREACH_EVENT_TYPE_PREFIX, format_time, parse_time, stable_id
 
-STAGE_FIRST_RESPONSE = "first_response"
 STAGE_RESOLUTION = "resolution"
 STAGES = (STAGE_FIRST_RESPONSE, STAGE_RESOLUTION)
 WHEN_KEYS = ("kind", "category", "priority", "opd")
@@ -135,23 +135,27 @@ class SlaPolicies:
 
 # --- personal data ------------------------------------------------------------------------------
 
+_DIGIT = re.compile(r"\d")
 _REDACTIONS = (
-    (re.compile(r"https?://\S+|www\.\S+"), "[url]"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]"),
-    (re.compile(r"@\w[\w.]*"), "@[akun]"),
-    (re.compile(r"\b\d{16}\b"), "[nik]"),  # NIK, the national identity number
-    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]"),
-    (re.compile(r"\b\d{9,}\b"), "[nomor]"),  # account, KK and other long numbers
+    # (pattern, replacement, a test the text passes whenever the pattern can match it)
+    (re.compile(r"https?://\S+|www\.\S+"), "[url]", lambda text: "http" in text or "www." in text),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]", lambda text: "@" in text),
+    (re.compile(r"@\w[\w.]*"), "@[akun]", lambda text: "@" in text),
+    (re.compile(r"\b\d{16}\b"), "[nik]", _DIGIT.search),  # NIK, the national identity number
+    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]", _DIGIT.search),
+    (re.compile(r"\b\d{9,}\b"), "[nomor]", _DIGIT.search),  # account, KK and other long numbers
 )
 
 
 def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
     """An excerpt for alerting systems: links, e-mail addresses, handles, NIK, phone and other
-    long numbers replaced by placeholders, cut at `limit` characters."""
+    long numbers replaced by placeholders, cut at `limit` characters. Most excerpts have none of
+    them: a pattern runs only on a text that has what it needs (a link's prefix, an "@", a digit)."""
     if not text:
         return None
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, may_match in _REDACTIONS:
+        if may_match(text):
+            text = pattern.sub(replacement, text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -159,7 +163,7 @@ def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
 # --- clocks -------------------------------------------------------------------------------------
 
 
-def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> dict[str, Any] | None:
+def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> Clock | None:
     """The clock for a complaint's `opened` event, or None if no policy applies."""
     policy = policies.select(opened)
     if policy is None:
@@ -171,59 +175,35 @@ def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> dict[str, An
     for name, budget in policy.budgets().items():
         calendar = policies.calendar_for(budget, opd)
         deadline = policies.deadline(budget, opd, opened_at)
-        stages[name] = {
-            "working_clock": calendar is policies.working,
-            "budget": calendar.between(opened_at, deadline),
-            "deadline": deadline,
-            "anchor": opened_at,
-            "spent": 0.0,
-            "stopped_at": None,
-            "stopped_by": None,
-            "emitted": [],
-        }
-    return {
-        "complaint_id": opened["complaint_id"],
-        "policy": policy.id,
-        "opened_at": opened_at,
-        "opd": opd,
-        "category": opened.get("category"),
-        "priority": opened.get("priority"),
-        "kecamatan": opened.get("kecamatan"),
-        "platform": first_post.get("platform"),
-        "url": first_post.get("url"),
-        "author": first_post.get("author_handle"),
-        "excerpt": redact(opened.get("excerpt")),
-        "mentions": opened.get("mentions") or 1,
-        "paused_at": None,
-        # The first response's deadline, the one most readers want (moves when a pause ends).
-        "deadline": stages[STAGE_FIRST_RESPONSE]["deadline"],
-        "stages": stages,
-    }
+        stages[name] = StageClock(working_clock=calendar is policies.working,
+                                  budget=calendar.between(opened_at, deadline), deadline=deadline, anchor=opened_at)
+    return Clock(
+        complaint_id=opened["complaint_id"], policy=policy.id, opened_at=opened_at, opd=opd,
+        category=opened.get("category"), priority=opened.get("priority"), kecamatan=opened.get("kecamatan"),
+        platform=first_post.get("platform"), url=first_post.get("url"), author=first_post.get("author_handle"),
+        excerpt=redact(opened.get("excerpt")), mentions=opened.get("mentions") or 1, stages=stages)
 
 
-def is_running(stage: Mapping[str, Any]) -> bool:
-    return stage["stopped_at"] is None and stage["anchor"] is not None
-
-
-def threshold(stage: Mapping[str, Any], level: Level, policies: SlaPolicies) -> float | None:
+def threshold(stage: StageClock, level: Level, policies: SlaPolicies) -> float | None:
     """When `level` falls due on a running stage (None while paused or stopped)."""
-    if not is_running(stage):
+    anchor = stage.anchor
+    if anchor is None or stage.stopped_at is not None:
         return None
     if level.multiple == 1.0:
-        return stage["deadline"]
-    calendar = policies.calendar_named(stage["working_clock"])
-    return calendar.add(stage["anchor"], max(0.0, level.multiple * stage["budget"] - stage["spent"]))
+        return stage.deadline
+    calendar = policies.working if stage.working_clock else policies.round_the_clock
+    return calendar.add(anchor, max(0.0, level.multiple * stage.budget - stage.spent))
 
 
-def due_levels(clock: Mapping[str, Any], now: float, policies: SlaPolicies) -> list[tuple[str, Level, float]]:
+def due_levels(clock: Clock, now: float, policies: SlaPolicies) -> list[tuple[str, Level, float]]:
     """(stage, level, due instant) of every level past due at `now` and not emitted yet, in
     order of due instant."""
     due = []
-    for name, stage in clock["stages"].items():
-        if not is_running(stage):
+    for name, stage in clock.stages.items():
+        if not stage.is_running:
             continue
         for level in policies.levels:
-            if level.name in stage["emitted"]:
+            if level.name in stage.emitted:
                 continue
             at = threshold(stage, level, policies)
             if at is not None and now > at:
@@ -232,14 +212,14 @@ def due_levels(clock: Mapping[str, Any], now: float, policies: SlaPolicies) -> l
     return due
 
 
-def next_due(clock: Mapping[str, Any], policies: SlaPolicies) -> float | None:
+def next_due(clock: Clock, policies: SlaPolicies) -> float | None:
     """The earliest instant at which some level of a running stage falls due; None if none will."""
     earliest = None
-    for stage in clock["stages"].values():
-        if not is_running(stage):
+    for stage in clock.stages.values():
+        if not stage.is_running:
             continue
         for level in policies.levels:
-            if level.name not in stage["emitted"]:
+            if level.name not in stage.emitted:
                 at = threshold(stage, level, policies)
                 if at is not None and (earliest is None or at < earliest):
                     earliest = at
@@ -247,79 +227,77 @@ def next_due(clock: Mapping[str, Any], policies: SlaPolicies) -> float | None:
     return earliest
 
 
-def is_due(clock: Mapping[str, Any], now: float, policies: SlaPolicies) -> bool:
+def is_due(clock: Clock, now: float, policies: SlaPolicies) -> bool:
     at = next_due(clock, policies)
     return at is not None and now > at
 
 
-def pause(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
+def pause(clock: Clock, at: float, policies: SlaPolicies) -> bool:
     """Stop counting: the desk is waiting for the citizen. False if already paused or nothing runs."""
-    if clock["paused_at"] is not None:
+    if clock.paused_at is not None:
         return False
     paused = False
-    for stage in clock["stages"].values():
-        if not is_running(stage):
+    for stage in clock.stages.values():
+        if not stage.is_running:
             continue
-        calendar = policies.calendar_named(stage["working_clock"])
-        stage["spent"] += calendar.between(stage["anchor"], at)
-        stage["anchor"] = None
+        calendar = policies.calendar_named(stage.working_clock)
+        stage.spent += calendar.between(stage.anchor, at)
+        stage.anchor = None
         paused = True
     if paused:
-        clock["paused_at"] = at
+        clock.paused_at = at
     return paused
 
 
-def resume(clock: dict[str, Any], at: float, policies: SlaPolicies) -> bool:
+def resume(clock: Clock, at: float, policies: SlaPolicies) -> bool:
     """Count again from `at` (not before the pause): the remaining budget moves the deadline."""
-    paused_at = clock["paused_at"]
+    paused_at = clock.paused_at
     if paused_at is None:
         return False
     start = max(at, paused_at)
-    for stage in clock["stages"].values():
-        if stage["stopped_at"] is not None or stage["anchor"] is not None:
+    for stage in clock.stages.values():
+        if stage.stopped_at is not None or stage.anchor is not None:
             continue
-        calendar = policies.calendar_named(stage["working_clock"])
-        stage["anchor"] = start
-        stage["deadline"] = calendar.add(start, max(0.0, stage["budget"] - stage["spent"]))
-    clock["deadline"] = clock["stages"][STAGE_FIRST_RESPONSE]["deadline"]
-    clock["paused_at"] = None
+        calendar = policies.calendar_named(stage.working_clock)
+        stage.anchor = start
+        stage.deadline = calendar.add(start, max(0.0, stage.budget - stage.spent))
+    clock.paused_at = None
     return True
 
 
-def reprioritize(clock: dict[str, Any], priority: str | None, policies: SlaPolicies) -> bool:
+def reprioritize(clock: Clock, priority: str | None, policies: SlaPolicies) -> bool:
     """A complaint's priority was raised (`reprioritized`: it went viral). Every stage still
     running gets the budget of the policy the complaint now matches, counted from its opening,
     when that is tighter than its own: a raise never gives the desk more time. Levels already
     emitted stay emitted; a threshold the new budget puts in the past falls due at the next tick,
     with its lateness. False if nothing changed (an older raise replayed, or no tighter budget)."""
-    if priority is None or priority == clock["priority"]:
+    if priority is None or priority == clock.priority:
         return False
-    policy = policies.select({"category": clock["category"], "opd": clock["opd"], "priority": priority})
-    clock["priority"] = priority
+    policy = policies.select({"category": clock.category, "opd": clock.opd, "priority": priority})
+    clock.priority = priority
     if policy is None:
         return True
-    opened_at = clock["opened_at"]
+    opened_at = clock.opened_at
     for name, budget in policy.budgets().items():
-        stage = clock["stages"].get(name)
-        if stage is None or stage["stopped_at"] is not None:
+        stage = clock.stages.get(name)
+        if stage is None or stage.stopped_at is not None:
             continue
-        calendar = policies.calendar_named(stage["working_clock"])
+        calendar = policies.calendar_named(stage.working_clock)
         # In the stage's own calendar, so the budget and the time spent stay comparable.
-        tighter = calendar.between(opened_at, policies.deadline(budget, clock["opd"], opened_at))
-        if tighter >= stage["budget"]:
+        tighter = calendar.between(opened_at, policies.deadline(budget, clock.opd, opened_at))
+        if tighter >= stage.budget:
             continue
-        stage["budget"] = tighter
-        if stage["anchor"] is not None:  # running; a paused stage's deadline is set on resume
-            stage["deadline"] = calendar.add(stage["anchor"], max(0.0, tighter - stage["spent"]))
-    clock["policy"] = policy.id
-    clock["deadline"] = clock["stages"][STAGE_FIRST_RESPONSE]["deadline"]
+        stage.budget = tighter
+        if stage.anchor is not None:  # running; a paused stage's deadline is set on resume
+            stage.deadline = calendar.add(stage.anchor, max(0.0, tighter - stage.spent))
+    clock.policy = policy.id
     return True
 
 
-def is_citizen_post(clock: Mapping[str, Any], post: Mapping[str, Any] | None) -> bool:
+def is_citizen_post(clock: Clock, post: Mapping[str, Any] | None) -> bool:
     """Whether an attached post is the complaining citizen's own (same handle). Platforms without
     handles (WhatsApp) cannot tell, so any post in the thread counts."""
-    author = clock.get("author")
+    author = clock.author
     handle = (post or {}).get("author_handle")
     if not author or not handle:
         return True
@@ -339,46 +317,46 @@ class Response:
     """The response was late and the breach had not been emitted yet: emit it now."""
 
 
-def stop_stage(clock: dict[str, Any], stage_name: str, at: float, by: str | None,
+def stop_stage(clock: Clock, stage_name: str, at: float, by: str | None,
                policies: SlaPolicies) -> Response | None:
     """Stop a stage at a response's event time; a stopped or absent stage gives None."""
-    stage = clock["stages"].get(stage_name)
-    if stage is None or stage["stopped_at"] is not None:
+    stage = clock.stages.get(stage_name)
+    if stage is None or stage.stopped_at is not None:
         return None
-    if stage["anchor"] is None:  # paused: late only if the budget was used up before the pause
-        late = stage["spent"] > stage["budget"]
+    if stage.anchor is None:  # paused: late only if the budget was used up before the pause
+        late = stage.spent > stage.budget
     else:
-        late = at > stage["deadline"]
-    stage["stopped_at"] = at
-    stage["stopped_by"] = by
-    opened_at = clock["opened_at"]
+        late = at > stage.deadline
+    stage.stopped_at = at
+    stage.stopped_by = by
+    opened_at = clock.opened_at
     wall = max(0.0, at - opened_at)
-    working = policies.calendar_named(stage["working_clock"]).between(opened_at, at)
-    backfill = late and LEVEL_BREACHED not in stage["emitted"]
+    working = policies.calendar_named(stage.working_clock).between(opened_at, at)
+    backfill = late and LEVEL_BREACHED not in stage.emitted
     if backfill:
-        stage["emitted"].append(LEVEL_BREACHED)
+        stage.emitted.append(LEVEL_BREACHED)
     outcome = OUTCOME_ANSWERED_LATE if late else OUTCOME_MET
-    stage["emitted"].append(outcome)
+    stage.emitted.append(outcome)
     return Response(stage_name, outcome, wall, working, late, backfill)
 
 
-def record_response(clock: dict[str, Any], at: float, by: str | None, policies: SlaPolicies) -> Response | None:
+def record_response(clock: Clock, at: float, by: str | None, policies: SlaPolicies) -> Response | None:
     """A first response stops the first-response stage; later responses change nothing (None)."""
     return stop_stage(clock, STAGE_FIRST_RESPONSE, at, by, policies)
 
 
-def record_resolution(clock: dict[str, Any], at: float, by: str | None, policies: SlaPolicies) -> list[Response]:
+def record_resolution(clock: Clock, at: float, by: str | None, policies: SlaPolicies) -> list[Response]:
     """`resolved` stops every stage still running: resolving a complaint also answers it."""
     return [r for name in STAGES if (r := stop_stage(clock, name, at, by, policies)) is not None]
 
 
-def mark_emitted(clock: dict[str, Any], stage: str, level: str) -> None:
-    clock["stages"][stage]["emitted"].append(level)
+def mark_emitted(clock: Clock, stage: str, level: str) -> None:
+    clock.stages[stage].emitted.append(level)
 
 
 # -- complaint events on a clock -------------------------------------------------------------------
 
-ResponsesRecorded = Callable[[dict[str, Any], list[Response], float], None]
+ResponsesRecorded = Callable[[Clock, list[Response], float], None]
 """Called with a clock, the responses an event just recorded on it and the event's instant, at
 the moment they are recorded (the clock as it is then: an `opened` that applies buffered events
 calls it once per event)."""
@@ -392,16 +370,11 @@ class ClockStep:
     """``opened``, ``updated``, ``buffered`` (the event overtook its complaint's ``opened``:
     kept for then), ``redelivered`` (an ``opened`` of a clock that is open), ``unmatched`` (no
     SLA policy matches the complaint) or ``ignored`` (an event type clocks do not hear)."""
-    entry: dict[str, Any] | None = None
+    entry: Clock | None = None
     """The entry to store under the complaint id (None: the table does not change)."""
 
 
-def is_open_clock(entry: Mapping[str, Any] | None) -> bool:
-    """An entry of the clock table is an open clock (it may also be events buffered for one)."""
-    return entry is not None and "stages" in entry
-
-
-def step_clock(entry: dict[str, Any] | None, complaint: Mapping[str, Any], policies: SlaPolicies,
+def step_clock(entry: Clock | None, complaint: Mapping[str, Any], policies: SlaPolicies,
                on_responses: ResponsesRecorded) -> ClockStep:
     """Apply one complaint event (the `complaints` topic's shape) to its clock table entry.
 
@@ -410,46 +383,49 @@ def step_clock(entry: dict[str, Any] | None, complaint: Mapping[str, Any], polic
     clock opens. A redelivered copy of an older ``duplicate_attached`` carries its first count,
     so the clock's mention count only ever rises."""
     event_type = complaint["type"]
+    is_open = entry is not None and entry.stages is not None
     if event_type == "opened":
-        if is_open_clock(entry):
+        if is_open:
             return ClockStep("redelivered")
         state = open_clock(complaint, policies)
         if state is None:
             return ClockStep("unmatched")
-        for early in (entry or {}).get("early", []):
-            _apply_event(state, *early, policies=policies, on_responses=on_responses)
+        for early in (entry.early or ()) if entry is not None else ():
+            _apply_event(state, early, policies, on_responses)
         return ClockStep("opened", state)
-    args = _event_args(complaint)
-    if args is None:
+    event = _early_event(complaint)
+    if event is None:
         return ClockStep("ignored")
-    if not is_open_clock(entry):
-        pending = entry or {"early": []}
-        pending["early"].append(list(args))
+    if not is_open:
+        pending = entry if entry is not None else Clock()
+        if pending.early is None:
+            pending.early = []
+        pending.early.append(event)
         return ClockStep("buffered", pending)
-    assert entry is not None
     if event_type == "duplicate_attached" and complaint.get("mentions"):
-        entry["mentions"] = max(entry.get("mentions") or 1, complaint["mentions"])
-    _apply_event(entry, *args, policies=policies, on_responses=on_responses)
+        entry.mentions = max(entry.mentions or 1, complaint["mentions"])
+    _apply_event(entry, event, policies, on_responses)
     return ClockStep("updated", entry)
 
 
-def _event_args(complaint: Mapping[str, Any]) -> tuple[str, float, str | None, str | None, Any] | None:
-    """(type, instant, by, response kind, detail) of an event a clock hears; `detail` is the
-    attached post of a ``duplicate_attached``, the new priority of a ``reprioritized``. These are
-    what a buffered event keeps."""
+def _early_event(complaint: Mapping[str, Any]) -> EarlyEvent | None:
+    """What a clock hears of an event (and what a buffered event keeps): its type, instant, who
+    responded and the response's kind, and its detail: the attached post of a
+    ``duplicate_attached``, the new priority of a ``reprioritized``."""
     event_type = complaint["type"]
     if event_type in ("responded", "resolved"):
         response = complaint["response"]
-        return event_type, parse_time(response["at"]), response["by"], response.get("kind"), None
+        return EarlyEvent(event_type, parse_time(response["at"]), response["by"], response.get("kind"), None)
     if event_type == "duplicate_attached":
-        return event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post")
+        return EarlyEvent(event_type, parse_time(complaint["occurred_at"]), None, None, complaint.get("post"))
     if event_type == "reprioritized":
-        return event_type, parse_time(complaint["occurred_at"]), None, None, {"priority": complaint.get("priority")}
+        return EarlyEvent(event_type, parse_time(complaint["occurred_at"]), None, None,
+                          {"priority": complaint.get("priority")})
     return None
 
 
-def _apply_event(state: dict[str, Any], event_type: str, at: float, by: str | None, kind: str | None,
-                 detail: Any = None, *, policies: SlaPolicies, on_responses: ResponsesRecorded) -> None:
+def _apply_event(state: Clock, event: EarlyEvent, policies: SlaPolicies, on_responses: ResponsesRecorded) -> None:
+    event_type, at, by, kind, detail = event
     if event_type == "resolved":
         on_responses(state, record_resolution(state, at, by, policies), at)
     elif event_type == "responded" and kind == RESPONSE_KIND_WAITING:
@@ -467,7 +443,7 @@ def sla_event_id(complaint_id: str, stage: str, level: str) -> str:
     return stable_id("brc", complaint_id, stage, level)
 
 
-def sla_event(clock: Mapping[str, Any], stage_name: str, level: str, *, emitted_at: float, due_at: float,
+def sla_event(clock: Clock, stage_name: str, level: str, *, emitted_at: float, due_at: float,
               policies: SlaPolicies, source: str, tz: Any, response: Response | None = None) -> dict[str, Any]:
     """A CloudEvents 1.0 (structured JSON) SLA event; its id depends only on the complaint, stage
     and level, so a re-emission after a crash carries the same id.
@@ -475,16 +451,16 @@ def sla_event(clock: Mapping[str, Any], stage_name: str, level: str, *, emitted_
     `due_at` is when the level fell due (its threshold, or the response time for an outcome);
     `lateness_seconds` is how much later than that the event was emitted (a worker that was down
     emits late and says so)."""
-    complaint_id = clock["complaint_id"]
-    stage = clock["stages"][stage_name]
-    deadline = stage["deadline"]
-    calendar = policies.calendar_named(stage["working_clock"])
-    stopped_at = stage["stopped_at"]
+    complaint_id = clock.complaint_id
+    stage = clock.stages[stage_name]
+    deadline = stage.deadline
+    calendar = policies.calendar_named(stage.working_clock)
+    stopped_at = stage.stopped_at
     overdue_until = stopped_at if stopped_at is not None else emitted_at
     overdue_wall = max(0.0, overdue_until - deadline)
     overdue_working = calendar.between(deadline, overdue_until)
     known = next((lv for lv in policies.levels if lv.name == level), None)
-    target = policies.escalation_target(known, clock["opd"]) if known else None
+    target = policies.escalation_target(known, clock.opd) if known else None
     return {
         "specversion": "1.0",
         "id": sla_event_id(complaint_id, stage_name, level),
@@ -497,13 +473,13 @@ def sla_event(clock: Mapping[str, Any], stage_name: str, level: str, *, emitted_
             "complaint_id": complaint_id,
             "stage": stage_name,
             "level": level,
-            "policy": clock["policy"],
-            "opd": clock["opd"],
-            "kecamatan": clock["kecamatan"],
-            "category": clock["category"],
-            "priority": clock["priority"],
-            "platform": clock["platform"],
-            "opened": format_time(clock["opened_at"], tz),
+            "policy": clock.policy,
+            "opd": clock.opd,
+            "kecamatan": clock.kecamatan,
+            "category": clock.category,
+            "priority": clock.priority,
+            "platform": clock.platform,
+            "opened": format_time(clock.opened_at, tz),
             "deadline": format_time(deadline, tz),
             "emitted": format_time(emitted_at, tz),
             "overdue_wall_seconds": round(overdue_wall, 3),
@@ -513,9 +489,9 @@ def sla_event(clock: Mapping[str, Any], stage_name: str, level: str, *, emitted_
             "responded_at": format_time(stopped_at, tz) if stopped_at is not None else None,
             "latency_wall_seconds": round(response.wall_seconds, 3) if response else None,
             "latency_working_seconds": round(response.working_seconds, 3) if response else None,
-            "mentions": clock.get("mentions") or 1,
-            "post_urls": [clock["url"]] if clock.get("url") else [],
-            "excerpt": clock.get("excerpt"),
+            "mentions": clock.mentions or 1,
+            "post_urls": [clock.url] if clock.url else [],
+            "excerpt": clock.excerpt,
         },
     }
 
@@ -527,23 +503,23 @@ GAUGE_CLOSED, GAUGE_OPEN, GAUGE_AT_RISK, GAUGE_OVERDUE = 0, 1, 2, 3
 awaiting it and at risk, awaiting it past the deadline (breach emitted)."""
 
 
-def gauge_state(clock: Mapping[str, Any]) -> int:
-    stage = clock["stages"].get(STAGE_FIRST_RESPONSE)
-    if stage is None or stage["stopped_at"] is not None:
+def gauge_state(clock: Clock) -> int:
+    stage = clock.stages.get(STAGE_FIRST_RESPONSE)
+    if stage is None or stage.stopped_at is not None:
         return GAUGE_CLOSED
-    if LEVEL_BREACHED in stage["emitted"]:
+    if LEVEL_BREACHED in stage.emitted:
         return GAUGE_OVERDUE
-    if LEVEL_AT_RISK in stage["emitted"]:
+    if LEVEL_AT_RISK in stage.emitted:
         return GAUGE_AT_RISK
     return GAUGE_OPEN
 
 
-def index_entry(clock: dict[str, Any], policies: SlaPolicies) -> tuple[float | None, str | None, int]:
+def index_entry(clock: Clock, policies: SlaPolicies) -> tuple[float | None, str | None, int]:
     """(next due instant, OPD, gauge state), also stored in the clock (`next_due`, `gauge`) so an
     index rebuild reads two fields per clock instead of doing calendar arithmetic."""
-    clock["next_due"] = next_due(clock, policies)
-    clock["gauge"] = gauge_state(clock)
-    return clock["next_due"], clock["opd"], clock["gauge"]
+    clock.next_due = next_due(clock, policies)
+    clock.gauge = gauge_state(clock)
+    return clock.next_due, clock.opd, clock.gauge
 
 
 class DeadlineIndex:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agents.domain.assign import assign
 from agents.domain.classify import Classification, classify
 from agents.domain.dedupe import complaint_id_for, is_processed
+from agents.domain.state import Member, ThreadEntry
 from schemas.events import DeskResponse, RawPost, format_time, stable_id
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class TriageResult:
     record: dict[str, Any]
     """The decision for this post (published on `posts.triaged`)."""
     complaint_events: list[dict[str, Any]] = field(default_factory=list)
-    state_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    state_updates: dict[str, ThreadEntry] = field(default_factory=dict)
     """Thread-state entries to write (the caller applies them)."""
     orphan_updates: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
     """Replies waiting for their parent post, by parent key; None deletes the entry."""
@@ -83,15 +84,12 @@ def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
     }
 
 
-_DECISION_FIELDS = ("kind", "category", "priority", "opd", "kecamatan", "desa", "complaint_id", "needs_review")
-
-
 class Triage:
     """Two mappings hold the state, both keyed by post key (faust tables in the stream, dicts in
     the batch CLI):
 
     - ``state``: per processed post, its decision; for a complaint's opening post, the complaint
-      summary (mentions, platforms, first post). An entry with ``seen: False`` is a complaint
+      summary (agents.domain.state.ThreadEntry). A summary that is not ``seen`` is a complaint
       opened by a repost that arrived before its original, filed under the original's key.
     - ``orphans``: replies whose parent post has not arrived yet, by the parent's key.
 
@@ -109,25 +107,25 @@ class Triage:
         # bound: beyond this many, a citizen reply is decided at once, on its own.
         self.max_waiting_replies = max_waiting_replies
 
-    def process(self, post: RawPost, state: Mapping[str, Mapping[str, Any]],
+    def process(self, post: RawPost, state: Mapping[str, ThreadEntry],
                 orphans: Mapping[str, list[dict[str, Any]]] | None = None, now: float = 0.0) -> TriageResult:
         """Decide one post. `now` (wall-clock seconds) stamps replies that must wait."""
         orphans = {} if orphans is None else orphans
         own = state.get(post.key)
         if is_processed(own):
-            return self._redelivery(post, own or {})
+            return self._redelivery(post, own)
         parent_key = post.parent_key
         parent = state.get(parent_key) if parent_key else None
         official_opd = self.config.directory.official_opd(post.platform, post.author_handle)
 
         if parent_key is not None and not is_processed(parent) and (official_opd or not post.repost_of):
-            if not (parent or {}).get("complaint_id"):
+            if parent is None or not parent.complaint_id:
                 return self._wait_for_parent(post, parent_key, official_opd, orphans, now)
         if official_opd is not None:
             return self._official(post, official_opd, parent)
-        if parent is not None and parent.get("complaint_id"):
+        if parent is not None and parent.complaint_id:
             return self._mention(post, parent_key or "", parent, via="repost_of" if post.repost_of else "reply_to")
-        if own is not None and own.get("complaint_id"):
+        if own is not None and own.complaint_id:
             # A repost of this post arrived first and opened the complaint under this key.
             result = self._mention(post, post.key, own, via="reposted_before_original")
         else:
@@ -144,11 +142,11 @@ class Triage:
                     self._settle_orphans(result, complaint_key, summary, orphans)
                 return result
         # Replies that arrived before this post were waiting for it.
-        self._settle_orphans(result, post.key, result.state_updates.get(post.key, {}), orphans)
+        self._settle_orphans(result, post.key, result.state_updates.get(post.key) or ThreadEntry(), orphans)
         return result
 
     def release(self, parent_key: str, orphans: Mapping[str, list[dict[str, Any]]],
-                state: Mapping[str, Mapping[str, Any]]) -> TriageResult | None:
+                state: Mapping[str, ThreadEntry]) -> TriageResult | None:
         """Give up waiting for `parent_key`: decide its waiting replies on their own."""
         waiting = orphans.get(parent_key)
         if not waiting:
@@ -162,8 +160,8 @@ class Triage:
                 record = self._record(reply, outcome="ignored", kind=OFFICIAL_KIND, opd=pending["official_opd"],
                                       reasons=[f"reply_to_unknown_post[{parent_key}]"],
                                       ignored_reason="official_reply_to_an_unknown_post")
-                decided = TriageResult(record, state_updates={reply.key: {"kind": OFFICIAL_KIND,
-                                                                          "opd": pending["official_opd"]}})
+                decided = TriageResult(record, state_updates={
+                    reply.key: ThreadEntry(kind=OFFICIAL_KIND, opd=pending["official_opd"])})
             else:
                 decided = self._new(reply, reply.key, extra_reasons=[f"parent_never_arrived[{parent_key}]"])
             if result is None:
@@ -189,12 +187,12 @@ class Triage:
                               opd=official_opd, reasons=[f"waiting_for_parent[{parent_key}]"])
         return TriageResult(record, orphan_updates={parent_key: waiting})
 
-    def _settle_orphans(self, result: TriageResult, parent_key: str, parent: Mapping[str, Any],
+    def _settle_orphans(self, result: TriageResult, parent_key: str, parent: ThreadEntry,
                         orphans: Mapping[str, list[dict[str, Any]]]) -> None:
         """Settle the replies waiting on `parent_key` against the post that just arrived (its
         entry is `parent`), then the replies waiting on those replies, exactly as if they had
         arrived in order."""
-        queue: list[tuple[str, Mapping[str, Any]]] = [(parent_key, parent)]
+        queue: list[tuple[str, ThreadEntry]] = [(parent_key, parent)]
         while queue:
             key, entry = queue.pop(0)
             waiting = orphans.get(key)
@@ -204,7 +202,7 @@ class Triage:
                 reply = RawPost.parse(pending["post"])
                 if pending.get("official_opd"):
                     settled = self._official(reply, pending["official_opd"], entry)
-                elif entry.get("complaint_id"):
+                elif entry.complaint_id:
                     settled = self._mention(reply, key, entry, via="reply_to")
                     entry = settled.state_updates.get(key, entry)
                     queue.append((reply.key, settled.state_updates[reply.key]))
@@ -213,10 +211,9 @@ class Triage:
                 result.absorb(settled)
             result.orphan_updates[key] = None
 
-    def _redelivery(self, post: RawPost, entry: Mapping[str, Any]) -> TriageResult:
+    def _redelivery(self, post: RawPost, entry: ThreadEntry) -> TriageResult:
         record = self._record(post, outcome="redelivery", reasons=["dedupe:same_post_key_seen_before"],
-                              duplicate_of=post.key, duplicate_via="redelivery",
-                              **{f: entry.get(f) for f in _DECISION_FIELDS})
+                              duplicate_of=post.key, duplicate_via="redelivery", **entry.decision())
         return TriageResult(record)
 
     def _record(self, post: RawPost, *, outcome: str, reasons: list[str], kind: str | None = None,
@@ -256,7 +253,7 @@ class Triage:
         if decision.kind not in config.actionable_kinds:
             record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
                                   ignored_reason=decision.kind, confidence=decision.confidence)
-            result = TriageResult(record, state_updates={post.key: {"kind": decision.kind}})
+            result = TriageResult(record, state_updates={post.key: ThreadEntry(kind=decision.kind)})
             if decision.kind in COPY_KINDS:
                 # A copy of a complaint classified otherwise: the clustering stage decides.
                 place = config.gazetteer.locate(normalized.words)
@@ -293,41 +290,40 @@ class Triage:
             "needs_review": needs_review,
         }
         record = self._record(post, outcome="opened", reasons=reasons, confidence=decision.confidence, **decided)
-        summary = {**decided, "mentions": 1, "platforms": [post.platform], "opened_at": post.created_at,
-                   "first_post": _post_ref(post, self.config.timezone)}
-        if complaint_key != post.key:
-            summary["seen"] = False
-        event = self._complaint_event("opened", post, summary, reasons=reasons,
+        summary = ThreadEntry(**decided, mentions=1, platforms=[post.platform], opened_at=post.created_at,
+                              first_post=_post_ref(post, self.config.timezone), seen=complaint_key == post.key)
+        event = self._complaint_event("opened", post, summary.summary(), reasons=reasons,
                                       excerpt=post.text[:EXCERPT_CHARS])
         result = TriageResult(record, [event], {complaint_key: summary})
         result.fingerprints[post.key] = post.text
         if complaint_key != post.key:
-            result.state_updates[post.key] = {**decided, "mention_of": complaint_key}
+            result.state_updates[post.key] = ThreadEntry(**decided, mention_of=complaint_key)
         return result
 
-    def _mention(self, post: RawPost, target_key: str, target: Mapping[str, Any], via: str) -> TriageResult:
+    def _mention(self, post: RawPost, target_key: str, target: ThreadEntry, via: str) -> TriageResult:
         # A mention of a mention points at the complaint but not at its summary, which lives
         # under the opening post's key: it is attached without updating the counts.
-        summary = dict(target)
-        as_sent = summary
-        is_summary = "mentions" in target
-        counted = target.get("counted") or {}
+        summary = target.copy()
+        is_summary = target.is_summary
+        counted = target.counted or {}
         if is_summary and post.key in counted:
             # Replayed after a crash that kept the summary but lost this post's own entry: the
             # event goes out again exactly as it did the first time, and counts once.
             mentions, platforms = counted[post.key]
-            as_sent = {**summary, "mentions": mentions, "platforms": platforms}
-        elif is_summary:
-            summary["mentions"] = int(target["mentions"]) + 1
-            if post.platform not in summary["platforms"]:
-                summary["platforms"] = [*summary["platforms"], post.platform]
-            summary["counted"] = _recent({**counted, post.key: [summary["mentions"], summary["platforms"]]})
+            as_sent = {**summary.summary(), "mentions": mentions, "platforms": platforms}
+        else:
+            if is_summary:
+                summary.mentions = int(target.mentions) + 1
+                if post.platform not in summary.platforms:
+                    summary.platforms = [*summary.platforms, post.platform]
+                summary.counted = _recent({**counted, post.key: Member(summary.mentions, summary.platforms)})
+            as_sent = summary.summary()
         reasons = [f"dedupe:{via}[{target_key}]"]
-        decided = {f: target.get(f) for f in _DECISION_FIELDS}
+        decided = target.decision()
         record = self._record(post, outcome="mention", reasons=reasons, duplicate_of=target_key,
                               duplicate_via=via, **decided)
         event = self._complaint_event("duplicate_attached", post, as_sent, reasons=reasons)
-        updates: dict[str, dict[str, Any]] = {}
+        updates: dict[str, ThreadEntry] = {}
         if is_summary:
             # The summary first: a batch's table writes land in the order of their first write
             # (streams/batches.py), and a crash between them must keep the summary, which
@@ -336,32 +332,34 @@ class Triage:
             # that was never counted, and the next mention would go out with its count.
             updates[target_key] = summary
         if target_key == post.key:
-            summary.pop("seen", None)
+            summary.seen = True
         else:
-            updates[post.key] = {**decided, "mention_of": target_key}
+            updates[post.key] = ThreadEntry(**decided, mention_of=target_key)
         return TriageResult(record, [event], updates)
 
-    def _official(self, post: RawPost, opd: str, parent: Mapping[str, Any] | None) -> TriageResult:
+    def _official(self, post: RawPost, opd: str, parent: ThreadEntry | None) -> TriageResult:
         account = f"official_account[{post.platform}:{post.author_handle}]"
         parent_key = post.parent_key
-        entry = {"kind": OFFICIAL_KIND, "opd": opd}
+        entry = ThreadEntry(kind=OFFICIAL_KIND, opd=opd)
         if parent_key is None:
             record = self._record(post, outcome="ignored", kind=OFFICIAL_KIND, opd=opd, reasons=[account],
                                   ignored_reason="official_post_not_a_reply")
             return TriageResult(record, state_updates={post.key: entry})
-        if parent is None or not parent.get("complaint_id"):
+        if parent is None or not parent.complaint_id:
             record = self._record(post, outcome="ignored", kind=OFFICIAL_KIND, opd=opd,
                                   reasons=[account, f"reply_to[{parent_key}]"],
                                   ignored_reason="official_reply_to_a_post_that_opened_no_complaint")
             return TriageResult(record, state_updates={post.key: entry})
-        complaint_id = parent["complaint_id"]
+        complaint_id = parent.complaint_id
         reasons = [account, f"reply_to[{parent_key}]"]
         record = self._record(post, outcome="response", kind=OFFICIAL_KIND, opd=opd,
                               complaint_id=complaint_id, duplicate_of=parent_key, reasons=reasons)
         response = {"by": opd, "kind": "first_response", "at": format_time(post.created_at, self.config.timezone),
                     "channel": post.platform, "post": _post_ref(post, self.config.timezone)}
-        event = self._complaint_event("responded", post, without_counts(parent), reasons=reasons, response=response)
-        return TriageResult(record, [event], {post.key: {**entry, "complaint_id": complaint_id}})
+        event = self._complaint_event("responded", post, without_counts(parent.summary()), reasons=reasons,
+                                      response=response)
+        return TriageResult(record, [event], {post.key: ThreadEntry(kind=OFFICIAL_KIND, opd=opd,
+                                                                    complaint_id=complaint_id)})
 
     def _complaint_event(self, event_type: str, post: RawPost, summary: Mapping[str, Any], *,
                          reasons: list[str], excerpt: str | None = None,
@@ -370,13 +368,13 @@ class Triage:
             event_type, summary, cause=post.key, occurred_at=post.created_at, tz=self.config.timezone,
             post=_post_ref(post, self.config.timezone), reasons=reasons, excerpt=excerpt, response=response)
 
-    def respond_by_post(self, response: DeskResponse, state: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    def respond_by_post(self, response: DeskResponse, state: Mapping[str, ThreadEntry]) -> dict[str, Any] | None:
         """A desk response naming the complaint by its first post: the complaint event, if the
         post is a known complaint."""
         entry = state.get(response.post_key or "")
-        if entry is None or not entry.get("complaint_id"):
+        if entry is None or not entry.complaint_id:
             return None
-        return desk_response_event(response, entry, self.config.timezone)
+        return desk_response_event(response, entry.summary(), self.config.timezone)
 
 
 def decide(config: TanggapConfig, text: str, normalized: NormalizedText, addressed: tuple[str, ...]) -> Classification:

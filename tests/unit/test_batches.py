@@ -170,18 +170,20 @@ def test_a_table_key_is_encoded_to_the_bytes_fausts_json_codec_makes_of_it():
     assert stored_key(7) == 7
 
 
+class Message:
+    """What faust's current-event context needs: something to refer to weakly."""
+
+
+class Table(dict):
+    """A faust table as far as StagedTable uses it: writes and reads by stored key."""
+
+    def __init__(self):
+        super().__init__()
+        self.data = self
+
+
 def test_a_staged_table_reads_and_writes_the_store_under_the_encoded_keys():
     from streams.batches import StagedTable
-
-    class Message:
-        """What faust's current-event context needs: something to refer to weakly."""
-
-    class Table(dict):
-        """A faust table as far as StagedTable uses it: writes and reads by stored key."""
-
-        def __init__(self):
-            super().__init__()
-            self.data = self
 
     table = Table()
     staged = StagedTable(table)
@@ -196,3 +198,19 @@ def test_a_staged_table_reads_and_writes_the_store_under_the_encoded_keys():
     staged.keep()
     staged.commit()
     assert table == {}
+
+
+def test_a_staged_table_of_an_entry_type_stores_its_json_and_reads_the_type():
+    from agents.domain.state import ClusterEntry, Member
+    from streams.batches import StagedTable
+
+    table = Table()
+    staged = StagedTable(table, ClusterEntry)
+    staged.begin(Message())
+    staged["cmp-1"] = ClusterEntry(at=1.0, bucket="|Wedi", members={"cmp-1": Member(1, ["twitter"])})
+    staged.keep()
+    staged.commit()
+    assert table == {b'"cmp-1"': b'{"at":1.0,"bucket":"|Wedi","members":{"cmp-1":[1,["twitter"]]}}'}
+    assert StagedTable(table, ClusterEntry).get("cmp-1") == staged.get("cmp-1")
+    [(_, entry)] = StagedTable(table, ClusterEntry).items()
+    assert entry.members == {"cmp-1": Member(1, ["twitter"])}

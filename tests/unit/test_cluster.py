@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import random
 import re
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -361,7 +362,7 @@ def test_unresolved_survivor_and_alias_are_kept_as_they_are_after_the_window():
     clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     assert apply(clusterer, table, opened(2, WEDI_TEXT + " segera", HOUR)).records[0]["outcome"] == "mention"
-    assert table[id_of(2)]["alias_of"] == id_of(1)
+    assert table[id_of(2)].alias_of == id_of(1)
     before = {id_of(1): table[id_of(1)], id_of(2): table[id_of(2)]}
     # a later complaint of the same cluster key moves the watermark past the window: the
     # fingerprints leave the index, the entries are neither read nor written
@@ -371,7 +372,7 @@ def test_unresolved_survivor_and_alias_are_kept_as_they_are_after_the_window():
     survivor, alias = table[id_of(1)], table[id_of(2)]
     assert {id_of(1): survivor, id_of(2): alias} == before
     assert not clusterer.watched and not clusterer.expiring
-    assert alias["alias_of"] == id_of(1) and survivor["members"].keys() == {id_of(1), id_of(2)}
+    assert alias.alias_of == id_of(1) and survivor.members.keys() == {id_of(1), id_of(2)}
     assert id_of(1) not in clusterer.index and id_of(3) in clusterer.index
     # a follow-up of the copy still lands on the survivor
     reply = apply(clusterer, table, follow_up("duplicate_attached", id_of(2), 13 * HOUR, mentions=2))
@@ -383,7 +384,7 @@ def test_a_resolved_survivor_and_its_aliases_are_deleted_once_its_newest_member_
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     apply(clusterer, table, opened(2, WEDI_TEXT + " segera", 5 * HOUR))
     apply(clusterer, table, follow_up("resolved", id_of(1), 6 * HOUR))
-    assert table[id_of(1)]["resolved"] and id_of(2) in table
+    assert table[id_of(1)].resolved and id_of(2) in table
     # 12 h: the survivor's fingerprint left the window, the copy's (5 h) did not: both stay
     apply(clusterer, table, opened(3, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
     assert id_of(1) in table and id_of(2) in table
@@ -403,7 +404,7 @@ def test_a_survivor_resolved_after_the_window_is_deleted_on_resolution_and_each_
     resolved = apply(clusterer, table, follow_up("resolved", id_of(1), 13 * HOUR))
     assert resolved.events[0]["type"] == "resolved" and id_of(1) not in table
     apply(clusterer, table, follow_up("resolved", id_of(2), 13 * HOUR, kecamatan="Bayat"))
-    assert table[id_of(2)]["resolved"], "Bayat's stream time is still 1 h: inside its window"
+    assert table[id_of(2)].resolved, "Bayat's stream time is still 1 h: inside its window"
     apply(clusterer, table, opened(5, "sampah menumpuk bau busuk pinggir sungai", 12 * HOUR, category="lingkungan",
                                    kecamatan="Bayat"))
     assert id_of(2) not in table, "a Bayat opening moved Bayat's time past the survivor's window"
@@ -413,7 +414,7 @@ def test_rebuild_queues_entries_that_left_the_window_while_the_worker_was_away()
     clusterer, table = Clusterer(ClusterPolicy(window_seconds=10 * HOUR)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     apply(clusterer, table, opened(2, "lampu penerangan mati total gelap sekali", 12 * HOUR, category="penerangan_jalan"))
-    table[id_of(1)] = {**table[id_of(1)], "resolved": True}  # resolved by a worker that died before settling it
+    table[id_of(1)] = replace(table[id_of(1)], resolved=True)  # resolved by a worker that died before settling it
     restarted = Clusterer(ClusterPolicy(window_seconds=10 * HOUR))
     assert restarted.rebuild(table.items()) == 1
     apply(restarted, table, follow_up("responded", id_of(2), 13 * HOUR))
@@ -425,7 +426,7 @@ def test_a_folded_alias_is_watched_after_a_rebuild_and_goes_with_its_resolved_su
                                                viral_platforms=1000)), {}
     apply(clusterer, table, opened(1, WEDI_TEXT, 0.0))
     apply(clusterer, table, opened(2, WEDI_TEXT, HOUR))  # folded: not listed on the survivor
-    assert table[id_of(2)]["alias_of"] == id_of(1) and id_of(2) not in table[id_of(1)]["members"]
+    assert table[id_of(2)].alias_of == id_of(1) and id_of(2) not in table[id_of(1)].members
     assert clusterer.watched == {id_of(2)}
     restarted = Clusterer(ClusterPolicy(window_seconds=10 * HOUR, max_members=1))
     restarted.rebuild(table.items())
@@ -447,15 +448,15 @@ def test_members_beyond_the_cap_are_folded_and_mentions_and_platforms_stay_right
         envelope["events"][0]["platforms"] = [platforms[number - 1]]
         result = apply(clusterer, table, envelope)
     survivor = table[id_of(1)]
-    assert survivor["members"].keys() == {id_of(1), id_of(2), id_of(3), "folded"}
-    assert survivor["members"]["folded"] == [3, ["tiktok", "youtube", "whatsapp"]]
+    assert survivor.members.keys() == {id_of(1), id_of(2), id_of(3), "folded"}
+    assert survivor.members["folded"] == (3, ["tiktok", "youtube", "whatsapp"])
     assert result.events[0]["mentions"] == 6 and result.events[0]["platforms"] == platforms
     # a repost of a folded copy adds its mention to the aggregate; one of a kept copy to the copy
     folded = apply(clusterer, table, follow_up("duplicate_attached", id_of(5), 3600.0, platforms=("youtube",), mentions=2))
     assert folded.events[0]["mentions"] == 7
     kept = apply(clusterer, table, follow_up("duplicate_attached", id_of(2), 3700.0, platforms=("instagram",), mentions=2))
     assert kept.events[0]["mentions"] == 8
-    assert table[id_of(1)]["members"]["folded"][0] == 4 and table[id_of(1)]["members"][id_of(2)][0] == 2
+    assert table[id_of(1)].members["folded"][0] == 4 and table[id_of(1)].members[id_of(2)][0] == 2
 
 
 # Replays: a redelivered message goes out again exactly as it first did.
@@ -513,7 +514,7 @@ def test_a_replayed_copy_keeps_the_priority_it_was_sent_with_after_the_survivor_
     first = apply(clusterer, table, copy).events
     raising = apply(clusterer, table, opened(3, WEDI_TEXT, 180.0)).events
     assert [e["type"] for e in raising] == ["duplicate_attached", "reprioritized"]
-    assert table[id_of(1)]["priority"] != first[0]["priority"]
+    assert table[id_of(1)].priority != first[0]["priority"]
     assert apply(clusterer, table, copy).events == first
 
 
@@ -532,9 +533,9 @@ def test_single_never_merged_complaints_remember_nothing_and_a_survivor_remember
     apply(clusterer, table, opened(1, WEDI_TEXT, 60.0))
     apply(clusterer, table, follow_up("duplicate_attached", id_of(1), 90.0, cause="twitter:1000", mentions=2))
     apply(clusterer, table, follow_up("responded", id_of(1), 100.0, mentions=2))
-    assert "sent" not in table[id_of(1)]
+    assert table[id_of(1)].sent is None
     copies = [apply(clusterer, table, opened(n, WEDI_TEXT, 60.0 + n)).events[0]["event_id"] for n in range(2, 72)]
-    sent = table[id_of(1)]["sent"]
+    sent = table[id_of(1)].sent
     assert len(sent) == 64 and list(sent) == copies[-64:]
 
 
@@ -595,7 +596,7 @@ def test_a_desk_resolution_by_complaint_id_closes_the_complaint_to_copies_and_em
     apply(clusterer, table, opened(2, WEDI_TEXT, 120.0))  # a copy, merged into 1
     notice = apply(clusterer, table, {RESOLUTION_NOTICE: {"complaint_id": id_of(2)}})  # named by the alias
     assert notice.events == [] and notice.records == []
-    assert table[id_of(1)]["resolved"] is True
+    assert table[id_of(1)].resolved is True
     later = apply(clusterer, table, opened(3, WEDI_TEXT, 180.0)).events[0]
     assert later["type"] == "opened" and f"dedupe:recurrence_of[{id_of(1)}]" in later["reasons"]
     # another partition, which never saw the complaint, ignores the notice

@@ -29,6 +29,7 @@ import orjson
 import pytest
 
 from agents.domain.cluster import Clusterer, ClusterPolicy, route
+from agents.domain.state import ENTRY_TYPES
 from agents.domain.triage import Triage
 from bench.generate import Mix, generate_posts
 from schemas.events import RawPost, message_key
@@ -97,7 +98,7 @@ class Stage:
         self.restart()
 
     def restart(self) -> None:
-        self.tables = {name: StagedTable(durable) for name, durable in self.durable.items()}
+        self.tables = {name: StagedTable(durable, ENTRY_TYPES.get(name)) for name, durable in self.durable.items()}
         self.position = dict(self.committed)
         self.started()
 

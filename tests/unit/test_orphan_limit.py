@@ -54,7 +54,7 @@ def test_when_the_post_arrives_the_waiting_replies_join_it_and_the_overflow_keep
     assert {r["post_key"]: r["outcome"] for r in arrived.late_records} == {first.key: "mention", second.key: "mention"}
     assert desk.orphans == {}
     assert desk.final_records()[third.key] == overflow
-    assert desk.state[MISSING_PARENT]["mentions"] == 3  # the post itself and the two replies that waited
+    assert desk.state[MISSING_PARENT].mentions == 3  # the post itself and the two replies that waited
 
 
 def test_a_redelivered_waiting_reply_does_not_count_twice(config):

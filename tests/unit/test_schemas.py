@@ -169,14 +169,14 @@ def breach_events(config, complaint_events) -> list[dict[str, Any]]:
     for opened in (e for e in complaint_events if e["type"] == "opened"):
         clock = open_clock(opened, config.sla)
         assert clock is not None, f"an SLA policy applies to {opened['complaint_id']}"
-        now = clock["deadline"] + 3600.0
-        events.append(sla_event(clock, STAGE_FIRST_RESPONSE, "breached", emitted_at=now, due_at=clock["deadline"],
+        now = clock.deadline + 3600.0
+        events.append(sla_event(clock, STAGE_FIRST_RESPONSE, "breached", emitted_at=now, due_at=clock.deadline,
                                 policies=config.sla, source=source, tz=config.timezone))
         answered = copy.deepcopy(clock)
-        at = clock["deadline"] + 7 * 3600.0
+        at = clock.deadline + 7 * 3600.0
         response = record_response(answered, at, "dpupr", config.sla)
         assert response is not None and response.late
-        events.append(sla_event(answered, STAGE_FIRST_RESPONSE, "breached", emitted_at=at, due_at=answered["deadline"],
+        events.append(sla_event(answered, STAGE_FIRST_RESPONSE, "breached", emitted_at=at, due_at=answered.deadline,
                                 policies=config.sla, source=source, tz=config.timezone))
     return events
 

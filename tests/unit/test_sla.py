@@ -6,6 +6,7 @@ stretch without Indonesian national holidays; office hours are 07:30-16:00 WIB, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -96,49 +97,49 @@ def test_first_matching_policy_applies(sla):
 def test_darurat_is_one_hour_round_the_clock(sla):
     # Saturday night: no office hours, the hour still runs.
     clock = clock_for(sla, "darurat", wib(7, 23, 30))
-    assert local(clock["deadline"]) == datetime(2026, 11, 8, 0, 30, tzinfo=WIB)
-    assert clock["stages"]["first_response"]["working_clock"] is False
+    assert local(clock.deadline) == datetime(2026, 11, 8, 0, 30, tzinfo=WIB)
+    assert clock.stages["first_response"].working_clock is False
 
 
 def test_tinggi_is_four_working_hours_over_a_weekend(sla):
     # Friday 15:00: one working hour left on Friday, three more from Monday 07:30.
     clock = clock_for(sla, "tinggi", wib(6, 15, 0))
-    assert local(clock["deadline"]) == datetime(2026, 11, 9, 10, 30, tzinfo=WIB)
-    assert clock["stages"]["first_response"]["working_clock"] is True
+    assert local(clock.deadline) == datetime(2026, 11, 9, 10, 30, tzinfo=WIB)
+    assert clock.stages["first_response"].working_clock is True
 
 
 def test_tinggi_inside_one_working_day(sla):
-    assert local(clock_for(sla, "tinggi", wib(3, 8, 0))["deadline"]) == datetime(2026, 11, 3, 12, 0, tzinfo=WIB)
+    assert local(clock_for(sla, "tinggi", wib(3, 8, 0)).deadline) == datetime(2026, 11, 3, 12, 0, tzinfo=WIB)
 
 
 def test_tinggi_opened_at_night_starts_at_the_next_opening(sla):
-    assert local(clock_for(sla, "tinggi", wib(3, 22, 0))["deadline"]) == datetime(2026, 11, 4, 11, 30, tzinfo=WIB)
+    assert local(clock_for(sla, "tinggi", wib(3, 22, 0)).deadline) == datetime(2026, 11, 4, 11, 30, tzinfo=WIB)
 
 
 def test_normal_is_twenty_four_hours_round_the_clock(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
-    assert clock["deadline"] - clock["opened_at"] == 24 * HOUR
-    assert clock["stages"]["first_response"]["working_clock"] is False
+    assert clock.deadline - clock.opened_at == 24 * HOUR
+    assert clock.stages["first_response"].working_clock is False
 
 
 def test_rendah_is_three_working_days_same_clock_time(sla):
-    assert local(clock_for(sla, "rendah", wib(2, 10, 0))["deadline"]) == datetime(2026, 11, 5, 10, 0, tzinfo=WIB)
+    assert local(clock_for(sla, "rendah", wib(2, 10, 0)).deadline) == datetime(2026, 11, 5, 10, 0, tzinfo=WIB)
 
 
 def test_rendah_skips_the_weekend(sla):
-    assert local(clock_for(sla, "rendah", wib(6, 15, 0))["deadline"]) == datetime(2026, 11, 11, 15, 0, tzinfo=WIB)
+    assert local(clock_for(sla, "rendah", wib(6, 15, 0)).deadline) == datetime(2026, 11, 11, 15, 0, tzinfo=WIB)
 
 
 def test_round_the_clock_opd_uses_elapsed_time_for_working_hour_budgets(sla):
     assert "bpbd" in sla.round_the_clock_opds
     clock = clock_for(sla, "tinggi", wib(6, 15, 0), opd="bpbd")
-    assert local(clock["deadline"]) == datetime(2026, 11, 6, 19, 0, tzinfo=WIB)
-    assert clock["stages"]["first_response"]["working_clock"] is False
+    assert local(clock.deadline) == datetime(2026, 11, 6, 19, 0, tzinfo=WIB)
+    assert clock.stages["first_response"].working_clock is False
 
 
 def test_round_the_clock_opd_counts_working_days_as_calendar_days(sla):
     clock = clock_for(sla, "rendah", wib(6, 15, 0), opd="bpbd")
-    assert local(clock["deadline"]) == datetime(2026, 11, 9, 15, 0, tzinfo=WIB)
+    assert local(clock.deadline) == datetime(2026, 11, 9, 15, 0, tzinfo=WIB)
 
 
 def test_calendar_for_picks_round_the_clock_for_24x7_budgets_and_opds(sla):
@@ -159,7 +160,7 @@ def test_open_clock_fields(sla):
     first = {"working_clock": True, "budget": 4 * HOUR, "deadline": wib(9, 10, 30), "anchor": opened_at,
              "spent": 0.0, "stopped_at": None, "stopped_by": None, "emitted": []}
     resolution = {**first, "budget": 5 * 8.5 * HOUR, "deadline": wib(13, 15, 0), "emitted": []}
-    assert clock == {
+    assert clock.to_json() == {
         "complaint_id": "cmp-abc",
         "policy": "tinggi",
         "opened_at": opened_at,
@@ -181,7 +182,7 @@ def test_open_clock_fields(sla):
 def test_open_clock_reads_the_opened_time_with_its_offset(sla):
     event = opened_event(priority="normal", opened_at=wib(6, 15, 0))
     event["occurred_at"] = "2026-11-06T08:00:00+00:00"  # the same instant in UTC
-    assert open_clock(event, sla)["opened_at"] == wib(6, 15, 0)
+    assert open_clock(event, sla).opened_at == wib(6, 15, 0)
 
 
 def test_open_clock_without_first_post_or_mentions(sla):
@@ -189,7 +190,7 @@ def test_open_clock_without_first_post_or_mentions(sla):
     event["first_post"] = None
     event["mentions"] = None
     clock = open_clock(event, sla)
-    assert (clock["platform"], clock["url"], clock["mentions"]) == (None, None, 1)
+    assert (clock.platform, clock.url, clock.mentions) == (None, None, 1)
 
 
 def test_no_clock_when_no_policy_applies(sla):
@@ -205,13 +206,13 @@ def test_response_before_the_deadline_is_met(sla):
     assert response is not None
     assert response.outcome == "met"
     assert response.late is False
-    assert clock["stages"]["first_response"]["stopped_at"] == wib(9, 8, 30)
-    assert clock["stages"]["first_response"]["stopped_by"] == "dpupr"
+    assert clock.stages["first_response"].stopped_at == wib(9, 8, 30)
+    assert clock.stages["first_response"].stopped_by == "dpupr"
 
 
 def test_response_exactly_at_the_deadline_is_met(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
-    assert record_response(clock, clock["deadline"], "dpupr", sla).outcome == "met"
+    assert record_response(clock, clock.deadline, "dpupr", sla).outcome == "met"
 
 
 def test_response_after_the_deadline_is_answered_late(sla):
@@ -232,8 +233,8 @@ def test_only_the_first_response_counts(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
     assert record_response(clock, wib(6, 16, 0), "dpupr", sla) is not None
     assert record_response(clock, wib(8, 16, 0), "diskominfo", sla) is None
-    assert clock["stages"]["first_response"]["stopped_at"] == wib(6, 16, 0)
-    assert clock["stages"]["first_response"]["stopped_by"] == "dpupr"
+    assert clock.stages["first_response"].stopped_at == wib(6, 16, 0)
+    assert clock.stages["first_response"].stopped_by == "dpupr"
 
 
 def test_working_latency_counts_only_office_hours(sla):
@@ -275,7 +276,7 @@ def test_responded_clock_is_never_due(sla):
 
 def test_clock_with_every_level_emitted_is_not_due_again(sla):
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
-    clock["stages"]["first_response"]["emitted"] += ["at_risk", "breached", "escalated_opd_head", "escalated_sekda"]
+    clock.stages["first_response"].emitted += ["at_risk", "breached", "escalated_opd_head", "escalated_sekda"]
     assert not is_due(clock, wib(7, 0, 0), sla)
 
 
@@ -284,7 +285,7 @@ def test_clock_with_every_level_emitted_is_not_due_again(sla):
 
 def breach_event(clock, *, emitted_at, policies, source, tz, level="breached", stage=STAGE_FIRST_RESPONSE):
     """A level's event of a stage, due at the stage's deadline (as the timing agent emits it)."""
-    return sla_event(clock, stage, level, emitted_at=emitted_at, due_at=clock["stages"][stage]["deadline"],
+    return sla_event(clock, stage, level, emitted_at=emitted_at, due_at=clock.stages[stage].deadline,
                      policies=policies, source=source, tz=tz)
 
 
@@ -411,8 +412,8 @@ def test_emitted_levels_are_not_due_again_and_next_due_moves_on(sla):
 
 def test_resolution_stage_runs_five_working_days_and_is_absent_for_darurat(sla):
     clock = clock_for(sla, "normal", wib(6, 15, 0))
-    assert clock["stages"][STAGE_RESOLUTION]["deadline"] == wib(13, 15, 0)
-    assert STAGE_RESOLUTION not in clock_for(sla, "darurat", wib(6, 15, 0))["stages"]
+    assert clock.stages[STAGE_RESOLUTION].deadline == wib(13, 15, 0)
+    assert STAGE_RESOLUTION not in clock_for(sla, "darurat", wib(6, 15, 0)).stages
 
 
 def test_a_first_response_does_not_stop_the_resolution_stage(sla):
@@ -481,7 +482,7 @@ def test_pause_keeps_the_spent_budget_and_resume_moves_the_deadline(sla):
     assert next_due(clock, sla) is None
     assert due_levels(clock, wib(20, 0, 0), sla) == []
     assert resume(clock, wib(3, 8, 0), sla)
-    assert clock["deadline"] == clock["stages"][STAGE_FIRST_RESPONSE]["deadline"] == wib(3, 11, 0)
+    assert clock.deadline == clock.stages[STAGE_FIRST_RESPONSE].deadline == wib(3, 11, 0)
     assert next_due(clock, sla) == wib(3, 10, 0)  # at risk after 3 h of 4 spent
     assert not resume(clock, wib(3, 9, 0), sla), "not paused"
 
@@ -490,7 +491,7 @@ def test_resume_before_the_pause_in_event_time_restarts_at_the_pause(sla):
     clock = clock_for(sla, "darurat", wib(6, 15, 0))
     pause(clock, wib(6, 15, 20), sla)
     resume(clock, wib(6, 15, 10), sla)
-    assert clock["deadline"] == wib(6, 16, 0)
+    assert clock.deadline == wib(6, 16, 0)
 
 
 def test_a_response_while_paused_is_late_only_if_the_budget_was_spent(sla):
@@ -505,7 +506,7 @@ def test_only_the_citizens_own_post_resumes(sla):
     clock = open_clock(event, sla)
     assert is_citizen_post(clock, {"author_handle": "warga_wedi"})
     assert not is_citizen_post(clock, {"author_handle": "tetangga"})
-    clock["author"] = None  # WhatsApp: no handle to compare
+    clock.author = None  # WhatsApp: no handle to compare
     assert is_citizen_post(clock, {"author_handle": None})
 
 
@@ -562,7 +563,7 @@ def test_index_gauges_count_per_opd_and_state():
 def test_index_entry_is_stored_in_the_clock_for_rebuilds(sla):
     clock = clock_for(sla, "tinggi", wib(6, 15, 0))
     assert index_entry(clock, sla) == (wib(9, 9, 30), "dpupr", GAUGE_OPEN)
-    assert (clock["next_due"], clock["gauge"]) == (wib(9, 9, 30), GAUGE_OPEN)
+    assert (clock.next_due, clock.gauge) == (wib(9, 9, 30), GAUGE_OPEN)
     mark_emitted(clock, STAGE_FIRST_RESPONSE, "at_risk")
     assert gauge_state(clock) == GAUGE_AT_RISK
 
@@ -573,10 +574,10 @@ def test_a_raised_priority_tightens_a_running_stage_from_the_opening(sla):
     from agents.domain.sla import reprioritize
 
     clock = clock_for(sla, "rendah", wib(2, 9))  # Monday 09:00: three working days
-    assert local(clock["deadline"]) == datetime(2026, 11, 5, 9, 0, tzinfo=WIB)
+    assert local(clock.deadline) == datetime(2026, 11, 5, 9, 0, tzinfo=WIB)
     assert reprioritize(clock, "tinggi", sla)
-    assert local(clock["deadline"]) == datetime(2026, 11, 2, 13, 0, tzinfo=WIB), "four working hours"
-    assert clock["priority"] == "tinggi" and clock["policy"] == "tinggi"
+    assert local(clock.deadline) == datetime(2026, 11, 2, 13, 0, tzinfo=WIB), "four working hours"
+    assert clock.priority == "tinggi" and clock.policy == "tinggi"
     assert not reprioritize(clock, "tinggi", sla), "an older raise replayed changes nothing"
 
 
@@ -586,9 +587,9 @@ def test_a_raise_never_gives_more_time(sla):
     # normal: 24 hours round the clock. Opened Friday 15:00, tinggi's four working hours end on
     # Monday 10:30: later than Saturday 15:00, so the 24 hours stay.
     clock = clock_for(sla, "normal", wib(6, 15))
-    deadline = clock["deadline"]
+    deadline = clock.deadline
     assert reprioritize(clock, "tinggi", sla)
-    assert clock["deadline"] == deadline and clock["priority"] == "tinggi"
+    assert clock.deadline == deadline and clock.priority == "tinggi"
 
 
 def test_a_raise_leaves_stopped_stages_and_moves_a_paused_one_on_resume(sla):
@@ -596,15 +597,15 @@ def test_a_raise_leaves_stopped_stages_and_moves_a_paused_one_on_resume(sla):
 
     clock = clock_for(sla, "rendah", wib(2, 9))
     record_response(clock, wib(2, 10), "dpupr", sla)
-    stopped = dict(clock["stages"][STAGE_FIRST_RESPONSE])
+    stopped = replace(clock.stages[STAGE_FIRST_RESPONSE])
     pause(clock, wib(2, 11), sla)
-    resolution_budget = clock["stages"][STAGE_RESOLUTION]["budget"]
+    resolution_budget = clock.stages[STAGE_RESOLUTION].budget
     assert reprioritize(clock, "tinggi", sla)
-    assert clock["stages"][STAGE_FIRST_RESPONSE] == stopped
-    assert clock["stages"][STAGE_RESOLUTION]["budget"] == resolution_budget, "both give five working days"
-    assert clock["stages"][STAGE_RESOLUTION]["anchor"] is None, "still paused"
+    assert clock.stages[STAGE_FIRST_RESPONSE] == stopped
+    assert clock.stages[STAGE_RESOLUTION].budget == resolution_budget, "both give five working days"
+    assert clock.stages[STAGE_RESOLUTION].anchor is None, "still paused"
     resume(clock, wib(3, 9), sla)
-    assert clock["stages"][STAGE_RESOLUTION]["anchor"] == wib(3, 9)
+    assert clock.stages[STAGE_RESOLUTION].anchor == wib(3, 9)
 
 
 def test_an_event_that_overtakes_its_opened_is_kept_and_applied_when_the_clock_opens(sla):
@@ -618,9 +619,9 @@ def test_an_event_that_overtakes_its_opened_is_kept_and_applied_when_the_clock_o
     response = {"type": "responded", "complaint_id": "cmp-test",
                 "response": {"at": format_time(wib(3, 9), WIB), "by": "dpupr", "kind": "first_response"}}
     early = step_clock(None, response, sla, record)
-    assert early.outcome == "buffered" and early.entry["early"][0][:2] == ["responded", wib(3, 9)] and not recorded
+    assert early.outcome == "buffered" and early.entry.early[0][:2] == ("responded", wib(3, 9)) and not recorded
     opened = step_clock(early.entry, opened_event(priority="tinggi", opened_at=wib(3, 8)), sla, record)
-    assert opened.outcome == "opened" and opened.entry["stages"][STAGE_FIRST_RESPONSE]["stopped_at"] == wib(3, 9)
+    assert opened.outcome == "opened" and opened.entry.stages[STAGE_FIRST_RESPONSE].stopped_at == wib(3, 9)
     assert recorded == [("met", wib(3, 9))]
     assert step_clock(opened.entry, opened_event(priority="tinggi", opened_at=wib(3, 8)), sla, record).outcome == \
         "redelivered"
@@ -635,4 +636,4 @@ def test_a_replayed_copy_never_lowers_the_mention_count(sla):
             "post": None}
     step_clock(state, copy | {"mentions": 4}, sla, lambda *_: None)
     step_clock(state, copy | {"mentions": 2}, sla, lambda *_: None)
-    assert state["mentions"] == 4
+    assert state.mentions == 4

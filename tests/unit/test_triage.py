@@ -17,6 +17,7 @@ import pytest
 
 from agents.domain.config import TanggapConfig
 from agents.domain.dedupe import complaint_id_for
+from agents.domain.state import ThreadEntry
 from agents.domain.triage import OFFICIAL_KIND, Triage, TriageResult
 from schemas.events import RawPost
 
@@ -208,14 +209,14 @@ def test_repost_or_reply_is_attached_to_the_complaint(triage, complaint, repost,
     assert event["mentions"] == 2
     assert event["platforms"] == ["twitter"]
     assert event["post"]["key"] == child.key
-    assert desk.state[complaint.key]["mentions"] == 2
+    assert desk.state[complaint.key].mentions == 2
 
 
 def test_mentions_count_every_attached_post(triage, complaint, repost, reply):
     desk = Desk(triage)
     results = desk.feed_all([complaint, repost, reply])
     assert [r.complaint_events[0]["mentions"] for r in results] == [1, 2, 3]
-    assert desk.state[complaint.key]["mentions"] == 3
+    assert desk.state[complaint.key].mentions == 3
 
 
 def test_reply_to_a_mention_joins_the_complaint(triage, complaint, repost):
@@ -266,7 +267,7 @@ def test_official_reply_to_the_complaint_is_a_response(config, triage, complaint
 def test_official_reply_does_not_count_as_a_mention(triage, complaint, official_reply):
     desk = Desk(triage)
     desk.feed_all([complaint, official_reply])
-    assert desk.state[complaint.key]["mentions"] == 1
+    assert desk.state[complaint.key].mentions == 1
 
 
 def test_official_post_that_is_not_a_reply_is_ignored(config, triage):
@@ -352,7 +353,7 @@ def test_citizen_reply_before_its_complaint_waits_then_joins(triage, complaint, 
     assert late["outcome"] == "mention"
     assert desk.events == in_order.events
     assert desk.state == in_order.state
-    assert desk.state[complaint.key]["mentions"] == 2
+    assert desk.state[complaint.key].mentions == 2
 
 
 def test_reply_to_a_waiting_reply_joins_the_complaint_when_the_thread_arrives(triage, complaint, reply):
@@ -424,7 +425,7 @@ def test_repost_before_original_joins_the_same_complaint(triage, complaint, repo
     [event] = original.complaint_events
     assert event["type"] == "duplicate_attached"
     assert event["mentions"] == 2
-    assert "seen" not in desk.state[complaint.key]
+    assert desk.state[complaint.key].seen
 
 
 def test_original_redelivered_after_joining_its_repost_is_a_redelivery(triage, complaint, repost):
@@ -496,7 +497,7 @@ def test_political_and_spam_posts_are_ignored_and_never_assigned(triage, text, k
     assert record["complaint_id"] is None
     assert record["reasons"] and record["reasons"][0].startswith(f"{kind}:")
     assert result.complaint_events == []
-    assert result.state_updates == {"twitter:6001": {"kind": kind}}
+    assert result.state_updates == {"twitter:6001": ThreadEntry(kind=kind)}
 
 
 def test_reply_to_an_ignored_post_is_judged_on_its_own(config, triage):
@@ -536,10 +537,10 @@ def test_state_updates_are_all_the_next_call_needs(config, complaint, repost, re
     triage = Triage(config)
     replayed: list[TriageResult] = []
     for p in posts:
-        result = triage.process(p, {k: orjson.loads(v) for k, v in threads.items()},
+        result = triage.process(p, {k: ThreadEntry.from_json(orjson.loads(v)) for k, v in threads.items()},
                                 {k: orjson.loads(v) for k, v in orphans.items()})
         for key, value in result.state_updates.items():
-            threads[key] = orjson.dumps(value)
+            threads[key] = orjson.dumps(value.to_json())
         for key, waiting in result.orphan_updates.items():
             if waiting is None:
                 orphans.pop(key, None)
@@ -550,7 +551,8 @@ def test_state_updates_are_all_the_next_call_needs(config, complaint, repost, re
     assert [r.record for r in replayed] == [r.record for r in live.results]
     assert [r.complaint_events for r in replayed] == [r.complaint_events for r in live.results]
     assert [r.late_records for r in replayed] == [r.late_records for r in live.results]
-    assert {k: orjson.loads(v) for k, v in threads.items()} == orjson.loads(orjson.dumps(live.state))
+    assert {k: orjson.loads(v) for k, v in threads.items()} == \
+        orjson.loads(orjson.dumps({k: v.to_json() for k, v in live.state.items()}))
     assert orphans == {} and live.orphans == {}
 
 
@@ -559,7 +561,7 @@ def test_results_are_json_serializable(triage, complaint, repost, reply, officia
     for result in desk.feed_all(_scenario(complaint, repost, reply, official_reply)):
         orjson.dumps(result.record)
         orjson.dumps(result.complaint_events)
-        orjson.dumps(result.state_updates)
+        orjson.dumps({key: entry.to_json() for key, entry in result.state_updates.items()})
         orjson.dumps(result.orphan_updates)
         orjson.dumps(result.late_records)
 
@@ -624,4 +626,4 @@ def test_a_mention_replayed_after_a_crash_that_kept_only_the_summary_is_sent_aga
     del state[repost.key]  # its own entry was lost; the summary kept the count
     replayed = triage.process(repost, state)
     assert replayed.complaint_events == first.complaint_events
-    assert replayed.state_updates[complaint.key]["mentions"] == 3, "counted once"
+    assert replayed.state_updates[complaint.key].mentions == 3, "counted once"
