@@ -1,4 +1,4 @@
-"""Text normalization shared by classification, place matching and (later) fingerprinting.
+"""Text normalization shared by classification, the learned model and place matching.
 
 Citizens write "jln dpn SD 2 rusakkk parahhh @dpuprklaten #klaten": the same words must match
 the lexicon however they are spelled. Normalization is a pure function of the text and the
