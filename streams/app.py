@@ -12,6 +12,7 @@ Topology (every arrow a Kafka topic; a hop exists only where the key must change
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from streams.batches import (
     ALREADY_READ,
     OUT_OF_SEQUENCE,
     PROCESS,
+    ChangelogRecord,
     Outbox,
     Output,
     SequenceGuard,
@@ -136,19 +138,8 @@ class Pipeline:
             group.append(output)
 
         async def send_group(name: str, partition: int, group: list[Output]) -> list[tuple[list[Output], Any]]:
-            sent: list[tuple[list[Output], Any]] = []
-            batch, members = client.create_batch(), []
             headers = RECORD_HEADERS.get(group[0].topic, NO_HEADERS)  # a group is one topic's
-            for output in group:
-                if members and batch.append(key=output.key, value=output.value, timestamp=None,
-                                            headers=headers) is None:
-                    sent.append((members, await client.send_batch(batch, name, partition=partition)))
-                    batch, members = client.create_batch(), []
-                if not members:  # an empty batch takes any one record, however large
-                    batch.append(key=output.key, value=output.value, timestamp=None, headers=headers)
-                members.append(output)
-            sent.append((members, await client.send_batch(batch, name, partition=partition)))
-            return sent
+            return await _queue_batches(client, name, partition, group, headers)
 
         if len(groups) == 1:
             (name, partition), group = next(iter(groups.items()))
@@ -157,6 +148,33 @@ class Pipeline:
         per_partition = await asyncio.gather(*(send_group(name, partition, group)
                                                for (name, partition), group in groups.items()))
         return [sent for batches in per_partition for sent in batches]
+
+    async def produce_changelog(self, records: list[ChangelogRecord]) -> None:
+        """Queue a batch's changelog records (`StagedTable.commit_to_store`) as produce batches,
+        one per changelog partition, in their order; when the broker has a batch, its table's
+        store records the batch's last offset as persisted, as faust does for each record it
+        sends. Not waited for, as faust's own changelog sends are not: faust flushes the
+        producer before it commits offsets. A batch the producer refuses to queue goes through
+        faust's own changelog send, record by record."""
+        if not records:
+            return
+        client = self.app.producer._ensure_producer()  # the aiokafka producer: faust has no batch API
+        groups: dict[tuple[Any, int], list[ChangelogRecord]] = {}
+        for record in records:
+            groups.setdefault((record.table, record.partition), []).append(record)
+        for (table, partition), group in groups.items():
+            name = table.changelog_topic.get_topic_name()
+            try:
+                sent = await _queue_batches(client, name, partition, group, NO_HEADERS)
+            except Exception as exc:  # refused before anything was queued (metadata, closed producer)
+                log.warning("%s: changelog batch not queued (%s); sending its records one by one",
+                            name, type(exc).__name__)
+                for record in group:
+                    table.send_changelog(partition, record.key, record.value, key_serializer="raw",
+                                         value_serializer="raw")
+                continue
+            for members, future in sent:
+                future.add_done_callback(functools.partial(_changelog_sent, table, len(members)))
 
     async def send_complaint_event(self, event: dict[str, Any]) -> None:
         """A complaint event goes to `complaints` (for the desk and downstream systems) and to
@@ -279,8 +297,7 @@ class Pipeline:
         finally:
             current_outbox.reset(token)
         await self.deliver(outbox.outputs, stage)
-        for table in tables:
-            table.commit()
+        await self.produce_changelog([record for table in tables for record in table.commit_to_store()])
 
     async def deliver(self, outputs: list[Output], stage: str) -> None:
         def on_permanent(output: Output, exc: BaseException) -> Output | None:
@@ -316,6 +333,54 @@ def _failure(exc: Exception, stage: str) -> tuple[str, str]:
     # A bug must not stop the partition: the message is parked, and the bug logged.
     log.exception("processing error in %s", stage)
     return "processing_error", f"{type(exc).__name__}: {exc}"
+
+
+async def _queue_batches(client: Any, topic: str, partition: int, records: list, headers: list
+                         ) -> list[tuple[list, Any]]:
+    """Append `records` (anything with `key` and `value`) in order to produce batches of one topic
+    partition, each queued on the aiokafka producer `client` when full and the last at the end;
+    returns each batch's records with the future that resolves when the broker has the batch."""
+    sent: list[tuple[list, Any]] = []
+    batch, members = client.create_batch(), []
+    for record in records:
+        if members and batch.append(key=record.key, value=record.value, timestamp=None, headers=headers) is None:
+            sent.append((members, await client.send_batch(batch, topic, partition=partition)))
+            batch, members = client.create_batch(), []
+        if not members:  # an empty batch takes any one record, however large
+            batch.append(key=record.key, value=record.value, timestamp=None, headers=headers)
+        members.append(record)
+    sent.append((members, await client.send_batch(batch, topic, partition=partition)))
+    return sent
+
+
+class _SentChangelog:
+    """What faust's `Collection._on_changelog_sent` reads of a sent changelog record: its
+    metadata, here the last record's of a batch."""
+
+    __slots__ = ("_metadata",)
+
+    def __init__(self, metadata: Any) -> None:
+        self._metadata = metadata
+
+    def result(self) -> Any:
+        return self._metadata
+
+
+def _changelog_sent(table: Any, count: int, future: asyncio.Future) -> None:
+    """A changelog batch of `count` records reached the broker (or failed): on success the
+    table's store persists the last offset, through faust's own callback."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        # As when faust's own changelog send fails: the worker crashes and restarts from its
+        # committed offsets. Sending the records again could put them after a later batch's
+        # writes of the same keys, and a recovery would then read the older values last.
+        log.error("changelog batch of %s failed: %s", table.changelog_topic.get_topic_name(), type(exc).__name__)
+        asyncio.ensure_future(table.app.crash(exc))
+        return
+    metadata = future.result()
+    table._on_changelog_sent(_SentChangelog(metadata._replace(offset=metadata.offset + count - 1)))
 
 
 def _stage_timer(stage: str):

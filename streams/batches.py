@@ -14,7 +14,8 @@ batch:
    outputs are discarded with it, and it goes to the dead-letter topic instead);
 2. send every output of the batch and wait until the broker has acknowledged all of them;
 3. only then write the tables, one changelog record per key per batch (a key written by ten
-   messages of a batch costs one record, not ten);
+   messages of a batch costs one record, not ten), the changelog records queued as produce
+   batches (:meth:`StagedTable.commit_to_store`);
 4. ack the batch's messages, so their offsets become committable (faust flushes the producer,
    changelogs included, before it commits).
 
@@ -127,11 +128,44 @@ class StagedTable(MutableMapping):
                     if key in table:
                         del table[key]
                 else:
-                    if self._from_json is not None:
-                        value = value.to_json()
-                    table[key] = orjson.dumps(value, option=JSON_OPTIONS)
+                    table[key] = self._encoded(value)
         self._batch = {}
         return written
+
+    def _encoded(self, value: Any) -> bytes:
+        return orjson.dumps(value.to_json() if self._from_json is not None else value, option=JSON_OPTIONS)
+
+    def commit_to_store(self) -> list[ChangelogRecord]:
+        """:meth:`commit` for a faust table: the entries go to its store, and their changelog
+        records are returned for the caller to produce (`Pipeline.produce_changelog`) instead
+        of being queued one by one. A key set through the table costs faust a future, a
+        producer-buffer round and a send per changelog record; the caller sends a batch's records
+        as whole produce batches, the same records (keys as faust encodes them, partition
+        of the message that wrote them) in the same order per partition. Everything else faust's
+        `Table.on_key_set`/`on_key_del` do (partition check, key expiry, sensors) is done here."""
+        records: list[ChangelogRecord] = []
+        table = self.table
+        store = table.data
+        for key, (value, event) in self._batch.items():
+            key = stored_key(key)
+            with processing(event):
+                partition = table.partition_for_key(key)
+                if value is _DELETED:
+                    if key not in store:
+                        continue
+                    table._maybe_del_key_ttl(key, partition)
+                    table._sensor_on_del(table, key)
+                    del store[key]
+                    raw = None
+                else:
+                    raw = self._encoded(value)
+                    table._maybe_set_key_ttl(key, partition)
+                    table._sensor_on_set(table, key, raw)
+                    store[key] = raw
+            changelog_key, _ = table.changelog_topic.prepare_key(key, table.key_serializer)
+            records.append(ChangelogRecord(table, partition, changelog_key, raw))
+        self._batch = {}
+        return records
 
     # Mapping -------------------------------------------------------------------------------
     def _stored(self, key: Any) -> Any:
@@ -207,6 +241,16 @@ class Output:
     """The message that caused it (for a dead letter if the broker refuses it for good)."""
     partition: int | None = None
     """None: the partition of its key (the default partitioner)."""
+
+
+@dataclass(slots=True)
+class ChangelogRecord:
+    """A table write's changelog record, as faust would have sent it (value None: a deletion)."""
+
+    table: Any
+    partition: int
+    key: bytes
+    value: bytes | None
 
 
 @dataclass

@@ -2,18 +2,19 @@
 
 A faust table is its changelog topic; the RocksDB store is a local copy of it that spares a
 restarted worker replaying the whole changelog. RocksDB's write-ahead log makes every single
-write durable in the copy by itself, at the price of a `write()` system call per put: with a
-table write and a persisted-offset write per changelog record, that is two system calls per
-record, and it was ~15% of the clustering stage at 1,000,000 fingerprints
+write durable in the copy by itself, at the price of a `write()` system call per put: a
+table write per changelog record and a persisted-offset write per changelog batch, which was
+~15% of the clustering stage at 1,000,000 fingerprints with a persisted-offset write per record
 (`bench/dedupe_bench.py`, docs/dedupe.md).
 
 Without the log (`TANGGAP_STORE_WAL=false`, the default; Kafka Streams runs its RocksDB stores
 the same way) a crash loses the writes still in RocksDB's memtable, never a change of the table:
 
 - RocksDB flushes memtables in write order, so what survives a crash is a prefix of the writes;
-- faust writes each changelog record's offset into the same database after the record is
-  acknowledged, after the table write it carries, so the surviving offset never runs ahead of
-  the surviving table writes;
+- the offset of each changelog batch's last record goes into the same database (through
+  faust's own callback, `Pipeline.produce_changelog`) after the batch is acknowledged, after
+  the table writes it carries, so the surviving offset never runs ahead of the surviving table
+  writes;
 - on start faust replays the changelog from that offset: the lost writes come back from the
   topic, and writes replayed twice are idempotent (the same values in the same order).
 

@@ -22,6 +22,7 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, dict]] = []
         self.partitions: list[int | None] = []
+        self.changelog: list = []
 
     def patch(self, pipeline) -> None:
         async def produce(topic, key, value, partition=None):
@@ -35,8 +36,12 @@ class Recorder:
             return [([output], await produce(output.topic, output.key, output.value, output.partition))
                     for output in outputs]
 
+        async def produce_changelog(records):
+            self.changelog.extend(records)
+
         pipeline.produce = produce
         pipeline.produce_batches = produce_batches
+        pipeline.produce_changelog = produce_changelog
 
     def on(self, topic: str) -> list[dict]:
         return [value for name, _, value in self.sent if name == topic]

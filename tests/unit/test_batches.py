@@ -214,3 +214,122 @@ def test_a_staged_table_of_an_entry_type_stores_its_json_and_reads_the_type():
     assert StagedTable(table, ClusterEntry).get("cmp-1") == staged.get("cmp-1")
     [(_, entry)] = StagedTable(table, ClusterEntry).items()
     assert entry.members == {"cmp-1": Member(1, ["twitter"])}
+
+
+def test_a_batch_committed_to_the_store_yields_the_changelog_records_faust_would_send():
+    """`commit_to_store` writes what `commit` writes through the faust table, and returns the
+    changelog records faust queues for those writes: same keys (faust's encoding, non-ASCII
+    included), values, partitions and order; a deletion is a tombstone, a deletion of an absent
+    key nothing."""
+    import faust
+    from streams.batches import StagedTable
+
+    class Message:
+        def __init__(self, partition: int) -> None:
+            self.topic, self.partition = "tanggap.posts.clusters", partition
+
+    class Event:
+        def __init__(self, partition: int) -> None:
+            self.message = Message(partition)
+
+    def staged_writes(staged: StagedTable) -> None:
+        staged.begin(Event(1))
+        staged["cmp-1"] = {"members": {"cmp-1": [1, ["twitter"]]}}
+        staged["kecamatan Wedi é"] = {"n": 1}
+        staged.keep()
+        staged.begin(Event(3))
+        staged["cmp-2"] = {"n": 2}
+        del staged["never-written"]
+        staged.keep()
+
+    def table(app_id: str):
+        app = faust.App(app_id, broker="kafka://127.0.0.1:1", store="memory://", key_serializer="raw",
+                        value_serializer="raw")
+        return app.Table("clusters", default=None, partitions=4, value_type=bytes)
+
+    through_faust, direct = table("through-faust"), table("direct")
+    queued = []
+
+    def send_soon(**message):
+        queued.append((message["partition"], message["key"], message["value"]))
+        return type("Sent", (), {"message": type("Message", (), {"partition": message["partition"]})})()
+
+    through_faust.changelog_topic.send_soon = lambda **message: send_soon(
+        **{**message, "key": through_faust.changelog_topic.prepare_key(message["key"], message["key_serializer"])[0]})
+    staged = StagedTable(through_faust)
+    staged_writes(staged)
+    staged.commit()
+    staged = StagedTable(direct)
+    staged_writes(staged)
+    records = staged.commit_to_store()
+
+    assert [(r.partition, r.key, r.value) for r in records] == queued
+    assert queued[0] == (1, b'"cmp-1"', b'{"members":{"cmp-1":[1,["twitter"]]}}')
+    assert dict(direct.data) == dict(through_faust.data)
+    assert all(record.table is direct for record in records)
+    staged.begin(Event(3))
+    del staged["cmp-2"]
+    staged.keep()
+    assert [(r.partition, r.key, r.value) for r in staged.commit_to_store()] == [(3, b'"cmp-2"', None)]
+    assert b'"cmp-2"' not in direct.data
+
+
+def test_changelog_records_go_out_as_batches_and_persist_each_batch_s_last_offset():
+    import asyncio
+    from collections import namedtuple
+
+    from streams.app import Pipeline
+    from streams.batches import ChangelogRecord
+
+    Metadata = namedtuple("Metadata", "topic partition topic_partition offset")
+
+    class Batch:
+        def __init__(self) -> None:
+            self.records = []
+
+        def append(self, key, value, timestamp, headers):
+            if len(self.records) == 2:  # full
+                return None
+            self.records.append((key, value))
+            return True
+
+    class Client:
+        def __init__(self) -> None:
+            self.sent, self.futures, self.next_offset = [], [], 0
+
+        def create_batch(self):
+            return Batch()
+
+        async def send_batch(self, batch, topic, *, partition):
+            future = asyncio.get_running_loop().create_future()
+            self.sent.append((topic, partition, batch.records))
+            self.futures.append((future, Metadata(topic, partition, (topic, partition), self.next_offset)))
+            self.next_offset += len(batch.records)
+            return future
+
+    class Table:
+        def __init__(self, name: str) -> None:
+            self.changelog_topic = type("Topic", (), {"get_topic_name": lambda _: f"{name}-changelog"})()
+            self.persisted = []
+
+        def _on_changelog_sent(self, sent) -> None:
+            self.persisted.append((sent.result().topic_partition, sent.result().offset))
+
+    client = Client()
+    pipeline = Pipeline.__new__(Pipeline)
+    pipeline.app = type("App", (), {"producer": type("Producer", (), {"_ensure_producer": lambda _: client})()})()
+    threads, orphans = Table("threads"), Table("orphans")
+    records = [ChangelogRecord(threads, 0, b"a", b"1"), ChangelogRecord(orphans, 0, b"o", None),
+               ChangelogRecord(threads, 0, b"b", b"2"), ChangelogRecord(threads, 0, b"c", b"3")]
+
+    async def run() -> None:
+        await pipeline.produce_changelog(records)
+        for future, metadata in client.futures:
+            future.set_result(metadata)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert client.sent == [("threads-changelog", 0, [(b"a", b"1"), (b"b", b"2")]),
+                           ("threads-changelog", 0, [(b"c", b"3")]), ("orphans-changelog", 0, [(b"o", None)])]
+    assert threads.persisted == [(("threads-changelog", 0), 1), (("threads-changelog", 0), 2)]
+    assert orphans.persisted == [(("orphans-changelog", 0), 3)]
