@@ -273,6 +273,17 @@ def test_a_batch_committed_to_the_store_yields_the_changelog_records_faust_would
     assert [(r.partition, r.key, r.value) for r in staged.commit_to_store()] == [(3, b'"cmp-2"', None)]
     assert b'"cmp-2"' not in direct.data
 
+    # A table of an entry type stores, and logs, the entry's JSON.
+    from agents.domain.state import ClusterEntry, Member
+
+    typed = StagedTable(direct, ClusterEntry)
+    typed.begin(Event(2))
+    typed["cmp-3"] = ClusterEntry(at=1.0, bucket="|Wedi", members={"cmp-3": Member(1, ["twitter"])})
+    typed.keep()
+    [record] = typed.commit_to_store()
+    assert record.value == b'{"at":1.0,"bucket":"|Wedi","members":{"cmp-3":[1,["twitter"]]}}'
+    assert StagedTable(direct, ClusterEntry).get("cmp-3").members == {"cmp-3": Member(1, ["twitter"])}
+
 
 def test_changelog_records_go_out_as_batches_and_persist_each_batch_s_last_offset():
     import asyncio
@@ -333,3 +344,31 @@ def test_changelog_records_go_out_as_batches_and_persist_each_batch_s_last_offse
                            ("threads-changelog", 0, [(b"c", b"3")]), ("orphans-changelog", 0, [(b"o", None)])]
     assert threads.persisted == [(("threads-changelog", 0), 1), (("threads-changelog", 0), 2)]
     assert orphans.persisted == [(("orphans-changelog", 0), 3)]
+
+
+def test_a_failed_changelog_batch_crashes_the_worker_as_faust_s_own_send_does():
+    import asyncio
+
+    from streams.app import _changelog_sent
+
+    crashed = []
+
+    class App:
+        async def crash(self, reason):
+            crashed.append(reason)
+
+    class Table:
+        app = App()
+        changelog_topic = type("Topic", (), {"get_topic_name": lambda self: "tanggap-clusters-changelog"})()
+
+        def _on_changelog_sent(self, sent):  # pragma: no cover - must not be called
+            raise AssertionError("a failed batch is not persisted")
+
+    async def scenario():
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(ConnectionError("broker gone"))
+        _changelog_sent(Table(), 3, future)
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert [type(reason) for reason in crashed] == [ConnectionError]
