@@ -61,6 +61,13 @@ refuses a record past a jump and reads the partition again, whatever the cause; 
 a gap is only logged (info). On a Tanggap topic read any other way a gap is logged as a warning
 and counted in `tanggap_offsets_skipped_total{topic}` (alert `TanggapOffsetsSkipped`): Tanggap's
 topics are not compacted, so outside transaction markers it means records no agent processed.
+
+**Read, not changed: faust's table internals for batched changelogs.** A batch's table writes go
+to the store and their changelog records out as whole produce batches (streams/batches.py
+`StagedTable.commit_to_store`, streams/app.py `Pipeline.produce_changelog`): what faust's
+`Table.on_key_set`/`on_key_del` and `Collection._on_changelog_sent` do per record, done per batch
+through their private helpers (`_maybe_set_key_ttl`, `_sensor_on_set`, `_on_changelog_sent`) and
+faust's aiokafka producer (`producer._ensure_producer()`). The release check covers them too.
 """
 
 from __future__ import annotations
