@@ -680,7 +680,7 @@ class Clusterer:
         unclaimed: list[tuple[str, list[str]]] = []
         match = (self._match(event, text, fingerprint, bucket, at, view, unclaimed)
                  if fingerprint is not None else None)
-        own = ClusterEntry(at, text or None, bucket)
+        own = ClusterEntry(at=at, text=text or None, bucket=bucket)
         member = Member(event.get("mentions") or 1, list(event.get("platforms") or []))
         if match is not None and not view[match[0]].resolved:
             survivor_id, reasons = match
@@ -750,7 +750,7 @@ class Clusterer:
         bucket = index_bucket(key)
         fingerprint = LshIndex.fingerprint(text)
         match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
-        own = ClusterEntry(at, text, bucket, ignored=IgnoredPost(post, record["kind"], record))
+        own = ClusterEntry(at=at, text=text, bucket=bucket, ignored=IgnoredPost(post, record["kind"], record))
         self.index.add(own_id, bucket, text, at, fingerprint)
         if match is None or view[match[0]].resolved:
             view[own_id] = own

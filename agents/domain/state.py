@@ -80,7 +80,21 @@ DECISION_FIELDS = ("kind", "category", "priority", "opd", "kecamatan", "desa", "
 
 
 @dataclass(slots=True)
-class ThreadEntry:
+class Decided:
+    """The decision fields (DECISION_FIELDS) that thread and cluster entries both carry."""
+
+    kind: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    opd: str | None = None
+    kecamatan: str | None = None
+    desa: str | None = None
+    complaint_id: str | None = None
+    needs_review: bool | None = None
+
+
+@dataclass(slots=True)
+class ThreadEntry(Decided):
     """Triage's entry for one post key (agents.domain.triage.Triage), one of:
 
     - a decided post: its decision (``kind``; for an official account's post ``opd`` and, for
@@ -93,14 +107,6 @@ class ThreadEntry:
       was opened by a repost that came before its original: the original itself is not
       processed yet."""
 
-    kind: str | None = None
-    category: str | None = None
-    priority: str | None = None
-    opd: str | None = None
-    kecamatan: str | None = None
-    desa: str | None = None
-    complaint_id: str | None = None
-    needs_review: bool | None = None
     mention_of: str | None = None
     mentions: int | None = None
     platforms: list[str] | None = None
@@ -184,7 +190,7 @@ class IgnoredPost:
 
 
 @dataclass(slots=True)
-class ClusterEntry:
+class ClusterEntry(Decided):
     """The clustering stage's entry for one complaint id (agents.domain.cluster.Clusterer).
 
     Every entry keeps its fingerprint ``text`` (None once it has none), its event time ``at``
@@ -205,14 +211,6 @@ class ClusterEntry:
     bucket: str = ""
     alias_of: str | None = None
     ignored: IgnoredPost | None = None
-    complaint_id: str | None = None
-    kind: str | None = None
-    category: str | None = None
-    priority: str | None = None
-    opd: str | None = None
-    kecamatan: str | None = None
-    desa: str | None = None
-    needs_review: bool | None = None
     first_post: dict[str, Any] | None = None
     members: dict[str, Member] | None = None
     resolved: bool = False
@@ -266,9 +264,9 @@ class ClusterEntry:
 
     def copy(self) -> ClusterEntry:
         """A shallow copy: the stage never changes a stored entry, only what replaces it."""
-        copied = ClusterEntry(self.at, self.text, self.bucket, self.alias_of, self.ignored, self.complaint_id,
-                              self.kind, self.category, self.priority, self.opd, self.kecamatan, self.desa,
-                              self.needs_review, self.first_post, self.members, self.resolved, self.raised,
+        copied = ClusterEntry(self.kind, self.category, self.priority, self.opd, self.kecamatan, self.desa,
+                              self.complaint_id, self.needs_review, self.at, self.text, self.bucket, self.alias_of,
+                              self.ignored, self.first_post, self.members, self.resolved, self.raised,
                               self.last_at, self.sent, self.alone_until, self.claimed)
         copied.totals = self.totals
         return copied
