@@ -35,6 +35,7 @@ FOLDS = 5
 def main(argv: list[str] | None = None) -> int:
     from agents.domain.classify import classify
     from agents.domain.config import load_config
+    from agents.domain.triage import places_elsewhere
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "deploy" / "config" / "klaten"))
@@ -57,15 +58,16 @@ def main(argv: list[str] | None = None) -> int:
             if post["label_confidence"] != "high":
                 continue
             text = config.normalizer.normalize(post["text"])
-            rows.append((post["expect"], text, model.score(text, post["text"]), model.score_passages(text)))
+            rows.append((post["expect"], text, model.score(text, post["text"]), model.score_passages(text),
+                         places_elsewhere(config, text)))
         sets[name] = rows
 
     def figures(policy, complaints, social):
         """Actionable kept, category accuracy and kind accuracy on the portal complaints; the
         share of non-actionable social posts called actionable."""
         kept = kinds = correct = labelled = expected = 0
-        for expect, text, scores, passages in complaints:
-            decision = classify(text, config.rules, scores, policy, lambda p=passages: p)
+        for expect, text, scores, passages, elsewhere in complaints:
+            decision = classify(text, config.rules, scores, policy, lambda p=passages: p, lambda e=elsewhere: e)
             kinds += decision.kind == expect["kind"]
             if expect["kind"] not in actionable:
                 continue
@@ -75,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                 labelled += 1
                 correct += decision.category == expect["category"]
         others = called = 0
-        for expect, text, scores, passages in social:
+        for expect, text, scores, passages, elsewhere in social:
             if expect["kind"] not in actionable:
                 others += 1
-                called += classify(text, config.rules, scores, policy, lambda p=passages: p).kind in actionable
+                decision = classify(text, config.rules, scores, policy, lambda p=passages: p, lambda e=elsewhere: e)
+                called += decision.kind in actionable
         return kept / expected, correct / labelled, kinds / len(complaints), called / others
 
     rng = np.random.default_rng(20261207)

@@ -204,16 +204,19 @@ def cmd_dedupe_eval(args: argparse.Namespace) -> int:
 
 
 def evaluate_file(config: TanggapConfig, path: str | Path, label_confidence: str | None = None,
-                  progress: Progress | None = None):
+                  progress: Progress | None = None, source: str | None = None):
     """Triage a labelled file exactly as the stream would and score it (streams/evaluate.py);
     with `label_confidence`, only the posts labelled with that confidence (posts without one
-    count as high)."""
+    count as high); with `source`, only the posts whose `source` field is that."""
     from streams import evaluate
 
     lines = list(read_jsonl(path))
     labelled = [orjson.loads(line) for _, line in lines]
     if label_confidence:
         keep = [i for i, post in enumerate(labelled) if post.get("label_confidence", "high") == label_confidence]
+        lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
+    if source:
+        keep = [i for i, post in enumerate(labelled) if post.get("source") == source]
         lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
     records = triage_lines(config, iter(lines))
     if progress is not None:

@@ -223,12 +223,14 @@ DEFAULT_REVIEW_POLICY = ReviewPolicy()
 
 def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
              policy: ReviewPolicy = DEFAULT_REVIEW_POLICY,
-             passages: Callable[[], Sequence[Scores]] | None = None) -> Classification:
+             passages: Callable[[], Sequence[Scores]] | None = None,
+             elsewhere: Callable[[], Sequence[str]] | None = None) -> Classification:
     """Kind, category and priority of a post: hard policy from the rules (spam, campaigning,
     political talk), the kind and category from the learned model's reading of the whole text
     where there is one (`scores`; `passages` reads a long post's passages on demand), the
     category also from the rules' evidence, the priority from the rules. Without scores, the
-    rules decide alone."""
+    rules decide alone. `elsewhere` names, on demand, the places outside the regency the post
+    is about when it names none inside."""
     if scores is None:
         return classify_by_rules(text, rules)
     words = text.words
@@ -250,7 +252,9 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
     kind, confidence = scores.best_kind()
     reasons.append(_model_reason("kind", kind, confidence, scores))
-    why = _why_review(kind, confidence, served, text, rules, policy, passages, matches)
+    why, not_reviewed = _why_review(kind, confidence, served, text, rules, policy, passages, matches, elsewhere)
+    if not_reviewed:
+        reasons.append(f"not_reviewed[{not_reviewed}]")
     if why:
         reasons.append(f"needs_review[{why}]")
         if kind not in actionable:
@@ -303,27 +307,34 @@ def _hard_policy(matches: RuleMatches, politics: list[str], served: float,
 
 def _why_review(kind: str, confidence: float, served: float, text: NormalizedText, rules: Rules,
                 policy: ReviewPolicy, passages: Callable[[], Sequence[Scores]] | None,
-                matches: RuleMatches) -> str:
-    """Why the model's reading is too unsure to act on alone ("" when it is sure enough)."""
+                matches: RuleMatches, elsewhere: Callable[[], Sequence[str]] | None) -> tuple[str, str]:
+    """Why the model's reading is too unsure to act on alone ("" when it is sure enough), and
+    why a reading that would have gone to people did not ("" when none)."""
     actionable = rules.actionable_kinds
     if kind in actionable:
-        return f"kind {confidence:.2f} < {policy.review_below:g}" if confidence < policy.review_below else ""
+        return (f"kind {confidence:.2f} < {policy.review_below:g}" if confidence < policy.review_below else ""), ""
     if kind in ("politik", "spam"):
-        return ""
+        return "", ""
     # The model reads praise or chatter. People read it too when the model is torn, or when a
     # passage or the rules see a public-service problem in it: a complaint that thanks the admin,
     # or is told as a story, must not be dropped.
     if served > policy.review_actionable_above:
-        return f"actionable {served:.2f} > {policy.review_actionable_above:g}, model read {kind}"
+        return f"actionable {served:.2f} > {policy.review_actionable_above:g}, model read {kind}", ""
     if passages is not None:
         best = max((sum(p.kinds[k] for k in actionable) for p in passages()), default=0.0)
         if best > policy.passage_actionable_above:
-            return f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}, model read {kind}"
+            return f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}, model read {kind}", ""
     if confidence < policy.rules_review_below:
         by_rules = classify_by_rules(text, rules, matches)
         if by_rules.kind in actionable and _names_a_problem(by_rules):
-            return f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
-    return ""
+            why = f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
+            outside = elsewhere() if elsewhere is not None else ()
+            if outside:
+                # A problem phrase in what the model reads as news or chatter about another
+                # region ("Perbaikan jalan di Jember ..."): not this regency's to answer.
+                return "", f"{why}; about {','.join(outside)}, outside the regency"
+            return why, ""
+    return "", ""
 
 
 def _names_a_problem(decision: Classification) -> bool:

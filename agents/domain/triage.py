@@ -20,6 +20,7 @@ from schemas.events import DeskResponse, RawPost, format_time, stable_id
 
 if TYPE_CHECKING:
     from agents.domain.config import TanggapConfig
+    from agents.domain.places import Place
     from agents.domain.text import NormalizedText
 
 OFFICIAL_KIND = "respon_resmi"
@@ -265,12 +266,11 @@ class Triage:
         place = config.gazetteer.locate(normalized.words)
         reasons.extend(place.reasons)
         needs_review = decision.needs_review
-        if place.kecamatan is None and place.desa is None:
-            outside = sorted({m.payload for m in config.outside_places.find(normalized.words)})
-            if outside:
-                # A road in Bekasi is not the regency's road: the desk decides whether to answer.
-                needs_review = True
-                reasons.append(f"place_outside_regency[{','.join(outside)}]")
+        outside = places_elsewhere(config, normalized, place)
+        if outside:
+            # A road in Bekasi is not the regency's road: the desk decides whether to answer.
+            needs_review = True
+            reasons.append(f"place_outside_regency[{','.join(outside)}]")
         if needs_review:
             # Unsure decisions go to people: the triage desk reads the post and routes it.
             opd = config.directory.triage_desk
@@ -385,7 +385,18 @@ def decide(config: TanggapConfig, text: str, normalized: NormalizedText, address
     official = bool(addressed) and bool(config.directory.opds_for_handles(addressed))
     scores = model.score(normalized, text, official)
     return classify(normalized, config.rules, scores, config.review,
-                    lambda: model.score_passages(normalized, official))
+                    lambda: model.score_passages(normalized, official),
+                    lambda: places_elsewhere(config, normalized))
+
+
+def places_elsewhere(config: TanggapConfig, normalized: NormalizedText, place: Place | None = None) -> list[str]:
+    """The places well outside the regency (regency.toml outside_places) a post names, when it
+    names no kecamatan or desa of the regency (`place`: where the post was located already)."""
+    if place is None:
+        place = config.gazetteer.locate(normalized.words)
+    if place.kecamatan is not None or place.desa is not None:
+        return []
+    return sorted({m.payload for m in config.outside_places.find(normalized.words)})
 
 
 def without_counts(summary: Mapping[str, Any]) -> dict[str, Any]:

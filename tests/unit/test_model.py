@@ -258,6 +258,39 @@ def test_a_complaint_about_a_place_outside_the_regency_needs_review(config):
     assert not any(r.startswith("place_outside_regency") for r in near["reasons"])
 
 
+def test_news_about_a_road_in_another_region_is_not_pulled_back_for_review(rules_config):
+    """The rules read a road complaint, the model reads news: a problem phrase brings the post to
+    the desk only when it is not about a place outside the regency."""
+    from agents.domain.triage import Triage
+    from schemas.events import RawPost
+
+    class ReadsNews:
+        manifest: dict = {}
+
+        def score(self, *_args, **_kwargs):
+            return scores({"lainnya": 0.8, "pengaduan": 0.12, "apresiasi": 0.08})
+
+        def score_passages(self, *_args, **_kwargs):
+            return []
+
+    config = dataclasses.replace(rules_config, model=ReadsNews())
+
+    def triaged(text: str) -> dict:
+        post = RawPost.parse({"platform": "twitter", "post_id": str(abs(hash(text))), "text": text,
+                              "created_at": "2026-11-02T08:00:00+07:00", "author": {"id": "a"}})
+        return Triage(config).process(post, {}, {}).record
+
+    elsewhere = triaged("Perbaikan jalan rusak di Jember butuh Rp 30 M, pekerja mulai menambal ...")
+    assert (elsewhere["outcome"], elsewhere["kind"]) == ("ignored", "lainnya")
+    assert any(r.startswith("not_reviewed[rules read pengaduan jalan") and "about Jember, outside the regency" in r
+               for r in elsewhere["reasons"])
+    here = triaged("Perbaikan jalan rusak di Cawas butuh Rp 3 M, pekerja mulai menambal ...")
+    assert (here["outcome"], here["needs_review"]) == ("opened", True)
+    assert any(r.startswith("needs_review[rules read pengaduan jalan") for r in here["reasons"])
+    both = triaged("Jalan rusak di Cawas parah, lebih parah dari jalan di Jember")
+    assert (both["outcome"], both["needs_review"]) == ("opened", True)
+
+
 def test_the_word_cache_starts_over_when_full_without_changing_any_score(rules_config, small_model, monkeypatch):
     import agents.domain.model as model_module
 
