@@ -313,7 +313,14 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
     actionable = rules.actionable_kinds
     if kind in actionable:
         return (f"kind {confidence:.2f} < {policy.review_below:g}" if confidence < policy.review_below else ""), ""
-    if kind in ("politik", "spam"):
+    if kind == "politik":
+        # Only the political lexicon decides politics surely (hard policy, above). A political
+        # reading of the model alone that is unsure goes to people: a complaint wrongly left
+        # unanswered breaks the desk's promise, a political post in its queue costs a minute.
+        if confidence < policy.review_below:
+            return f"politik {confidence:.2f} < {policy.review_below:g}, model alone", ""
+        return "", ""
+    if kind == "spam":
         return "", ""
     # The model reads praise or chatter. People read it too when the model is torn, or when a
     # passage or the rules see a public-service problem in it: a complaint that thanks the admin,

@@ -204,6 +204,20 @@ def test_hard_policy_stays_with_the_rules(rules_config):
     assert decide(rules_config, "slot gacor maxwin", {"lainnya": 0.9}).kind == "spam"
 
 
+def test_an_unsure_political_reading_of_the_model_alone_goes_to_people(rules_config):
+    # No term of the political lexicon: the model's reading decides, and an unsure one is read by
+    # the desk rather than left unanswered.
+    text = "gaji tenaga harian lepas tidak pernah naik sejak covid, apakah slogan pemerintah hanya untuk pabrik"
+    unsure = decide(rules_config, text, {"politik": 0.4, "pengaduan": 0.35, "lainnya": 0.25},
+                    {"ketenagakerjaan": 0.8, "lainnya": 0.2})
+    assert (unsure.kind, unsure.needs_review) == ("pengaduan", True)
+    assert any(r.startswith("needs_review[politik 0.40 < 0.55, model alone]") for r in unsure.reasons)
+    sure = decide(rules_config, text, {"politik": 0.8, "pengaduan": 0.1, "lainnya": 0.1})
+    assert (sure.kind, sure.needs_review) == ("politik", False)
+    # The lexicon's political terms still decide however unsure the model is.
+    assert decide(rules_config, "partai itu pencitraan saja", {"politik": 0.4, "pengaduan": 0.35}).kind == "politik"
+
+
 def test_a_service_complaint_naming_politics_or_spam_words_stays_a_complaint(rules_config):
     # The political term is there, but the model reads a service complaint and the rules a category.
     result = decide(rules_config, "anggota dewan lewat tiap hari tapi jalan rusak tidak diperbaiki",
