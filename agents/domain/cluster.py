@@ -25,6 +25,7 @@ rebuilt from the table after a restart or rebalance (:meth:`Clusterer.rebuild`).
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 from math import inf
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents.domain.classify import PRIORITIES
 from agents.domain.dedupe import complaint_id_for
@@ -282,6 +283,22 @@ def raised(priority: str | None) -> str | None:
     return PRIORITIES[max(0, PRIORITIES.index(priority) - 1)]
 
 
+class Settled(NamedTuple):
+    """What an indexed complaint's table entry says for good, kept with its fingerprint so that
+    a candidate in another desa costs no table read (:meth:`Clusterer._match`): the survivor it
+    belongs to (itself, or the one it was merged into: an alias never changes survivor) and that
+    survivor's desa (fixed when it opened). None for an ignored post no complaint claimed yet:
+    a complaint may claim it later."""
+
+    survivor: str
+    desa: str | None
+
+
+def _settled(survivor_id: str, survivor: ClusterEntry) -> Settled:
+    desa = survivor.desa
+    return Settled(survivor_id, sys.intern(desa) if desa else desa)  # desa names repeat: one copy each
+
+
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time, one window per
     cluster key (agents/domain/fingerprint.py: rensa's MinHash and LSH, exact confirmation on
@@ -346,13 +363,21 @@ class LshIndex:
                 return at
         return None
 
-    def add(self, member: str, bucket: str, text: str, at: float, fingerprint: Fingerprint | None = None) -> None:
+    def add(self, member: str, bucket: str, text: str, at: float, fingerprint: Fingerprint | None = None,
+            settled: Settled | None = None) -> None:
+        """Index `member`'s fingerprint (of `text`, unless given) with what its table entry says
+        for good (:class:`Settled`; None: nothing, or not known); a member indexed already keeps
+        its fingerprint and takes `settled`."""
         window = self._window_of(bucket)
         if fingerprint is None:
-            if member in window:
+            if window.retag(member, settled):
                 return
             fingerprint = self.fingerprint(text)
-        window.add(member, bucket, at, fingerprint)
+        window.add(member, bucket, at, fingerprint, settled)
+
+    def settled(self, bucket: str, member: str) -> Settled | None:
+        """What `member` was indexed with (:meth:`add`)."""
+        return self._window_of(bucket).tag_of(member)
 
     def remove(self, member: str) -> None:
         for window in self._windows.values():
@@ -460,9 +485,11 @@ class Clusterer:
         self.watermarks = watermarks = {}
         self.expiring = {}
         self.watched = watched = set()
-        rows: list[tuple[float, str, str, str, str | None]] = []
-        """(time, id, cluster key, bucket, text): not the decoded entries, which are ten times
-        larger."""
+        rows: list[tuple[float, str, str, str, str | None, str | None]] = []
+        """(time, id, cluster key, bucket, text, survivor id): not the decoded entries, which are
+        ten times larger."""
+        desas: dict[str, str | None] = {}
+        """Survivor -> its desa."""
         aliases: list[tuple[str, str, str]] = []
         present: set[str] = set()
         listed: set[str] = set()
@@ -471,11 +498,15 @@ class Clusterer:
             if not entry:
                 continue
             present.add(complaint_id)
+            survivor_id = None
             if entry.alias_of:
                 aliases.append((complaint_id, entry.alias_of, entry.bucket))
+                survivor_id = entry.alias_of
             elif entry.ignored is not None:
                 watched.add(complaint_id)  # an ignored post no complaint claimed: goes with the window
             elif entry.members is not None:
+                survivor_id = complaint_id
+                desas[complaint_id] = entry.desa
                 listed.update(entry.members)
                 if entry.resolved:
                     watched.add(complaint_id)
@@ -483,16 +514,20 @@ class Clusterer:
             key = _key_of_bucket(entry.bucket)
             bucket = index_bucket(key)
             at = entry.at
-            rows.append((at, complaint_id, key, bucket, entry.text))
+            rows.append((at, complaint_id, key, bucket, entry.text, survivor_id))
             if at > watermarks.get(key, -inf):
                 watermarks[key] = at
         rows.sort(key=lambda row: row[0])
         for complaint_id, survivor_id, _ in aliases:
             if survivor_id in present and complaint_id not in listed:
                 watched.add(complaint_id)
-        for at, complaint_id, key, bucket, text in rows:
+        for at, complaint_id, key, bucket, text, survivor_id in rows:
             if text is not None and at >= self._cutoff(key):
-                self.index.add(complaint_id, bucket, text, at)
+                settled = None
+                if survivor_id in desas:
+                    desa = desas[survivor_id]
+                    settled = Settled(survivor_id, sys.intern(desa) if desa else desa)
+                self.index.add(complaint_id, bucket, text, at, settled=settled)
             elif complaint_id in watched:  # left the window while this worker did not own it
                 self._queue_expired(complaint_id, bucket)
         for complaint_id, survivor_id, bucket in aliases:  # survivor deleted, alias left (folded)
@@ -687,6 +722,7 @@ class Clusterer:
             survivor = self._join(survivor_id, complaint_id, member, at, view)
             own.alias_of = survivor_id
             view[complaint_id] = own
+            settled = _settled(survivor_id, survivor)
             merged[post.get("key", "")] = (survivor_id, reasons)
             result.events.append(self._attached(survivor, event, reasons))
             self._maybe_raise(survivor_id, view, event, result)
@@ -698,12 +734,13 @@ class Clusterer:
                 setattr(own, name, event.get(name))
             own.members = {complaint_id: member}
             view[complaint_id] = own
+            settled = _settled(complaint_id, own)
             result.events.append(opened)
             if unclaimed:
                 self._claim(complaint_id, unclaimed, view, result)
                 self._maybe_raise(complaint_id, view, event, result)
         if fingerprint is not None:
-            self.index.add(complaint_id, bucket, text, at, fingerprint)
+            self.index.add(complaint_id, bucket, text, at, fingerprint, settled)
 
     def _join(self, survivor_id: str, complaint_id: str, member: Member, at: float,
               view: _Overlay) -> ClusterEntry:
@@ -751,13 +788,14 @@ class Clusterer:
         fingerprint = LshIndex.fingerprint(text)
         match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
         own = ClusterEntry(at=at, text=text, bucket=bucket, ignored=IgnoredPost(post, record["kind"], record))
-        self.index.add(own_id, bucket, text, at, fingerprint)
         if match is None or view[match[0]].resolved:
+            self.index.add(own_id, bucket, text, at, fingerprint)
             view[own_id] = own
             self.watched.add(own_id)
             return record
         survivor_id, reasons = match
         survivor = self._join(survivor_id, own_id, Member(1, [post.get("platform") or record["platform"]]), at, view)
+        self.index.add(own_id, bucket, text, at, fingerprint, _settled(survivor_id, survivor))
         own.alias_of = survivor_id
         view[own_id] = own
         event = self._attached(survivor, cause, reasons)
@@ -840,10 +878,17 @@ class Clusterer:
         # The exact similarity first (in the index, on the shingles in memory): most candidates
         # fail it, and reading their table entries (a JSON decode each) cost more than the check.
         least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
+        desa = event.get("desa")
         for _, candidate, candidate_at, jaccard, contained in self.index.close(bucket, fingerprint, least,
                                                                                containment, containment_min):
             if abs(at - candidate_at) > policy.window_seconds:
                 continue
+            if desa:
+                # A survivor in another desa, known without reading the table: the check below
+                # on what the index says of the candidate (Settled) instead of its entries.
+                settled = self.index.settled(bucket, candidate)
+                if settled is not None and settled.desa and settled.desa != desa:
+                    continue
             entry = view.get(candidate)
             if entry is None:
                 continue
@@ -854,7 +899,6 @@ class Clusterer:
             dormant = survivor.members is None
             if dormant and (unclaimed is None or survivor.ignored is None):
                 continue
-            desa = event.get("desa")
             if desa and survivor.desa and survivor.desa != desa:
                 continue
             if self._differs(text, entry, survivor if survivor_id != candidate else None, jaccard >= least):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rensa import RMinHash, RMinHashLSH
@@ -94,7 +95,9 @@ class WindowIndex:
     """The fingerprints of one cluster key's window: an LSH per bucket, and per slot (arrival
     order) the member's id, event time, bucket, shingle hashes and MinHash values.
 
-    ``add`` indexes a fingerprint under the next slot (False if the member is indexed already);
+    ``add`` indexes a fingerprint under the next slot (False if the member is indexed already),
+    with the caller's ``tag`` (what it wants to know of a candidate without looking it up:
+    ``tag_of``; a second ``add`` of a member replaces only its tag, as ``retag`` does);
     ``expire(before)`` forgets members in slot order up to the first live one whose time is at
     least `before` and returns their (member, bucket); ``query`` returns the bucket's candidates
     whose estimated Jaccard reaches `least` and whose exact similarity passes, as (estimate,
@@ -114,8 +117,8 @@ class WindowIndex:
         self._lsh: dict[str, RMinHashLSH] = {}
         self._slots: dict[str, int] = {}
         """Member -> slot."""
-        self._entries: dict[int, tuple[str, str, float, bytes]] = {}
-        """Slot -> (member, bucket, at, shingle hashes as int64 bytes), live ones only."""
+        self._entries: dict[int, tuple[str, str, float, bytes, Any]] = {}
+        """Slot -> (member, bucket, at, shingle hashes as int64 bytes, tag), live ones only."""
         self._digests = np.zeros((self.INITIAL_SLOTS, num_perm), np.uint32)
         """Row slot % len: the MinHash values of the fingerprint in that slot."""
         self._order: deque[int] = deque()
@@ -129,8 +132,8 @@ class WindowIndex:
     def __contains__(self, member: object) -> bool:
         return member in self._slots
 
-    def add(self, member: str, bucket: str, at: float, fingerprint: Fingerprint) -> bool:
-        if member in self._slots:
+    def add(self, member: str, bucket: str, at: float, fingerprint: Fingerprint, tag: Any = None) -> bool:
+        if self.retag(member, tag):
             return False
         lsh = self._lsh.get(bucket)
         if lsh is None:
@@ -141,7 +144,7 @@ class WindowIndex:
         self._next += 1
         lsh.insert(slot, fingerprint.minhash)
         self._digests[slot % len(self._digests)] = fingerprint.digest
-        self._entries[slot] = (member, bucket, float(at), fingerprint.keys.tobytes())
+        self._entries[slot] = (member, bucket, float(at), fingerprint.keys.tobytes(), tag)
         self._slots[member] = slot
         self._order.append(slot)
         return True
@@ -162,7 +165,7 @@ class WindowIndex:
         slot = self._slots.pop(member, None)
         if slot is None:
             return False
-        _, bucket, _, _ = self._entries.pop(slot)
+        bucket = self._entries.pop(slot)[1]
         self._lsh[bucket].remove(slot)
         return True
 
@@ -201,7 +204,7 @@ class WindowIndex:
         overlaps = shared_counts(fingerprint.keys, [entry[3] for entry in close_entries])
         size, num_perm = len(fingerprint.keys), self.num_perm
         found = []
-        for (shared, _), (member, _, at, theirs), overlap in zip(close, close_entries, overlaps):
+        for (shared, _), (member, _, at, theirs, _), overlap in zip(close, close_entries, overlaps):
             other = len(theirs) // KEY_BYTES
             exact, contained = _similarity(overlap, size, other)
             if exact >= jaccard or (contained >= containment and min(size, other) >= containment_min):
@@ -222,3 +225,18 @@ class WindowIndex:
     def at_of(self, member: str) -> float | None:
         slot = self._slots.get(member)
         return None if slot is None else self._entries[slot][2]
+
+    def retag(self, member: str, tag: Any) -> bool:
+        """Give an indexed member another tag (False: it is not indexed)."""
+        slot = self._slots.get(member)
+        if slot is None:
+            return False
+        entry = self._entries[slot]
+        if entry[4] != tag:
+            self._entries[slot] = (*entry[:4], tag)
+        return True
+
+    def tag_of(self, member: str) -> Any:
+        """The tag `member` was added with (None if it is not indexed)."""
+        slot = self._slots.get(member)
+        return None if slot is None else self._entries[slot][4]
