@@ -148,11 +148,38 @@ hyphens join to it ("kupu-kupu", "03-a"). Splitting digits from letters here, in
 that finds the words, costs a third of inserting spaces at those boundaries first."""
 
 
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+"""Where a text splits into parts whose words are worked out one by one (:func:`copy_words`):
+every step keeps ASCII whitespace as it is, composes nothing across it, and no link, mention,
+hashtag or word spans it. Other whitespace (U+2028, ...) is dropped with the accents and may join
+two words, so it stays inside a part."""
+PART_CACHE = 32768
+"""Parts (between ASCII whitespace, mostly single words) whose words are remembered: copies of a
+complaint, and complaints of one place, share most of their words."""
+
+
 def copy_words(text: str) -> list[str]:
     """A text's words as copies of it still spell them: NFKC, case folded, accents dropped, links
     mentions and hashtags removed (copies add them: "#lapor #viral"), elongations squashed ("parahhh"), digits split from
     letters ("rt03"), slang and abbreviations written out (SLANG). Nothing is stemmed, so a word
-    with two letters swapped stays one edit away from the original."""
+    with two letters swapped stays one edit away from the original.
+
+    Worked out per part between ASCII whitespace (:data:`_ASCII_SPACE`), the latest PART_CACHE
+    parts remembered: the same words as the whole text gives (:func:`_copy_words_of`)."""
+    words: list[str] = []
+    for part in _ASCII_SPACE.split(text):
+        if part:
+            words.extend(_part_words(part))
+    return words
+
+
+@lru_cache(maxsize=PART_CACHE)
+def _part_words(part: str) -> tuple[str, ...]:
+    return tuple(_copy_words_of(part))
+
+
+def _copy_words_of(text: str) -> list[str]:
+    """:func:`copy_words` of a text in one pass."""
     folded = unicodedata.normalize("NFKC", text)
     if "://" in folded or "ww" in folded.lower():
         folded = _URL.sub(" ", folded)

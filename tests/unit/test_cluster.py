@@ -11,8 +11,8 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from agents.domain.cluster import (SLANG, Clusterer, ClusterPolicy, LshIndex, cluster_key, conflict, copy_words,
-                                   fingerprint_text, raised, route, score_pairs)
+from agents.domain.cluster import (SLANG, Clusterer, ClusterPolicy, LshIndex, _copy_words_of, cluster_key, conflict,
+                                   copy_words, fingerprint_text, raised, route, score_pairs)
 from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from schemas import validator
@@ -229,6 +229,19 @@ def test_copy_words_split_digits_from_letters_in_the_pass_that_finds_them():
         assert copy_words(text) == spaced_first(text), text
     assert copy_words("rt03 rw-5a jln2 kupu-kupu parahhh 1000 yg") == \
         ["rt", "03", "rw-5", "a", "jalan", "2", "kupu-kupu", "parah", "1000", "yang"]
+
+
+def test_copy_words_of_a_text_are_those_of_its_parts_between_ascii_spaces():
+    """copy_words works out (and remembers) the words of each part between ASCII spaces: the same
+    words as the whole text in one pass, whatever links, mentions, hashtags, accents, combining
+    marks, compatibility characters and other whitespace sit at the parts' edges."""
+    pieces = ["https://", "www.", "Www.", "@", "#", "a", "Yg", "03", "-", ".", "é", "e\u0301", "\u0301", "\u00b4",
+              "\u00a8", "ﬁ", "Ｗ", "\u3000", "\u00a0", "\u2028", "\u0085", "\u1680", "\u200b", "\u1100\u1161",
+              "\u11a8", "ẞ", "Σ", "🙏", "ooo", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 16)))
+        assert copy_words(text) == _copy_words_of(text), repr(text)
 
 
 @pytest.mark.parametrize(("text", "other", "found"), [
