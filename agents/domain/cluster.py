@@ -28,7 +28,7 @@ import re
 import sys
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -380,8 +380,13 @@ class LshIndex:
         exactly: Jaccard >= `jaccard`, or containment >= `containment` with at least
         `containment_min` shingles in the smaller set; best estimate first (ties by id), as
         (estimate, id, event time, jaccard, containment)."""
-        return self._window_of(bucket).query(bucket, fingerprint, ESTIMATE_FLOOR, jaccard, containment,
-                                             containment_min)
+        return list(self.ranked(bucket, fingerprint, jaccard, containment, containment_min))
+
+    def ranked(self, bucket: str, fingerprint: Fingerprint, jaccard: float, containment: float,
+               containment_min: int) -> Iterator[tuple[float, str, float, float, float]]:
+        """:meth:`close`, one candidate at a time: the exact check costs only the candidates taken."""
+        return self._window_of(bucket).ranked(bucket, fingerprint, ESTIMATE_FLOOR, jaccard, containment,
+                                              containment_min)
 
     def at_of(self, member: str) -> float | None:
         for window in self._windows.values():
@@ -906,8 +911,8 @@ class Clusterer:
         # fail it, and reading their table entries (a JSON decode each) cost more than the check.
         least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
         desa = event.get("desa")
-        for _, candidate, candidate_at, jaccard, contained in self.index.close(bucket, fingerprint, least,
-                                                                               containment, containment_min):
+        for _, candidate, candidate_at, jaccard, contained in self.index.ranked(bucket, fingerprint, least,
+                                                                                containment, containment_min):
             if abs(at - candidate_at) > policy.window_seconds:
                 continue
             if desa:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,10 @@ def _similarity(overlap: int, size: int, other: int) -> tuple[float, float]:
 
 KEY_BYTES = 8
 """A shingle hash's size in the window index, which keeps each fingerprint's as bytes."""
+
+
+def _by_estimate_and_member(candidate: tuple[int, tuple]) -> tuple[int, str]:
+    return candidate[0], candidate[1][0]
 
 
 def shared_counts(keys: np.ndarray, others: list[bytes]) -> list[int]:
@@ -184,33 +189,46 @@ class WindowIndex:
 
     def query(self, bucket: str, fingerprint: Fingerprint, least: float, jaccard: float = 0.0,
               containment: float = 0.0, containment_min: int = 0) -> list[tuple[float, str, float, float, float]]:
+        return list(self.ranked(bucket, fingerprint, least, jaccard, containment, containment_min))
+
+    FIRST_CHECKED = 4
+    """Candidates whose exact similarity the first step of :meth:`ranked` works out (then twice
+    as many each step): a caller mostly takes the first one or two."""
+
+    def ranked(self, bucket: str, fingerprint: Fingerprint, least: float, jaccard: float = 0.0,
+               containment: float = 0.0, containment_min: int = 0) -> Iterator[tuple[float, str, float, float, float]]:
+        """:meth:`query`'s candidates one by one, in its order: the estimates of all at once, the
+        exact similarity of the best few at a time, as the caller takes them (copies of a text
+        share bands with every other copy of it, and the first one that fits is the one taken)."""
         lsh = self._lsh.get(bucket)
         if lsh is None or not len(fingerprint.keys):
-            return []
+            return
         slots = lsh.query(fingerprint.minhash)
         if not slots:
-            return []
+            return
         # rensa's estimate (RMinHash.jaccard) of every candidate at once: the number of
         # permutations whose minimum they share, over num_perm.
         digests = self._digests
         rows = digests.take(np.array(slots, np.int64) % len(digests), axis=0)
         least_shared = self._least_shared(least)
-        close = [(shared, slot) for shared, slot in zip((rows == fingerprint.digest).sum(1).tolist(), slots)
-                 if shared >= least_shared]
-        if not close:
-            return []
         entries = self._entries
-        close_entries = [entries[slot] for _, slot in close]
-        overlaps = shared_counts(fingerprint.keys, [entry[3] for entry in close_entries])
+        # Best estimate first, ties by id (greatest first): the order does not depend on the
+        # index's history.
+        close = sorted([(shared, entries[slot]) for shared, slot in zip((rows == fingerprint.digest).sum(1).tolist(),
+                                                                          slots) if shared >= least_shared],
+                       key=_by_estimate_and_member, reverse=True)
         size, num_perm = len(fingerprint.keys), self.num_perm
-        found = []
-        for (shared, _), (member, _, at, theirs, _), overlap in zip(close, close_entries, overlaps):
-            other = len(theirs) // KEY_BYTES
-            exact, contained = _similarity(overlap, size, other)
-            if exact >= jaccard or (contained >= containment and min(size, other) >= containment_min):
-                found.append((shared / num_perm, member, at, exact, contained))
-        found.sort(reverse=True)
-        return found
+        start, step = 0, self.FIRST_CHECKED
+        while start < len(close):
+            checked = close[start:start + step]
+            overlaps = shared_counts(fingerprint.keys, [entry[3] for _, entry in checked])
+            for (shared, (member, _, at, theirs, _)), overlap in zip(checked, overlaps):
+                other = len(theirs) // KEY_BYTES
+                exact, contained = _similarity(overlap, size, other)
+                if exact >= jaccard or (contained >= containment and min(size, other) >= containment_min):
+                    yield shared / num_perm, member, at, exact, contained
+            start += step
+            step *= 2
 
     def _least_shared(self, least: float) -> int:
         """The fewest shared permutations whose estimate (shared / num_perm, as rensa divides)
