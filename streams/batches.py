@@ -104,7 +104,7 @@ class StagedTable(MutableMapping):
     members is read, and decoded, at every copy that joins it). The store is read either way, so
     whatever else wrote it (a changelog replayed after a rebalance) is what a read sees."""
 
-    DECODED_ENTRIES = 4096
+    DECODED_ENTRIES = 1024
 
     def __init__(self, table: Any, entry_type: Any = None) -> None:
         self.table = table
