@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiokafka.partitioner import murmur2
-
 from schemas.events import RawPost
+from streams.kafka import partition_for
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -24,15 +23,10 @@ if TYPE_CHECKING:
 STAGE = "intake"
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (Java client, aiokafka, librdkafka's
-    murmur2_random) gives a keyed record: where the thread's state lives."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
 async def accept(pipeline: Pipeline, event) -> RawPost | None:
-    """The post of a `posts.raw` message if this partition holds its thread; otherwise it is
-    forwarded to its thread's partition (None). Raises InvalidInput for bad input."""
+    """The post of a `posts.raw` message if this partition holds its thread (the partition of
+    its thread key: `partition_for`); otherwise it is forwarded to its thread's partition
+    (None). Raises InvalidInput for bad input."""
     post = RawPost.parse(event.value)
     message = event.message
     key = post.thread_key.encode()

@@ -44,6 +44,7 @@ from streams.batches import (
 )
 from streams.clock import SimulatedClock, WallClock, make_clock
 from streams.health import BrokerContact, PublishWatch, StallWatch
+from streams.kafka import KeyPartitioner
 from streams.settings import Settings
 from streams.topics import NO_HEADERS, RECORD_HEADERS, TopicNames
 
@@ -463,6 +464,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "value_serializer": "raw",
         "autodiscover": False,
         "producer_acks": -1,
+        # aiokafka's partitioner with a faster, remembered murmur2 (the same partitions).
+        "producer_partitioner": KeyPartitioner(),
         # faust's own views (/router, /table, /graph, statistics at /) show table contents and
         # topology: off unless TANGGAP_WEB_INTROSPECTION asks for them while debugging.
         "web_router_enabled": settings.web_introspection,

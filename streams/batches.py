@@ -95,11 +95,22 @@ class StagedTable(MutableMapping):
 
     With an `entry_type` (agents/domain/state.py), the batch reads and writes entries of that
     type: a stored value is decoded with ``entry_type.from_json`` on its read, and an entry is
-    encoded with its ``to_json`` at the commit; without one, the values are the JSON documents."""
+    encoded with its ``to_json`` at the commit; without one, the values are the JSON documents.
+
+    An entry type whose stage never changes an entry it read or wrote (``SHARED``: it replaces
+    entries, as the backtest's dicts of entries need too) has its latest DECODED_ENTRIES entries
+    remembered with their stored bytes: a read whose bytes in the store are the remembered ones
+    hands out the remembered entry instead of decoding them again (a survivor with many
+    members is read, and decoded, at every copy that joins it). The store is read either way, so
+    whatever else wrote it (a changelog replayed after a rebalance) is what a read sees."""
+
+    DECODED_ENTRIES = 1024
 
     def __init__(self, table: Any, entry_type: Any = None) -> None:
         self.table = table
         self._from_json = entry_type.from_json if entry_type is not None else None
+        self._decoded: dict[Any, tuple[bytes, Any]] | None = {} if getattr(entry_type, "SHARED", False) else None
+        """Key -> (stored bytes, the entry they decode to), oldest first."""
         self._store_get: Any = None
         self._batch: dict[Any, tuple[Any, Any]] = {}
         self._message: dict[Any, tuple[Any, Any]] = {}
@@ -130,6 +141,8 @@ class StagedTable(MutableMapping):
                 else:
                     table[key] = self._encoded(value)
         self._batch = {}
+        if self._decoded is not None:
+            self._decoded.clear()  # written through the table, whose bytes are not seen here
         return written
 
     def _encoded(self, value: Any) -> bytes:
@@ -146,11 +159,14 @@ class StagedTable(MutableMapping):
         records: list[ChangelogRecord] = []
         table = self.table
         store = table.data
-        for key, (value, event) in self._batch.items():
-            key = stored_key(key)
+        decoded = self._decoded
+        for name, (value, event) in self._batch.items():
+            key = stored_key(name)
             with processing(event):
                 partition = table.partition_for_key(key)
                 if value is _DELETED:
+                    if decoded is not None:
+                        decoded.pop(name, None)
                     if key not in store:
                         continue
                     table._maybe_del_key_ttl(key, partition)
@@ -162,6 +178,8 @@ class StagedTable(MutableMapping):
                     table._maybe_set_key_ttl(key, partition)
                     table._sensor_on_set(table, key, raw)
                     store[key] = raw
+                    if decoded is not None:
+                        self._remember(name, raw, value)
             changelog_key, _ = table.changelog_topic.prepare_key(key, table.key_serializer)
             records.append(ChangelogRecord(table, partition, changelog_key, raw))
         self._batch = {}
@@ -175,7 +193,24 @@ class StagedTable(MutableMapping):
         if self._store_get is None:
             self._store_get = self.table.data.get
         raw = self._store_get(stored_key(key))
-        return None if raw is None else self._decode(raw)
+        if raw is None:
+            return None
+        decoded = self._decoded
+        if decoded is None:
+            return self._decode(raw)
+        remembered = decoded.get(key)
+        if remembered is not None and remembered[0] == raw:
+            return remembered[1]
+        value = self._decode(raw)
+        self._remember(key, raw, value)
+        return value
+
+    def _remember(self, key: Any, raw: bytes, value: Any) -> None:
+        decoded = self._decoded
+        decoded.pop(key, None)  # newest last
+        decoded[key] = (raw, value)
+        if len(decoded) > self.DECODED_ENTRIES:
+            del decoded[next(iter(decoded))]
 
     def _decode(self, raw: bytes) -> Any:
         value = orjson.loads(raw)

@@ -25,14 +25,15 @@ rebuilt from the table after a restart or rebalance (:meth:`Clusterer.rebuild`).
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections import deque
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 from math import inf
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents.domain.classify import PRIORITIES
 from agents.domain.dedupe import complaint_id_for
@@ -147,11 +148,38 @@ hyphens join to it ("kupu-kupu", "03-a"). Splitting digits from letters here, in
 that finds the words, costs a third of inserting spaces at those boundaries first."""
 
 
+_ASCII_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+"""Where a text splits into parts whose words are worked out one by one (:func:`copy_words`):
+every step keeps ASCII whitespace as it is, composes nothing across it, and no link, mention,
+hashtag or word spans it. Other whitespace (U+2028, ...) is dropped with the accents and may join
+two words, so it stays inside a part."""
+PART_CACHE = 32768
+"""Parts (between ASCII whitespace, mostly single words) whose words are remembered: copies of a
+complaint, and complaints of one place, share most of their words."""
+
+
 def copy_words(text: str) -> list[str]:
     """A text's words as copies of it still spell them: NFKC, case folded, accents dropped, links
     mentions and hashtags removed (copies add them: "#lapor #viral"), elongations squashed ("parahhh"), digits split from
     letters ("rt03"), slang and abbreviations written out (SLANG). Nothing is stemmed, so a word
-    with two letters swapped stays one edit away from the original."""
+    with two letters swapped stays one edit away from the original.
+
+    Worked out per part between ASCII whitespace (:data:`_ASCII_SPACE`), the latest PART_CACHE
+    parts remembered: the same words as the whole text gives (:func:`_copy_words_of`)."""
+    words: list[str] = []
+    for part in _ASCII_SPACE.split(text):
+        if part:
+            words.extend(_part_words(part))
+    return words
+
+
+@lru_cache(maxsize=PART_CACHE)
+def _part_words(part: str) -> tuple[str, ...]:
+    return tuple(_copy_words_of(part))
+
+
+def _copy_words_of(text: str) -> list[str]:
+    """:func:`copy_words` of a text in one pass."""
     folded = unicodedata.normalize("NFKC", text)
     if "://" in folded or "ww" in folded.lower():
         folded = _URL.sub(" ", folded)
@@ -282,6 +310,22 @@ def raised(priority: str | None) -> str | None:
     return PRIORITIES[max(0, PRIORITIES.index(priority) - 1)]
 
 
+class Settled(NamedTuple):
+    """What an indexed complaint's table entry says for good, kept with its fingerprint so that
+    a candidate in another desa costs no table read (:meth:`Clusterer._match`): the survivor it
+    belongs to (itself, or the one it was merged into: an alias never changes survivor) and that
+    survivor's desa (fixed when it opened). None for an ignored post no complaint claimed yet:
+    a complaint may claim it later."""
+
+    survivor: str
+    desa: str | None
+
+
+def _settled(survivor_id: str, survivor: ClusterEntry) -> Settled:
+    desa = survivor.desa
+    return Settled(survivor_id, sys.intern(desa) if desa else desa)  # desa names repeat: one copy each
+
+
 class LshIndex:
     """MinHash-LSH over shingle sets, in memory, with expiry by event time, one window per
     cluster key (agents/domain/fingerprint.py: rensa's MinHash and LSH, exact confirmation on
@@ -336,8 +380,13 @@ class LshIndex:
         exactly: Jaccard >= `jaccard`, or containment >= `containment` with at least
         `containment_min` shingles in the smaller set; best estimate first (ties by id), as
         (estimate, id, event time, jaccard, containment)."""
-        return self._window_of(bucket).query(bucket, fingerprint, ESTIMATE_FLOOR, jaccard, containment,
-                                             containment_min)
+        return list(self.ranked(bucket, fingerprint, jaccard, containment, containment_min))
+
+    def ranked(self, bucket: str, fingerprint: Fingerprint, jaccard: float, containment: float,
+               containment_min: int) -> Iterator[tuple[float, str, float, float, float]]:
+        """:meth:`close`, one candidate at a time: the exact check costs only the candidates taken."""
+        return self._window_of(bucket).ranked(bucket, fingerprint, ESTIMATE_FLOOR, jaccard, containment,
+                                              containment_min)
 
     def at_of(self, member: str) -> float | None:
         for window in self._windows.values():
@@ -346,13 +395,21 @@ class LshIndex:
                 return at
         return None
 
-    def add(self, member: str, bucket: str, text: str, at: float, fingerprint: Fingerprint | None = None) -> None:
+    def add(self, member: str, bucket: str, text: str, at: float, fingerprint: Fingerprint | None = None,
+            settled: Settled | None = None) -> None:
+        """Index `member`'s fingerprint (of `text`, unless given) with what its table entry says
+        for good (:class:`Settled`; None: nothing, or not known); a member indexed already keeps
+        its fingerprint and takes `settled`."""
         window = self._window_of(bucket)
         if fingerprint is None:
-            if member in window:
+            if window.retag(member, settled):
                 return
             fingerprint = self.fingerprint(text)
-        window.add(member, bucket, at, fingerprint)
+        window.add(member, bucket, at, fingerprint, settled)
+
+    def settled(self, bucket: str, member: str) -> Settled | None:
+        """What `member` was indexed with (:meth:`add`)."""
+        return self._window_of(bucket).tag_of(member)
 
     def remove(self, member: str) -> None:
         for window in self._windows.values():
@@ -460,9 +517,11 @@ class Clusterer:
         self.watermarks = watermarks = {}
         self.expiring = {}
         self.watched = watched = set()
-        rows: list[tuple[float, str, str, str, str | None]] = []
-        """(time, id, cluster key, bucket, text): not the decoded entries, which are ten times
-        larger."""
+        rows: list[tuple[float, str, str, str, str | None, str | None]] = []
+        """(time, id, cluster key, bucket, text, survivor id): not the decoded entries, which are
+        ten times larger."""
+        desas: dict[str, str | None] = {}
+        """Survivor -> its desa."""
         aliases: list[tuple[str, str, str]] = []
         present: set[str] = set()
         listed: set[str] = set()
@@ -471,11 +530,15 @@ class Clusterer:
             if not entry:
                 continue
             present.add(complaint_id)
+            survivor_id = None
             if entry.alias_of:
                 aliases.append((complaint_id, entry.alias_of, entry.bucket))
+                survivor_id = entry.alias_of
             elif entry.ignored is not None:
                 watched.add(complaint_id)  # an ignored post no complaint claimed: goes with the window
             elif entry.members is not None:
+                survivor_id = complaint_id
+                desas[complaint_id] = entry.desa
                 listed.update(entry.members)
                 if entry.resolved:
                     watched.add(complaint_id)
@@ -483,16 +546,20 @@ class Clusterer:
             key = _key_of_bucket(entry.bucket)
             bucket = index_bucket(key)
             at = entry.at
-            rows.append((at, complaint_id, key, bucket, entry.text))
+            rows.append((at, complaint_id, key, bucket, entry.text, survivor_id))
             if at > watermarks.get(key, -inf):
                 watermarks[key] = at
         rows.sort(key=lambda row: row[0])
         for complaint_id, survivor_id, _ in aliases:
             if survivor_id in present and complaint_id not in listed:
                 watched.add(complaint_id)
-        for at, complaint_id, key, bucket, text in rows:
+        for at, complaint_id, key, bucket, text, survivor_id in rows:
             if text is not None and at >= self._cutoff(key):
-                self.index.add(complaint_id, bucket, text, at)
+                settled = None
+                if survivor_id in desas:
+                    desa = desas[survivor_id]
+                    settled = Settled(survivor_id, sys.intern(desa) if desa else desa)
+                self.index.add(complaint_id, bucket, text, at, settled=settled)
             elif complaint_id in watched:  # left the window while this worker did not own it
                 self._queue_expired(complaint_id, bucket)
         for complaint_id, survivor_id, bucket in aliases:  # survivor deleted, alias left (folded)
@@ -687,6 +754,7 @@ class Clusterer:
             survivor = self._join(survivor_id, complaint_id, member, at, view)
             own.alias_of = survivor_id
             view[complaint_id] = own
+            settled = _settled(survivor_id, survivor)
             merged[post.get("key", "")] = (survivor_id, reasons)
             result.events.append(self._attached(survivor, event, reasons))
             self._maybe_raise(survivor_id, view, event, result)
@@ -698,12 +766,13 @@ class Clusterer:
                 setattr(own, name, event.get(name))
             own.members = {complaint_id: member}
             view[complaint_id] = own
+            settled = _settled(complaint_id, own)
             result.events.append(opened)
             if unclaimed:
                 self._claim(complaint_id, unclaimed, view, result)
                 self._maybe_raise(complaint_id, view, event, result)
         if fingerprint is not None:
-            self.index.add(complaint_id, bucket, text, at, fingerprint)
+            self.index.add(complaint_id, bucket, text, at, fingerprint, settled)
 
     def _join(self, survivor_id: str, complaint_id: str, member: Member, at: float,
               view: _Overlay) -> ClusterEntry:
@@ -751,13 +820,14 @@ class Clusterer:
         fingerprint = LshIndex.fingerprint(text)
         match = self._match({"desa": ignored.get("desa")}, text, fingerprint, bucket, at, view)
         own = ClusterEntry(at=at, text=text, bucket=bucket, ignored=IgnoredPost(post, record["kind"], record))
-        self.index.add(own_id, bucket, text, at, fingerprint)
         if match is None or view[match[0]].resolved:
+            self.index.add(own_id, bucket, text, at, fingerprint)
             view[own_id] = own
             self.watched.add(own_id)
             return record
         survivor_id, reasons = match
         survivor = self._join(survivor_id, own_id, Member(1, [post.get("platform") or record["platform"]]), at, view)
+        self.index.add(own_id, bucket, text, at, fingerprint, _settled(survivor_id, survivor))
         own.alias_of = survivor_id
         view[own_id] = own
         event = self._attached(survivor, cause, reasons)
@@ -840,10 +910,17 @@ class Clusterer:
         # The exact similarity first (in the index, on the shingles in memory): most candidates
         # fail it, and reading their table entries (a JSON decode each) cost more than the check.
         least, containment, containment_min = policy.jaccard, policy.containment, MIN_CONTAINMENT_SHINGLES
-        for _, candidate, candidate_at, jaccard, contained in self.index.close(bucket, fingerprint, least,
-                                                                               containment, containment_min):
+        desa = event.get("desa")
+        for _, candidate, candidate_at, jaccard, contained in self.index.ranked(bucket, fingerprint, least,
+                                                                                containment, containment_min):
             if abs(at - candidate_at) > policy.window_seconds:
                 continue
+            if desa:
+                # A survivor in another desa, known without reading the table: the check below
+                # on what the index says of the candidate (Settled) instead of its entries.
+                settled = self.index.settled(bucket, candidate)
+                if settled is not None and settled.desa and settled.desa != desa:
+                    continue
             entry = view.get(candidate)
             if entry is None:
                 continue
@@ -854,7 +931,6 @@ class Clusterer:
             dormant = survivor.members is None
             if dormant and (unclaimed is None or survivor.ignored is None):
                 continue
-            desa = event.get("desa")
             if desa and survivor.desa and survivor.desa != desa:
                 continue
             if self._differs(text, entry, survivor if survivor_id != candidate else None, jaccard >= least):

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rensa import RMinHash, RMinHashLSH
@@ -74,6 +76,10 @@ KEY_BYTES = 8
 """A shingle hash's size in the window index, which keeps each fingerprint's as bytes."""
 
 
+def _by_estimate_and_member(candidate: tuple[int, tuple]) -> tuple[int, str]:
+    return candidate[0], candidate[1][0]
+
+
 def shared_counts(keys: np.ndarray, others: list[bytes]) -> list[int]:
     """How many of each of `others` (distinct shingle hashes as int64 bytes) are among `keys`
     (sorted, distinct): one binary search of all of them at once, where a set intersection per
@@ -94,7 +100,9 @@ class WindowIndex:
     """The fingerprints of one cluster key's window: an LSH per bucket, and per slot (arrival
     order) the member's id, event time, bucket, shingle hashes and MinHash values.
 
-    ``add`` indexes a fingerprint under the next slot (False if the member is indexed already);
+    ``add`` indexes a fingerprint under the next slot (False if the member is indexed already),
+    with the caller's ``tag`` (what it wants to know of a candidate without looking it up:
+    ``tag_of``; a second ``add`` of a member replaces only its tag, as ``retag`` does);
     ``expire(before)`` forgets members in slot order up to the first live one whose time is at
     least `before` and returns their (member, bucket); ``query`` returns the bucket's candidates
     whose estimated Jaccard reaches `least` and whose exact similarity passes, as (estimate,
@@ -114,8 +122,8 @@ class WindowIndex:
         self._lsh: dict[str, RMinHashLSH] = {}
         self._slots: dict[str, int] = {}
         """Member -> slot."""
-        self._entries: dict[int, tuple[str, str, float, bytes]] = {}
-        """Slot -> (member, bucket, at, shingle hashes as int64 bytes), live ones only."""
+        self._entries: dict[int, tuple[str, str, float, bytes, Any]] = {}
+        """Slot -> (member, bucket, at, shingle hashes as int64 bytes, tag), live ones only."""
         self._digests = np.zeros((self.INITIAL_SLOTS, num_perm), np.uint32)
         """Row slot % len: the MinHash values of the fingerprint in that slot."""
         self._order: deque[int] = deque()
@@ -129,8 +137,8 @@ class WindowIndex:
     def __contains__(self, member: object) -> bool:
         return member in self._slots
 
-    def add(self, member: str, bucket: str, at: float, fingerprint: Fingerprint) -> bool:
-        if member in self._slots:
+    def add(self, member: str, bucket: str, at: float, fingerprint: Fingerprint, tag: Any = None) -> bool:
+        if self.retag(member, tag):
             return False
         lsh = self._lsh.get(bucket)
         if lsh is None:
@@ -141,7 +149,7 @@ class WindowIndex:
         self._next += 1
         lsh.insert(slot, fingerprint.minhash)
         self._digests[slot % len(self._digests)] = fingerprint.digest
-        self._entries[slot] = (member, bucket, float(at), fingerprint.keys.tobytes())
+        self._entries[slot] = (member, bucket, float(at), fingerprint.keys.tobytes(), tag)
         self._slots[member] = slot
         self._order.append(slot)
         return True
@@ -162,7 +170,7 @@ class WindowIndex:
         slot = self._slots.pop(member, None)
         if slot is None:
             return False
-        _, bucket, _, _ = self._entries.pop(slot)
+        bucket = self._entries.pop(slot)[1]
         self._lsh[bucket].remove(slot)
         return True
 
@@ -181,33 +189,46 @@ class WindowIndex:
 
     def query(self, bucket: str, fingerprint: Fingerprint, least: float, jaccard: float = 0.0,
               containment: float = 0.0, containment_min: int = 0) -> list[tuple[float, str, float, float, float]]:
+        return list(self.ranked(bucket, fingerprint, least, jaccard, containment, containment_min))
+
+    FIRST_CHECKED = 4
+    """Candidates whose exact similarity the first step of :meth:`ranked` works out (then twice
+    as many each step): a caller mostly takes the first one or two."""
+
+    def ranked(self, bucket: str, fingerprint: Fingerprint, least: float, jaccard: float = 0.0,
+               containment: float = 0.0, containment_min: int = 0) -> Iterator[tuple[float, str, float, float, float]]:
+        """:meth:`query`'s candidates one by one, in its order: the estimates of all at once, the
+        exact similarity of the best few at a time, as the caller takes them (copies of a text
+        share bands with every other copy of it, and the first one that fits is the one taken)."""
         lsh = self._lsh.get(bucket)
         if lsh is None or not len(fingerprint.keys):
-            return []
+            return
         slots = lsh.query(fingerprint.minhash)
         if not slots:
-            return []
+            return
         # rensa's estimate (RMinHash.jaccard) of every candidate at once: the number of
         # permutations whose minimum they share, over num_perm.
         digests = self._digests
         rows = digests.take(np.array(slots, np.int64) % len(digests), axis=0)
         least_shared = self._least_shared(least)
-        close = [(shared, slot) for shared, slot in zip((rows == fingerprint.digest).sum(1).tolist(), slots)
-                 if shared >= least_shared]
-        if not close:
-            return []
         entries = self._entries
-        close_entries = [entries[slot] for _, slot in close]
-        overlaps = shared_counts(fingerprint.keys, [entry[3] for entry in close_entries])
+        # Best estimate first, ties by id (greatest first): the order does not depend on the
+        # index's history.
+        close = sorted([(shared, entries[slot]) for shared, slot in zip((rows == fingerprint.digest).sum(1).tolist(),
+                                                                          slots) if shared >= least_shared],
+                       key=_by_estimate_and_member, reverse=True)
         size, num_perm = len(fingerprint.keys), self.num_perm
-        found = []
-        for (shared, _), (member, _, at, theirs), overlap in zip(close, close_entries, overlaps):
-            other = len(theirs) // KEY_BYTES
-            exact, contained = _similarity(overlap, size, other)
-            if exact >= jaccard or (contained >= containment and min(size, other) >= containment_min):
-                found.append((shared / num_perm, member, at, exact, contained))
-        found.sort(reverse=True)
-        return found
+        start, step = 0, self.FIRST_CHECKED
+        while start < len(close):
+            checked = close[start:start + step]
+            overlaps = shared_counts(fingerprint.keys, [entry[3] for _, entry in checked])
+            for (shared, (member, _, at, theirs, _)), overlap in zip(checked, overlaps):
+                other = len(theirs) // KEY_BYTES
+                exact, contained = _similarity(overlap, size, other)
+                if exact >= jaccard or (contained >= containment and min(size, other) >= containment_min):
+                    yield shared / num_perm, member, at, exact, contained
+            start += step
+            step *= 2
 
     def _least_shared(self, least: float) -> int:
         """The fewest shared permutations whose estimate (shared / num_perm, as rensa divides)
@@ -222,3 +243,18 @@ class WindowIndex:
     def at_of(self, member: str) -> float | None:
         slot = self._slots.get(member)
         return None if slot is None else self._entries[slot][2]
+
+    def retag(self, member: str, tag: Any) -> bool:
+        """Give an indexed member another tag (False: it is not indexed)."""
+        slot = self._slots.get(member)
+        if slot is None:
+            return False
+        entry = self._entries[slot]
+        if entry[4] != tag:
+            self._entries[slot] = (*entry[:4], tag)
+        return True
+
+    def tag_of(self, member: str) -> Any:
+        """The tag `member` was added with (None if it is not indexed)."""
+        slot = self._slots.get(member)
+        return None if slot is None else self._entries[slot][4]

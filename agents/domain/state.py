@@ -18,7 +18,7 @@ know are dropped when it reads them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 STAGE_FIRST_RESPONSE = "first_response"
 
@@ -205,6 +205,10 @@ class ClusterEntry(Decided):
     - an *ignored post* (``ignored`` set) no complaint claimed yet, or (with ``alias_of``) one
       that joined a complaint.
     """
+
+    SHARED: ClassVar[bool] = True
+    """The stage never changes an entry it read or wrote, only replaces it (:meth:`copy`): one
+    decoded entry may be handed to several reads (streams/batches.py, `StagedTable`)."""
 
     at: float = 0.0
     text: str | None = None

@@ -278,11 +278,41 @@ def test_a_batch_committed_to_the_store_yields_the_changelog_records_faust_would
 
     typed = StagedTable(direct, ClusterEntry)
     typed.begin(Event(2))
-    typed["cmp-3"] = ClusterEntry(at=1.0, bucket="|Wedi", members={"cmp-3": Member(1, ["twitter"])})
+    written = typed["cmp-3"] = ClusterEntry(at=1.0, bucket="|Wedi", members={"cmp-3": Member(1, ["twitter"])})
     typed.keep()
     [record] = typed.commit_to_store()
     assert record.value == b'{"at":1.0,"bucket":"|Wedi","members":{"cmp-3":[1,["twitter"]]}}'
     assert StagedTable(direct, ClusterEntry).get("cmp-3").members == {"cmp-3": Member(1, ["twitter"])}
+    assert typed.get("cmp-3") is written, "a shared entry written is not decoded again"
+    typed.begin(Event(2))
+    del typed["cmp-3"]
+    typed.keep()
+    typed.commit_to_store()
+    assert typed.get("cmp-3") is None
+
+
+def test_a_shared_entry_is_decoded_again_only_when_its_stored_bytes_changed():
+    """Entries the stage never changes (ClusterEntry.SHARED) are decoded once per stored value:
+    a read finds the same bytes in the store and hands out the entry they decoded to; bytes
+    written by anything else (a changelog replayed after a rebalance) are read as they are."""
+    from agents.domain.state import ClusterEntry, ThreadEntry
+    from streams.batches import StagedTable
+
+    table = Table()
+    table[b'"cmp-1"'] = b'{"at":1.0,"bucket":"|Wedi","members":{"cmp-1":[1,["twitter"]]}}'
+    staged = StagedTable(table, ClusterEntry)
+    staged.begin(Message())
+    first = staged.get("cmp-1")
+    assert staged.get("cmp-1") is first
+    table[b'"cmp-1"'] = b'{"at":1.0,"bucket":"|Wedi","members":{"cmp-1":[2,["twitter"]]}}'
+    replayed = staged.get("cmp-1")
+    assert replayed.members["cmp-1"].mentions == 2 and first.members["cmp-1"].mentions == 1
+    del table[b'"cmp-1"']
+    assert staged.get("cmp-1") is None
+    table[b'"twitter:1"'] = b'{"kind":"pengaduan"}'
+    threads = StagedTable(table, ThreadEntry)
+    assert threads.get("twitter:1") == threads.get("twitter:1")
+    assert threads.get("twitter:1") is not threads.get("twitter:1"), "an entry type that may change: decoded each time"
 
 
 def test_changelog_records_go_out_as_batches_and_persist_each_batch_s_last_offset():

@@ -11,8 +11,8 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from agents.domain.cluster import (SLANG, Clusterer, ClusterPolicy, LshIndex, cluster_key, conflict, copy_words,
-                                   fingerprint_text, raised, route, score_pairs)
+from agents.domain.cluster import (SLANG, Clusterer, ClusterPolicy, LshIndex, _copy_words_of, cluster_key, conflict,
+                                   copy_words, fingerprint_text, raised, route, score_pairs)
 from agents.domain.config import load_config
 from agents.domain.triage import Triage
 from schemas import validator
@@ -231,6 +231,19 @@ def test_copy_words_split_digits_from_letters_in_the_pass_that_finds_them():
         ["rt", "03", "rw-5", "a", "jalan", "2", "kupu-kupu", "parah", "1000", "yang"]
 
 
+def test_copy_words_of_a_text_are_those_of_its_parts_between_ascii_spaces():
+    """copy_words works out (and remembers) the words of each part between ASCII spaces: the same
+    words as the whole text in one pass, whatever links, mentions, hashtags, accents, combining
+    marks, compatibility characters and other whitespace sit at the parts' edges."""
+    pieces = ["https://", "www.", "Www.", "@", "#", "a", "Yg", "03", "-", ".", "é", "e\u0301", "\u0301", "\u00b4",
+              "\u00a8", "ﬁ", "Ｗ", "\u3000", "\u00a0", "\u2028", "\u0085", "\u1680", "\u200b", "\u1100\u1161",
+              "\u11a8", "ẞ", "Σ", "🙏", "ooo", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choices(pieces, k=rng.randint(0, 16)))
+        assert copy_words(text) == _copy_words_of(text), repr(text)
+
+
 @pytest.mark.parametrize(("text", "other", "found"), [
     ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rusak desa karanganyar rt 03 rw 01 parah", "kembangan/karanganyar"),
     ("jalan rusak desa kembangan rt 03 rw 01 parah", "jalan rusak desa kembangan rt 04 rw 01 parah", "03/04"),
@@ -320,14 +333,15 @@ HOUR = 3600.0
 WEDI_TEXT = "jalan utama berlubang besar dalam banyak motor jatuh minta ditambal"
 
 
-def opened(number: int, text: str, at: float, kecamatan: str = "Wedi", category: str = "jalan") -> dict:
+def opened(number: int, text: str, at: float, kecamatan: str = "Wedi", category: str = "jalan",
+           desa: str | None = None) -> dict:
     from schemas.events import format_time, stable_id
     key = f"twitter:{number}"
     complaint_id = stable_id("cmp", key)
     post = {"key": key, "platform": "twitter", "post_id": str(number), "url": None, "author_handle": "w",
             "created_at": format_time(at)}
     snapshot = {"complaint_id": complaint_id, "kind": "pengaduan", "category": category, "priority": "normal",
-                "opd": "dpupr", "kecamatan": kecamatan, "desa": None}
+                "opd": "dpupr", "kecamatan": kecamatan, "desa": desa}
     event = {"event_id": stable_id("evt", complaint_id, "opened", key), "type": "opened",
              "occurred_at": format_time(at), **snapshot, "mentions": 1, "platforms": ["twitter"],
              "first_post": post, "post": post, "excerpt": text, "response": None, "reasons": []}
@@ -505,6 +519,26 @@ def test_a_new_complaint_costs_no_table_read_and_a_redelivery_is_still_recognize
     again = apply(restarted, table, opened(1, WEDI_TEXT, 60.0))
     assert again.events == first.events and again.updates == {}, "the redelivery changed nothing"
     assert table.reads.get(id_of(1)), "the restarted stage looked the indexed opening up"
+
+
+def test_a_copy_in_another_desa_costs_no_read_of_the_complaints_it_resembles_even_after_a_restart():
+    clusterer, table = Clusterer(), CountingTable()
+    apply(clusterer, table, opened(1, WEDI_TEXT, 60.0, desa="Canan"))
+    apply(clusterer, table, opened(2, WEDI_TEXT, 70.0, desa="Canan"))
+    assert table[id_of(2)].alias_of == id_of(1)
+    for restart in (False, True):
+        if restart:
+            clusterer = Clusterer()
+            clusterer.rebuild(table.items())
+        table.reads.clear()
+        other = apply(clusterer, table, opened(3 + restart, WEDI_TEXT, 80.0, desa=("Kalitengah", "Jetis")[restart]))
+        assert [event["type"] for event in other.events] == ["opened"], "another desa: its own complaint"
+        assert not {id_of(1), id_of(2)} & set(table.reads), "the index knows their survivor's desa"
+        other.apply(table)
+        copy = apply(clusterer, table, opened(5 + restart, WEDI_TEXT, 90.0, desa="Canan"))
+        assert [event["type"] for event in copy.events] == ["duplicate_attached"]
+        assert copy.updates[id_of(5 + restart)].alias_of == id_of(1)
+        copy.apply(table)
 
 
 def test_a_replayed_copy_keeps_the_priority_it_was_sent_with_after_the_survivor_was_raised():

@@ -51,6 +51,24 @@ def test_a_query_meeting_hundreds_of_close_entries_returns_them_all_best_first()
     assert all(jaccard == 1.0 and contained == 1.0 for *_, jaccard, contained in found)
 
 
+def test_ranked_candidates_come_one_by_one_in_the_query_s_order_and_cost_only_those_taken(monkeypatch):
+    import agents.domain.fingerprint as fingerprints
+
+    text = "lampu jalan mati di depan balai desa sejak minggu lalu gelap sekali"
+    window = WindowIndex(NUM_PERM, BANDS)
+    for number, variant in enumerate(_variants(text, 60)):
+        window.add(f"v{number:02d}", "|Wedi", float(number), LshIndex.fingerprint(variant))
+    probe = LshIndex.fingerprint(text)
+    for limits in ((0.25, 0.0, 0.0, 0), (0.25, 0.5, 0.8, 24), (0.1, 0.3, 0.6, 8)):
+        assert list(window.ranked("|Wedi", probe, *limits)) == window.query("|Wedi", probe, *limits)
+    checked = []
+    counts = fingerprints.shared_counts
+    monkeypatch.setattr(fingerprints, "shared_counts", lambda keys, others: checked.append(len(others)) or counts(keys, others))
+    first = next(window.ranked("|Wedi", probe, 0.1, 0.0, 0.0, 0))
+    assert checked == [WindowIndex.FIRST_CHECKED], "the exact check of the first few only"
+    assert first == window.query("|Wedi", probe, 0.1)[0]
+
+
 def test_expiry_follows_arrival_order_up_to_the_first_live_fingerprint_in_the_window():
     window = WindowIndex(NUM_PERM, BANDS)
     for member, at in (("a", 10.0), ("b", 30.0), ("c", 20.0)):
