@@ -56,20 +56,6 @@ def _length_bucket(count: int) -> str:
     return _BUCKET_NAMES[-1]
 
 
-_SHORT, _LOWER, _CAPITALIZED = 0, 1, 2
-_token_shapes: dict[str, int] = {}
-"""Per whitespace-separated token, what title_case_share counts it as."""
-
-
-def _token_shape(token: str) -> int:
-    shape = _SHORT
-    if len(token) >= 4 and token[0].isalpha():
-        shape = _CAPITALIZED if token[0].isupper() and not token.isupper() else _LOWER
-    if len(_token_shapes) < _WORD_CACHE_LIMIT:
-        _token_shapes[token] = shape
-    return shape
-
-
 def title_case_share(raw_text: str) -> float:
     """Share of the words (of four letters or more) that start with a capital letter: news
     headlines capitalize almost every word, citizens rarely do."""
@@ -77,14 +63,11 @@ def title_case_share(raw_text: str) -> float:
     head = raw_text[:240]
     if head.islower():  # nothing capitalized (most citizens' posts): no need to count
         return 0.0
-    tokens = head.split()
-    shapes = list(map(_token_shapes.get, tokens))
-    if None in shapes:
-        shapes = [shape if shape is not None else _token_shape(token) for token, shape in zip(tokens, shapes)]
-    long_words = len(shapes) - shapes.count(_SHORT)
-    if long_words < 4:
+    long_words = [w for w in head.split() if len(w) >= 4 and w[0].isalpha()]
+    if len(long_words) < 4:
         return 0.0
-    return shapes.count(_CAPITALIZED) / long_words
+    capitalized = sum(1 for w in long_words if w[0].isupper() and not w.isupper())
+    return capitalized / len(long_words)
 
 
 def shape_features(normalized: NormalizedText, raw_text: str, addressed_official: bool) -> list[str]:
@@ -274,8 +257,7 @@ class TriageModel:
             sums = _add_rows(matrix, 0).tolist()
             squares = sums.pop() + unknown * self._unknown_square
             scale = 1.0 / math.sqrt(squares) if squares > 0 else 0.0
-            # value * scale + b per label
-            logits = list(map(float.__add__, map(scale.__mul__, sums), self._bias_values))
+            logits = [value * scale + b for value, b in zip(sums, self._bias_values)]
         else:
             matrix, logits = None, self._bias_values
         split = self._kind_count
@@ -315,9 +297,9 @@ class TriageModel:
                 for start in range(0, len(words) - step, step)]
 
 
-def _softmax(logits: list[float]) -> list[float]:
+def _softmax(logits: list[float], exp: Callable[[float], float] = math.exp) -> list[float]:
     # Plain floats: for a handful of labels, math.exp beats numpy's per-call overhead.
     top = max(logits)
-    shifted = list(map(math.exp, map(top.__rsub__, logits)))  # exp(x - top)
+    shifted = [exp(x - top) for x in logits]
     total = sum(shifted)
-    return list(map(total.__rtruediv__, shifted))  # x / total
+    return [x / total for x in shifted]
