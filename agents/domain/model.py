@@ -56,6 +56,21 @@ def _length_bucket(count: int) -> str:
     return _BUCKET_NAMES[-1]
 
 
+_SHORT, _LOWER, _CAPITALIZED = 0, 1, 2
+_token_shapes: dict[str, int] = {}
+"""What title_case_share counts each whitespace-separated token as, cached: a post's tokens are
+then counted at C level."""
+
+
+def _token_shape(token: str) -> int:
+    shape = _SHORT
+    if len(token) >= 4 and token[0].isalpha():
+        shape = _CAPITALIZED if token[0].isupper() and not token.isupper() else _LOWER
+    if len(_token_shapes) < _WORD_CACHE_LIMIT:
+        _token_shapes[token] = shape
+    return shape
+
+
 def title_case_share(raw_text: str) -> float:
     """Share of the words (of four letters or more) that start with a capital letter: news
     headlines capitalize almost every word, citizens rarely do."""
@@ -63,11 +78,14 @@ def title_case_share(raw_text: str) -> float:
     head = raw_text[:240]
     if head.islower():  # nothing capitalized (most citizens' posts): no need to count
         return 0.0
-    long_words = [w for w in head.split() if len(w) >= 4 and w[0].isalpha()]
-    if len(long_words) < 4:
+    tokens = head.split()
+    shapes = list(map(_token_shapes.get, tokens))
+    if None in shapes:
+        shapes = [shape if shape is not None else _token_shape(token) for token, shape in zip(tokens, shapes)]
+    long_words = len(shapes) - shapes.count(_SHORT)
+    if long_words < 4:
         return 0.0
-    capitalized = sum(1 for w in long_words if w[0].isupper() and not w.isupper())
-    return capitalized / len(long_words)
+    return shapes.count(_CAPITALIZED) / long_words
 
 
 def shape_features(normalized: NormalizedText, raw_text: str, addressed_official: bool) -> list[str]:

@@ -125,7 +125,8 @@ class Triage:
                 orphans: Mapping[str, list[dict[str, Any]]] | None = None, now: float = 0.0) -> TriageResult:
         """Decide one post. `now` (wall-clock seconds) stamps replies that must wait."""
         orphans = {} if orphans is None else orphans
-        own = state.get(post.key)
+        key = post.key
+        own = state.get(key)
         if is_processed(own):
             return self._redelivery(post, own)
         parent_key = post.parent_key
@@ -141,14 +142,14 @@ class Triage:
             return self._mention(post, parent_key or "", parent, via="repost_of" if post.repost_of else "reply_to")
         if own is not None and own.complaint_id:
             # A repost of this post arrived first and opened the complaint under this key.
-            result = self._mention(post, post.key, own, via="reposted_before_original")
+            result = self._mention(post, key, own, via="reposted_before_original")
         else:
             # A repost's text is its original's: when the original is not known yet, the
             # complaint opens under the original's key, and the original joins it on arrival.
             opens_under_parent = post.repost_of is not None and not is_processed(parent)
-            complaint_key = parent_key if opens_under_parent and parent_key else post.key
+            complaint_key = parent_key if opens_under_parent and parent_key else key
             result = self._new(post, complaint_key)
-            if complaint_key != post.key:
+            if complaint_key != key:
                 # Replies to the original that came even earlier can be settled now, if this
                 # repost opened a complaint for it.
                 summary = result.state_updates.get(complaint_key)
@@ -156,7 +157,8 @@ class Triage:
                     self._settle_orphans(result, complaint_key, summary, orphans)
                 return result
         # Replies that arrived before this post were waiting for it.
-        self._settle_orphans(result, post.key, result.state_updates.get(post.key) or ThreadEntry(), orphans)
+        if orphans.get(key):
+            self._settle_orphans(result, key, result.state_updates.get(key) or ThreadEntry(), orphans)
         return result
 
     def release(self, parent_key: str, orphans: Mapping[str, list[dict[str, Any]]],
@@ -236,9 +238,10 @@ class Triage:
                 duplicate_of: str | None = None, duplicate_via: str | None = None,
                 ignored_reason: str | None = None, needs_review: bool | None = None,
                 confidence: float | None = None) -> dict[str, Any]:
+        key = post.key
         return {
-            "event_id": stable_id("tri", post.key, outcome),
-            "post_key": post.key,
+            "event_id": stable_id("tri", key, outcome),
+            "post_key": key,
             "platform": post.platform,
             "post_id": post.post_id,
             "created_at": self._time(post.created_at),
