@@ -105,7 +105,9 @@ def match_rules(words: Sequence[str], rules: Rules) -> RuleMatches:
 
 
 def _terms(matches: Sequence, payload: str) -> list[str]:
-    return sorted({m.phrase for m in matches if m.payload == payload})
+    if not matches:
+        return []
+    return sorted({" ".join(term) for term, found, _ in matches if found == payload})
 
 
 def classify_by_rules(text: NormalizedText, rules: Rules, matches: RuleMatches | None = None) -> Classification:
@@ -237,7 +239,7 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     if not words:
         return Classification("spam", None, None, ("spam:no_words_only_links_or_mentions",))
     actionable = rules.actionable_kinds
-    served = sum(p for kind, p in scores.kinds.items() if kind in actionable)
+    served = sum([p for kind, p in scores.kinds.items() if kind in actionable])
     matches = match_rules(words, rules)
     rule_category: tuple[str | None, str, bool] | None = None
     politics = _terms(matches.kind, "politik")
@@ -292,8 +294,8 @@ def _hard_policy(matches: RuleMatches, politics: list[str], served: float,
     spam = _terms(matches.kind, "spam")
     if spam and served < policy.spam_kept_below:
         return Classification("spam", None, None, (f"spam:terms[{','.join(spam)}]",), scores.kinds.get("spam"))
-    campaign = sorted({m.phrase for m in matches.campaign})
-    if campaign:
+    if matches.campaign:
+        campaign = sorted({m.phrase for m in matches.campaign})
         return Classification("politik", None, None, (f"politik:campaign[{','.join(campaign)}]",),
                               scores.kinds.get("politik"))
     if politics:
@@ -356,22 +358,26 @@ def _model_reason(head: str, label: str, probability: float, scores: Scores) -> 
 
 
 def _near_hits(near_matches: Sequence[Match[tuple[int, str]]], rules: Rules,
-               phrases: Sequence[Match[str]]) -> list[tuple[int, str]]:
+               categories: Sequence[Match[str]]) -> list[tuple[int, str]]:
     """(rule index, "object~state") for every near rule whose object and state are close. An
-    object inside a longer category phrase of another category is that phrase's (the "lampu"
-    of "lampu merah" is no street light)."""
+    object inside a longer category phrase of another category (of `categories`, the category
+    matches) is that phrase's (the "lampu" of "lampu merah" is no street light)."""
     if not near_matches:
         return []
+    phrases = [m for m in categories if len(m.term) > 1]
+    near_rules = rules.near_rules
     spans: dict[int, tuple[list[Match], list[Match]]] = {}
     for match in near_matches:
         rule, role = match.payload
-        if role == "object" and _inside_other(match, rules.near_rules[rule].category, phrases):
+        if role == "object" and phrases and _inside_other(match, near_rules[rule].category, phrases):
             continue
         objects, states = spans.setdefault(rule, ([], []))
         (objects if role == "object" else states).append(match)
     hits = []
     for rule, (objects, states) in spans.items():
-        window = rules.near_rules[rule].window
+        if not objects or not states:
+            continue
+        window = near_rules[rule].window
         found = None
         for obj in objects:
             for state in states:
@@ -396,29 +402,33 @@ def _best_category(found: RuleMatches, rules: Rules) -> tuple[str | None, str, b
     """The best category, its reason, and whether the evidence names a problem (a near-rule hit
     or a phrase of two or more words) rather than a bare topic word."""
     matches = longest_only(found.category)
-    near = _near_hits(found.near, rules, [m for m in matches if len(m.term) > 1])
+    near = _near_hits(found.near, rules, matches)
     if not matches and not near:
         return None, "", False
     scores: dict[str, int] = {}
     evidence: dict[str, list[str]] = {}
     strong: set[str] = set()
-    for match in matches:
-        scores[match.payload] = scores.get(match.payload, 0) + len(match.term)
-        evidence.setdefault(match.payload, []).append(match.phrase)
-        if len(match.term) > 1:
-            strong.add(match.payload)
+    for term, category, _ in matches:
+        size = len(term)
+        scores[category] = scores.get(category, 0) + size
+        evidence.setdefault(category, []).append(" ".join(term))
+        if size > 1:
+            strong.add(category)
     for rule, pair in near:
         category = rules.near_rules[rule].category
         scores[category] = scores.get(category, 0) + NEAR_WEIGHT
         evidence.setdefault(category, []).append(f"near:{pair}")
         strong.add(category)
-    order = rules.category_order
-    best = min(scores, key=lambda cat: (-scores[cat], order[cat]))
+    if len(scores) == 1:
+        best = next(iter(scores))
+    else:
+        order = rules.category_order
+        best = min(scores, key=lambda cat: (-scores[cat], order[cat]))
     return best, f"category:{best}[{','.join(sorted(set(evidence[best])))}]", best in strong or scores[best] >= 2
 
 
 def _priority(kind: str, found: RuleMatches, rules: Rules) -> tuple[str, str]:
-    if kind in rules.priority_kinds:
+    if kind in rules.priority_kinds and found.priority:
         # The longest phrase decides: "rawan banjir" (tinggi) is not also "banjir" (darurat).
         matches = longest_only(found.priority)
         for level in ("darurat", "tinggi"):

@@ -60,41 +60,53 @@ class PhraseScanner:
     keeps "lampu jalan" rather than "lampu": the rules read five lexicons per post, and one pass
     costs about what one index's does."""
 
-    __slots__ = ("_lengths", "_phrases", "_count")
+    __slots__ = ("_starts", "_longer", "_single", "_phrases", "_count")
 
     def __init__(self, indexes: Sequence[PhraseIndex[Any] | None]) -> None:
         phrases: dict[tuple[str, ...], list[tuple[int, Any]]] = {}
-        lengths: dict[str, set[int]] = {}
+        longer: dict[str, set[int]] = {}
         for slot, index in enumerate(indexes):
             if index is None:
                 continue
             for term, payload in index.entries():
                 phrases.setdefault(term, []).append((slot, payload))
-                lengths.setdefault(term[0], set()).add(len(term))
-        # Per first word, the phrase lengths to try, longest first: one dict lookup per length
-        # instead of one comparison per phrase keeps matching cheap for big lexicons.
-        self._lengths: dict[str, tuple[int, ...]] = {w: tuple(sorted(ls, reverse=True)) for w, ls in lengths.items()}
-        self._phrases = phrases
+                if len(term) > 1:
+                    longer.setdefault(term[0], set()).add(len(term))
+        # Per first word, the lengths of its phrases of two or more words to try, longest first:
+        # one dict lookup per length instead of one comparison per phrase keeps matching cheap
+        # for big lexicons. One-word phrases (most of them) are looked up by the word alone.
+        self._longer: dict[str, tuple[int, ...]] = {w: tuple(sorted(ls, reverse=True)) for w, ls in longer.items()}
+        self._single: dict[str, tuple[tuple[str, ...], tuple[tuple[int, Any], ...]]] = {
+            term[0]: (term, tuple(tagged)) for term, tagged in phrases.items() if len(term) == 1}
+        self._starts = frozenset((*self._longer, *self._single))
+        self._phrases = {term: tuple(tagged) for term, tagged in phrases.items()}
         self._count = len(indexes)
 
     def scan(self, words: Sequence[str]) -> list[list[Match[Any]]]:
         found: list[list[Match[Any]]] = [[] for _ in range(self._count)]
-        lengths = self._lengths
-        if lengths.keys().isdisjoint(words):  # most posts miss most indexes: one C-level check
+        starts = self._starts
+        if starts.isdisjoint(words):  # most posts miss most indexes: one C-level check
             return found
-        phrases = self._phrases
+        longer, single, phrases = self._longer, self._single, self._phrases
         words = tuple(words)
         n = len(words)
         # Only the positions whose word starts some phrase, picked at C level.
-        for i in compress(range(n), map(lengths.__contains__, words)):
-            for size in lengths[words[i]]:
-                if i + size > n:
-                    continue
-                term = words[i:i + size]
-                tagged = phrases.get(term)
-                if tagged is not None:
-                    for slot, payload in tagged:
-                        found[slot].append(_new_match(Match, (term, payload, i)))
+        for i in compress(range(n), map(starts.__contains__, words)):
+            word = words[i]
+            sizes = longer.get(word)
+            if sizes is not None:
+                for size in sizes:
+                    if i + size <= n:
+                        term = words[i:i + size]
+                        tagged = phrases.get(term)
+                        if tagged is not None:
+                            for slot, payload in tagged:
+                                found[slot].append(_new_match(Match, (term, payload, i)))
+            one = single.get(word)
+            if one is not None:
+                term, tagged = one
+                for slot, payload in tagged:
+                    found[slot].append(_new_match(Match, (term, payload, i)))
         return found
 
 

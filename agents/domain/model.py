@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ CHAR_NGRAMS = (3, 4, 5)
 LENGTH_BUCKETS = (3, 8, 16, 32, 64)
 """Word-count bucket edges: a two-word post and a letter to the Bupati read differently."""
 _WORD_CACHE_LIMIT = 200_000
+_is_row = partial(is_not, None)
+"""Whether a vocabulary look-up found a row (row 0 is a row: not a truth test)."""
+_add_rows = np.add.reduce
 PASSAGE_WORDS = 24
 """A long post is also read in passages of this many words (overlapping by half): a letter's
 complaint may be one sentence among greetings, a self-introduction and a back-story."""
@@ -51,6 +56,21 @@ def _length_bucket(count: int) -> str:
     return _BUCKET_NAMES[-1]
 
 
+_SHORT, _LOWER, _CAPITALIZED = 0, 1, 2
+_token_shapes: dict[str, int] = {}
+"""What title_case_share counts each whitespace-separated token as, cached: a post's tokens are
+then counted at C level."""
+
+
+def _token_shape(token: str) -> int:
+    shape = _SHORT
+    if len(token) >= 4 and token[0].isalpha():
+        shape = _CAPITALIZED if token[0].isupper() and not token.isupper() else _LOWER
+    if len(_token_shapes) < _WORD_CACHE_LIMIT:
+        _token_shapes[token] = shape
+    return shape
+
+
 def title_case_share(raw_text: str) -> float:
     """Share of the words (of four letters or more) that start with a capital letter: news
     headlines capitalize almost every word, citizens rarely do."""
@@ -58,11 +78,14 @@ def title_case_share(raw_text: str) -> float:
     head = raw_text[:240]
     if head.islower():  # nothing capitalized (most citizens' posts): no need to count
         return 0.0
-    long_words = [w for w in head.split() if len(w) >= 4 and w[0].isalpha()]
-    if len(long_words) < 4:
+    tokens = head.split()
+    shapes = list(map(_token_shapes.get, tokens))
+    if None in shapes:
+        shapes = [shape if shape is not None else _token_shape(token) for token, shape in zip(tokens, shapes)]
+    long_words = len(shapes) - shapes.count(_SHORT)
+    if long_words < 4:
         return 0.0
-    capitalized = sum(1 for w in long_words if w[0].isupper() and not w.isupper())
-    return capitalized / len(long_words)
+    return shapes.count(_CAPITALIZED) / long_words
 
 
 def shape_features(normalized: NormalizedText, raw_text: str, addressed_official: bool) -> list[str]:
@@ -231,24 +254,25 @@ class TriageModel:
     def score(self, normalized: NormalizedText, raw_text: str, addressed_official: bool = False,
               evidence: int = 3) -> Scores:
         words = normalized.words
-        if len(self._word_index) + len(words) > _WORD_CACHE_LIMIT:
+        index = self._word_index
+        if len(index) + len(words) > _WORD_CACHE_LIMIT:
             # A flood of never-seen words must not grow memory without bound: the cache starts
             # over, before this post's entries are made (entries are recomputed on next sight).
-            self._word_index.clear()
-        cached = self._word_index.get
+            index.clear()
+        cached = index.get
         gathered = list(map(cached, words))
         if None in gathered:
             # New words get their entry once each, even when the post repeats them.
             gathered = [row if row is not None else cached(word) or self._entry(word)
                         for word, row in zip(words, gathered)]
         shape = shape_features(normalized, raw_text, addressed_official)
-        pairs = list(map(self._pairs.get, zip(words, words[1:])))
-        gathered += [row for row in map(self._shape_rows.get, shape) if row is not None]
-        gathered += [row for row in pairs if row is not None]
-        unknown = len(words) + len(shape) + len(pairs) - len(gathered)
+        # The rows in a fixed order (words, form signals, word pairs): float32 sums depend on it.
+        gathered += filter(_is_row, map(self._shape_rows.get, shape))
+        gathered += filter(_is_row, map(self._pairs.get, zip(words, words[1:])))
+        unknown = len(words) + len(shape) + max(len(words) - 1, 0) - len(gathered)
         if gathered:
-            matrix = self._rows.take(np.array(gathered, dtype=np.intp), axis=0)
-            sums = matrix.sum(axis=0).tolist()
+            matrix = self._rows.take(gathered, axis=0)
+            sums = _add_rows(matrix, 0).tolist()
             squares = sums.pop() + unknown * self._unknown_square
             scale = 1.0 / math.sqrt(squares) if squares > 0 else 0.0
             logits = [value * scale + b for value, b in zip(sums, self._bias_values)]
@@ -291,9 +315,9 @@ class TriageModel:
                 for start in range(0, len(words) - step, step)]
 
 
-def _softmax(logits: list[float]) -> list[float]:
+def _softmax(logits: list[float], exp: Callable[[float], float] = math.exp) -> list[float]:
     # Plain floats: for a handful of labels, math.exp beats numpy's per-call overhead.
     top = max(logits)
-    shifted = [math.exp(x - top) for x in logits]
+    shifted = [exp(x - top) for x in logits]
     total = sum(shifted)
     return [x / total for x in shifted]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from agents.domain.matching import PhraseIndex
+from agents.domain.matching import PhraseIndex, PhraseScanner
 from agents.domain.text import Normalizer
 
 # Words that announce a desa/kelurahan name right after them, once normalized.
@@ -71,6 +71,8 @@ class Gazetteer:
         self._desa_index: PhraseIndex[_Desa] = PhraseIndex(
             (normalizer.terms(d.name), d) for d in self.desa
         )
+        # Both indexes matched in one pass over a post (locate reads both).
+        self._scanner = PhraseScanner((self._kecamatan_index, self._desa_index))
         self._context_only = {normalizer.terms(name) for name in context_only_kecamatan}
         self._context = frozenset(DEFAULT_PLACE_CONTEXT if place_context is None else
                                   (w for word in place_context for w in normalizer.terms(word)))
@@ -131,7 +133,8 @@ class Gazetteer:
     def locate(self, words: Sequence[str]) -> Place:
         reasons: list[str] = []
         kecamatan_named: list[str] = []
-        for match in self._kecamatan_index.find(words):
+        kecamatan_matches, desa_matches = self._scanner.scan(words)
+        for match in kecamatan_matches:
             if match.term in self._context_only and not self._in_context(words, match.start, match.payload):
                 continue
             if match.payload not in kecamatan_named:
@@ -150,7 +153,7 @@ class Gazetteer:
                 reasons.append(f"place:kecamatan_typo[{word}:{name}]")
 
         by_name: dict[tuple[str, ...], list[_Desa]] = {}
-        for match in self._desa_index.find(words):
+        for match in desa_matches:
             marked = (match.start > 0 and words[match.start - 1] in DESA_MARKERS) or self._next_to_own_kecamatan(
                 words, match.start, len(match.term), match.payload.kecamatan)
             # A desa sharing its name with a kecamatan ("Jatinom") or with an ordinary word

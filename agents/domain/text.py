@@ -25,6 +25,9 @@ _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # "2x", "jl.2": a digit glued to letters is split so both halves can match.
 _DIGIT_LETTER = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
 
+_CACHE_LIMIT = 200_000
+"""Entries per normalization cache: a flood of never-seen words must not grow memory without bound."""
+
 _PREFIXES = ("di", "ter")
 _SUFFIXES = ("nya", "kan", "lah", "e")
 _MIN_STEM = 4
@@ -45,6 +48,10 @@ class NormalizedText:
     @property
     def text(self) -> str:
         return " ".join(self.words)
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def strip_affixes(word: str) -> str:
@@ -68,7 +75,7 @@ def strip_affixes(word: str) -> str:
 class Normalizer:
     """Turns raw text into :class:`NormalizedText` with a fixed replacement table."""
 
-    __slots__ = ("_replacements", "_cache")
+    __slots__ = ("_replacements", "_cache", "_chunks", "_stripped_chunks")
 
     def __init__(self, replacements: Mapping[str, str]) -> None:
         # Values are split into words once here; they are not replaced again, so a value must
@@ -77,6 +84,21 @@ class Normalizer:
             key.lower(): tuple(_WORD.findall(value.lower())) for key, value in replacements.items()
         }
         self._cache: dict[str, tuple[str, ...]] = {}
+        # The words of each whitespace-separated chunk of case-folded text, as read without and
+        # with the accents dropped: words never span whitespace, so a post's words are its
+        # chunks' words, and most chunks ("jalan", "rusak,", "@dpu") recur across posts.
+        self._chunks: dict[str, tuple[str, ...]] = {}
+        self._stripped_chunks: dict[str, tuple[str, ...]] = {}
+
+    def _chunk(self, chunk: str, stripped: bool) -> tuple[str, ...]:
+        text = _strip_accents(chunk) if stripped else chunk
+        if "@" in text:
+            text = _MENTION.sub(" ", text)
+        words = tuple(chain.from_iterable(map(self._word, _WORD.findall(text))))
+        cache = self._stripped_chunks if stripped else self._chunks
+        if len(cache) < _CACHE_LIMIT:
+            cache[chunk] = words
+        return words
 
     def _word(self, raw: str) -> tuple[str, ...]:
         cached = self._cache.get(raw)
@@ -89,7 +111,7 @@ class Normalizer:
             replaced = self._replace(raw)
         else:
             replaced = tuple(chain.from_iterable(map(self._replace, _WORD.findall(cleaned))))
-        if len(self._cache) < 200_000:
+        if len(self._cache) < _CACHE_LIMIT:
             self._cache[raw] = replaced
         return replaced
 
@@ -112,19 +134,17 @@ class Normalizer:
         if "#" in folded:
             folded = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m[1]) + " ", folded)
         folded = folded.casefold()
-        if not folded.isascii():
-            decomposed = unicodedata.normalize("NFKD", folded)
-            if decomposed != folded:
-                # "désa" is "desa": drop the accents rather than the letters that carry them.
-                folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+        # "désa" is "desa": where the text has accents, they are dropped rather than the letters
+        # that carry them.
+        stripped = not folded.isascii() and unicodedata.normalize("NFKD", folded) != folded
         mentions: tuple[str, ...] = ()
         if "@" in folded:
-            mentions = tuple(m[1:].rstrip(".") for m in _MENTION.findall(folded))
-            folded = _MENTION.sub(" ", folded)
-        raws = _WORD.findall(folded)
-        parts = list(map(self._cache.get, raws))
+            mentions = tuple(m[1:].rstrip(".") for m in _MENTION.findall(_strip_accents(folded) if stripped else folded))
+        chunks = folded.split()
+        cache = self._stripped_chunks if stripped else self._chunks
+        parts = list(map(cache.get, chunks))
         if None in parts:
-            parts = [part if part is not None else self._word(raw) for raw, part in zip(raws, parts)]
+            parts = [part if part is not None else self._chunk(chunk, stripped) for chunk, part in zip(chunks, parts)]
         return NormalizedText(tuple(chain.from_iterable(parts)), mentions, has_links, "?" in folded)
 
     def terms(self, phrase: str) -> tuple[str, ...]:

@@ -74,14 +74,15 @@ class TriageResult:
         self.ignored_posts.update(other.ignored_posts)
 
 
-def _post_ref(post: RawPost, tz: Any) -> dict[str, Any]:
+def _post_ref(post: RawPost, created_at: str) -> dict[str, Any]:
+    """The post as events and summaries name it (`created_at`: its time, formatted)."""
     return {
         "key": post.key,
         "platform": post.platform,
         "post_id": post.post_id,
         "url": post.url,
         "author_handle": post.author_handle,
-        "created_at": format_time(post.created_at, tz),
+        "created_at": created_at,
     }
 
 
@@ -107,12 +108,26 @@ class Triage:
         # A flood of replies to a post that never arrives must not grow one table entry without
         # bound: beyond this many, a citizen reply is decided at once, on its own.
         self.max_waiting_replies = max_waiting_replies
+        # A post's time is formatted for its record, its reference and its events: the last one
+        # formatted is kept, since they all come one after another.
+        self._formatted_epoch: float | None = None
+        self._formatted_time = ""
+
+    def _time(self, epoch: float) -> str:
+        if epoch != self._formatted_epoch:
+            self._formatted_time = format_time(epoch, self.config.timezone)
+            self._formatted_epoch = epoch
+        return self._formatted_time
+
+    def _ref(self, post: RawPost) -> dict[str, Any]:
+        return _post_ref(post, self._time(post.created_at))
 
     def process(self, post: RawPost, state: Mapping[str, ThreadEntry],
                 orphans: Mapping[str, list[dict[str, Any]]] | None = None, now: float = 0.0) -> TriageResult:
         """Decide one post. `now` (wall-clock seconds) stamps replies that must wait."""
         orphans = {} if orphans is None else orphans
-        own = state.get(post.key)
+        key = post.key
+        own = state.get(key)
         if is_processed(own):
             return self._redelivery(post, own)
         parent_key = post.parent_key
@@ -128,14 +143,14 @@ class Triage:
             return self._mention(post, parent_key or "", parent, via="repost_of" if post.repost_of else "reply_to")
         if own is not None and own.complaint_id:
             # A repost of this post arrived first and opened the complaint under this key.
-            result = self._mention(post, post.key, own, via="reposted_before_original")
+            result = self._mention(post, key, own, via="reposted_before_original")
         else:
             # A repost's text is its original's: when the original is not known yet, the
             # complaint opens under the original's key, and the original joins it on arrival.
             opens_under_parent = post.repost_of is not None and not is_processed(parent)
-            complaint_key = parent_key if opens_under_parent and parent_key else post.key
+            complaint_key = parent_key if opens_under_parent and parent_key else key
             result = self._new(post, complaint_key)
-            if complaint_key != post.key:
+            if complaint_key != key:
                 # Replies to the original that came even earlier can be settled now, if this
                 # repost opened a complaint for it.
                 summary = result.state_updates.get(complaint_key)
@@ -143,7 +158,8 @@ class Triage:
                     self._settle_orphans(result, complaint_key, summary, orphans)
                 return result
         # Replies that arrived before this post were waiting for it.
-        self._settle_orphans(result, post.key, result.state_updates.get(post.key) or ThreadEntry(), orphans)
+        if orphans.get(key):
+            self._settle_orphans(result, key, result.state_updates.get(key) or ThreadEntry(), orphans)
         return result
 
     def release(self, parent_key: str, orphans: Mapping[str, list[dict[str, Any]]],
@@ -223,12 +239,13 @@ class Triage:
                 duplicate_of: str | None = None, duplicate_via: str | None = None,
                 ignored_reason: str | None = None, needs_review: bool | None = None,
                 confidence: float | None = None) -> dict[str, Any]:
+        key = post.key
         return {
-            "event_id": stable_id("tri", post.key, outcome),
-            "post_key": post.key,
+            "event_id": stable_id("tri", key, outcome),
+            "post_key": key,
             "platform": post.platform,
             "post_id": post.post_id,
-            "created_at": format_time(post.created_at, self.config.timezone),
+            "created_at": self._time(post.created_at),
             "outcome": outcome,
             "kind": kind,
             "category": category,
@@ -247,23 +264,27 @@ class Triage:
 
     def _new(self, post: RawPost, complaint_key: str, extra_reasons: list[str] | None = None) -> TriageResult:
         config = self.config
-        normalized = config.normalizer.normalize(post.text)
-        addressed = (*post.addressed_to, *normalized.mentions)
-        decision = decide(config, post.text, normalized, addressed)
-        reasons = [*(extra_reasons or ()), *decision.reasons]
-        if decision.kind not in config.actionable_kinds:
-            record = self._record(post, outcome="ignored", reasons=reasons, kind=decision.kind,
-                                  ignored_reason=decision.kind, confidence=decision.confidence)
-            result = TriageResult(record, state_updates={post.key: ThreadEntry(kind=decision.kind)})
-            if decision.kind in COPY_KINDS:
+        key = post.key
+        text = post.text
+        normalized = config.normalizer.normalize(text)
+        words = normalized.words
+        addressed = (*post.addressed_to, *normalized.mentions) if normalized.mentions else post.addressed_to
+        decision = decide(config, text, normalized, addressed)
+        kind = decision.kind
+        reasons = [*extra_reasons, *decision.reasons] if extra_reasons else list(decision.reasons)
+        if kind not in config.actionable_kinds:
+            record = self._record(post, outcome="ignored", reasons=reasons, kind=kind,
+                                  ignored_reason=kind, confidence=decision.confidence)
+            result = TriageResult(record, state_updates={key: ThreadEntry(kind=kind)})
+            if kind in COPY_KINDS:
                 # A copy of a complaint classified otherwise: the clustering stage decides.
-                place = config.gazetteer.locate(normalized.words)
-                result.fingerprints[post.key] = post.text
-                result.ignored_posts[post.key] = {"kecamatan": place.kecamatan, "desa": place.desa,
-                                                  "post": _post_ref(post, config.timezone)}
+                place = config.gazetteer.locate(words)
+                result.fingerprints[key] = text
+                result.ignored_posts[key] = {"kecamatan": place.kecamatan, "desa": place.desa,
+                                             "post": self._ref(post)}
             return result
 
-        place = config.gazetteer.locate(normalized.words)
+        place = config.gazetteer.locate(words)
         reasons.extend(place.reasons)
         needs_review = decision.needs_review
         outside = places_elsewhere(config, normalized, place)
@@ -280,7 +301,7 @@ class Triage:
             opd = owner.opd
             reasons.extend(owner.reasons)
         decided = {
-            "kind": decision.kind,
+            "kind": kind,
             "category": decision.category,
             "priority": decision.priority,
             "opd": opd,
@@ -290,14 +311,17 @@ class Triage:
             "needs_review": needs_review,
         }
         record = self._record(post, outcome="opened", reasons=reasons, confidence=decision.confidence, **decided)
-        summary = ThreadEntry(**decided, mentions=1, platforms=[post.platform], opened_at=post.created_at,
-                              first_post=_post_ref(post, self.config.timezone), seen=complaint_key == post.key)
-        event = self._complaint_event("opened", post, summary.summary(), reasons=reasons,
-                                      excerpt=post.text[:EXCERPT_CHARS])
+        ref = self._ref(post)
+        platforms = [post.platform]
+        summary = ThreadEntry(**decided, mentions=1, platforms=platforms, opened_at=post.created_at,
+                              first_post=ref, seen=complaint_key == key)
+        # What summary.summary() returns, from the fields at hand.
+        as_sent = {**decided, "mentions": 1, "platforms": platforms, "first_post": ref}
+        event = self._complaint_event("opened", post, as_sent, reasons=reasons, excerpt=text[:EXCERPT_CHARS])
         result = TriageResult(record, [event], {complaint_key: summary})
-        result.fingerprints[post.key] = post.text
-        if complaint_key != post.key:
-            result.state_updates[post.key] = ThreadEntry(**decided, mention_of=complaint_key)
+        result.fingerprints[key] = text
+        if complaint_key != key:
+            result.state_updates[key] = ThreadEntry(**decided, mention_of=complaint_key)
         return result
 
     def _mention(self, post: RawPost, target_key: str, target: ThreadEntry, via: str) -> TriageResult:
@@ -354,8 +378,8 @@ class Triage:
         reasons = [account, f"reply_to[{parent_key}]"]
         record = self._record(post, outcome="response", kind=OFFICIAL_KIND, opd=opd,
                               complaint_id=complaint_id, duplicate_of=parent_key, reasons=reasons)
-        response = {"by": opd, "kind": "first_response", "at": format_time(post.created_at, self.config.timezone),
-                    "channel": post.platform, "post": _post_ref(post, self.config.timezone)}
+        response = {"by": opd, "kind": "first_response", "at": self._time(post.created_at),
+                    "channel": post.platform, "post": self._ref(post)}
         event = self._complaint_event("responded", post, without_counts(parent.summary()), reasons=reasons,
                                       response=response)
         return TriageResult(record, [event], {post.key: ThreadEntry(kind=OFFICIAL_KIND, opd=opd,
@@ -366,7 +390,8 @@ class Triage:
                          response: dict[str, Any] | None = None) -> dict[str, Any]:
         return complaint_event(
             event_type, summary, cause=post.key, occurred_at=post.created_at, tz=self.config.timezone,
-            post=_post_ref(post, self.config.timezone), reasons=reasons, excerpt=excerpt, response=response)
+            post=self._ref(post), reasons=reasons, excerpt=excerpt, response=response,
+            formatted_at=self._time(post.created_at))
 
     def respond_by_post(self, response: DeskResponse, state: Mapping[str, ThreadEntry]) -> dict[str, Any] | None:
         """A desk response naming the complaint by its first post: the complaint event, if the
@@ -424,13 +449,15 @@ def _recent(counted: dict[str, list]) -> dict[str, list]:
 
 def complaint_event(event_type: str, summary: Mapping[str, Any], *, cause: str, occurred_at: float, tz: Any,
                     post: dict[str, Any] | None = None, reasons: list[str] | None = None,
-                    excerpt: str | None = None, response: dict[str, Any] | None = None) -> dict[str, Any]:
+                    excerpt: str | None = None, response: dict[str, Any] | None = None,
+                    formatted_at: str | None = None) -> dict[str, Any]:
+    """`formatted_at`: `occurred_at` already formatted in `tz`, where the caller has it."""
     complaint_id = summary["complaint_id"]
     return {
         "event_id": stable_id("evt", complaint_id, event_type, cause),
         "type": event_type,
         "complaint_id": complaint_id,
-        "occurred_at": format_time(occurred_at, tz),
+        "occurred_at": format_time(occurred_at, tz) if formatted_at is None else formatted_at,
         "kind": summary.get("kind"),
         "category": summary.get("category"),
         "priority": summary.get("priority"),
