@@ -59,7 +59,7 @@ UNTIL_END = "end"
 
 # --- the SLA clocks in event time ---------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class ClockOutcome:
     """What happened to one complaint's clock."""
 
@@ -71,7 +71,15 @@ class ClockOutcome:
     escalated: bool = False
     wall_seconds: float | None = None
     working_seconds: float | None = None
-    levels: list[str] = field(default_factory=list)
+
+
+def _schedule_inputs(state: Clock | None) -> list[tuple] | None:
+    """What the thresholds of an open clock's levels depend on (agents.domain.sla.threshold), per
+    stage: equal before and after an event, the scheduled levels still stand."""
+    if state is None or state.stages is None:
+        return None
+    return [(stage.anchor, stage.stopped_at, stage.deadline, stage.budget, stage.spent, len(stage.emitted))
+            for stage in state.stages.values()]
 
 
 class EventTimeClocks:
@@ -113,9 +121,10 @@ class EventTimeClocks:
                   stage: StageClock, first: int) -> None:
         """Schedule the stage's first level from `first` on that it has not emitted, if it runs."""
         levels = self.policies.levels
+        emitted = stage.emitted
         for number in range(first, len(levels)):
             level = levels[number]
-            if level.name in stage.emitted:
+            if level.name in emitted:
                 continue
             at = threshold(stage, level, self.policies)
             if at is not None:  # None: not running, nothing of this stage falls due
@@ -124,14 +133,12 @@ class EventTimeClocks:
 
     def _emit(self, state: Clock, stage: str, level: str, at: float) -> None:
         self.events.append((at, state.complaint_id, stage, level))
-        outcome = self._outcome(state)
-        outcome.levels.append(f"{stage}:{level}")
         if stage != STAGE_FIRST_RESPONSE:
             return
         if level in self._escalations:
-            outcome.escalated = True
+            self.outcomes[state.complaint_id].escalated = True
         if level == LEVEL_BREACHED:
-            outcome.breached = True
+            self.outcomes[state.complaint_id].breached = True
 
     def _outcome(self, state: Clock) -> ClockOutcome:
         outcome = self.outcomes.get(state.complaint_id)
@@ -141,37 +148,40 @@ class EventTimeClocks:
 
     def _responses_recorded(self, state: Clock, responses: list[Response], at: float) -> None:
         for response in responses:
+            outcome = self._outcome(state)
             if response.backfill_breach:
                 self._emit(state, response.stage, LEVEL_BREACHED, at)
             self._emit(state, response.stage, response.outcome, at)
             if response.stage == STAGE_FIRST_RESPONSE:
-                outcome = self._outcome(state)
                 outcome.answered = True
                 outcome.in_time = not response.late
                 outcome.wall_seconds = response.wall_seconds
                 outcome.working_seconds = response.working_seconds
 
     def complaint_event(self, complaint: dict[str, Any]) -> None:
-        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock)."""
+        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock). An
+        event that leaves every threshold as it was (most attached duplicates) schedules nothing."""
         complaint_id = complaint["complaint_id"]
-        step = step_clock(self.clocks.get(complaint_id), complaint, self.policies, self._responses_recorded)
+        entry = self.clocks.get(complaint_id)
+        before = _schedule_inputs(entry)
+        step = step_clock(entry, complaint, self.policies, self._responses_recorded)
         if step.outcome == "unmatched":
             self.unmatched += 1
         elif step.outcome == "buffered":
             self.clocks[complaint_id] = step.entry
-        elif step.entry is not None:
+        elif step.entry is not None and (step.outcome != "updated" or _schedule_inputs(step.entry) != before):
             self._outcome(step.entry)
             self._store(step.entry)
 
     def advance(self, now: float) -> None:
         """Emit every level due before `now` (the stream's tick emits a level when `now >
         threshold`, agents.domain.sla.due_levels), in order of due instant."""
-        heap, versions, levels = self._heap, self._version, self.policies.levels
+        heap, versions, levels, clocks = self._heap, self._version, self.policies.levels, self.clocks
         while heap and heap[0][0] < now:
             due_at, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
-            if versions.get(complaint_id) != version:
+            if versions[complaint_id] != version:
                 continue  # stale: the clock changed since this was scheduled
-            state = self.clocks[complaint_id]
+            state = clocks[complaint_id]
             level = levels[number].name
             mark_emitted(state, stage, level)
             self._emit(state, stage, level, due_at)
