@@ -57,6 +57,25 @@ ALL = "(all)"
 UNTIL_END = "end"
 
 
+@contextmanager
+def _without_collections() -> Iterator[None]:
+    """A backtest keeps what it allocates (inputs, thread and cluster entries, clocks) until the
+    end, and what it drops is freed by reference counting (it makes no reference cycles): the
+    cyclic garbage collector would find nothing to free, only walk every kept object once per
+    generation it passes through. So it is off while a backtest parses and runs, and what was
+    allocated meanwhile joins the oldest generation unwalked (`gc.freeze` then `gc.unfreeze`);
+    re-enabling alone would walk it all at the next allocation."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
+
+
 # --- the SLA clocks in event time ---------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -90,8 +109,8 @@ class EventTimeClocks:
         self.policies = policies
         self.clocks: dict[str, Clock] = {}
         self.outcomes: dict[str, ClockOutcome] = {}
-        self.events: list[tuple[float, str, str, str]] = []
-        """(instant, complaint id, stage, level) of every SLA event, in emission order."""
+        self.sla_events = 0
+        """How many SLA events (levels and response outcomes) the clocks emitted."""
         self._heap: list[tuple[float, int, int, int, str, int, str]] = []
         """(instant, store, stage position, level position, complaint id, clock version, stage) of
         the next level to come of every running stage."""
@@ -131,8 +150,8 @@ class EventTimeClocks:
                 heapq.heappush(self._heap, (at, store, position, number, complaint_id, version, stage_name))
             return
 
-    def _emit(self, state: Clock, stage: str, level: str, at: float) -> None:
-        self.events.append((at, state.complaint_id, stage, level))
+    def _emit(self, state: Clock, stage: str, level: str) -> None:
+        self.sla_events += 1
         if stage != STAGE_FIRST_RESPONSE:
             return
         if level in self._escalations:
@@ -150,8 +169,8 @@ class EventTimeClocks:
         for response in responses:
             outcome = self._outcome(state)
             if response.backfill_breach:
-                self._emit(state, response.stage, LEVEL_BREACHED, at)
-            self._emit(state, response.stage, response.outcome, at)
+                self._emit(state, response.stage, LEVEL_BREACHED)
+            self._emit(state, response.stage, response.outcome)
             if response.stage == STAGE_FIRST_RESPONSE:
                 outcome.answered = True
                 outcome.in_time = not response.late
@@ -177,15 +196,33 @@ class EventTimeClocks:
         """Emit every level due before `now` (the stream's tick emits a level when `now >
         threshold`, agents.domain.sla.due_levels), in order of due instant."""
         heap, versions, levels, clocks = self._heap, self._version, self.policies.levels, self.clocks
+        if now == math.inf:
+            self._every_level_falls_due()
+            return
         while heap and heap[0][0] < now:
-            due_at, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
+            _, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
             if versions[complaint_id] != version:
                 continue  # stale: the clock changed since this was scheduled
             state = clocks[complaint_id]
             level = levels[number].name
             mark_emitted(state, stage, level)
-            self._emit(state, stage, level, due_at)
+            self._emit(state, stage, level)
             self._schedule(complaint_id, version, store, position, stage, state.stages[stage], number + 1)
+
+    def _every_level_falls_due(self) -> None:
+        """The clock at infinity: every running stage emits each of its levels still to come
+        (from its scheduled one on), and no clock changes any more, so there is no order to keep."""
+        versions, levels, clocks = self._version, self.policies.levels, self.clocks
+        for _, _, _, number, complaint_id, version, stage in self._heap:
+            if versions[complaint_id] != version:
+                continue
+            state = clocks[complaint_id]
+            emitted = state.stages[stage].emitted
+            for level in levels[number:]:
+                if level.name not in emitted:
+                    mark_emitted(state, stage, level.name)
+                    self._emit(state, stage, level.name)
+        self._heap.clear()
 
     def open_at(self, complaint_id: str) -> bool:
         state = self.clocks.get(complaint_id)
@@ -203,6 +240,7 @@ class Inputs:
     invalid_responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+@_without_collections()
 def parse_inputs(post_lines: Iterable[tuple[int, bytes]], response_lines: Iterable[tuple[int, bytes]]) -> Inputs:
     inputs = Inputs([], [])
     for target, invalid, parse, lines in ((inputs.posts, inputs.invalid_posts, RawPost.parse, post_lines),
@@ -230,6 +268,7 @@ class Run:
     unknown_responses: int
     until: float | None
 
+    @_without_collections()
     def rows(self) -> list[dict[str, Any]]:
         """Per (OPD, category), per OPD (category "(all)") and the total ("(all)", "(all)")."""
         groups: dict[tuple[str, str], list[tuple[str, ClockOutcome]]] = {}
@@ -318,28 +357,15 @@ class _EventTimeStream:
             self._clustered(envelope)
 
 
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """A backtest keeps every complaint's state until the end, so most objects it allocates live
-    on and the garbage collector's young collections (every 700 allocations by default) find
-    little to free for their cost; collecting less often saves that. Restored afterwards."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(20_000, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
 def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None = None,
         until: float | str | None = None, config_label: str = "") -> Run:
     """Triage, clustering and the SLA clocks over `inputs`, in event time."""
-    stream = _EventTimeStream(config, policy)
-    # Event-time order; posts before responses at the same instant, then input order.
-    timeline = sorted([(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
-                      + [(response.at, 1, i) for i, response in enumerate(inputs.responses)])
-    last = None
-    with _few_collections():
+    with _without_collections():
+        stream = _EventTimeStream(config, policy)
+        # Event-time order; posts before responses at the same instant, then input order.
+        timeline = sorted([(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
+                          + [(response.at, 1, i) for i, response in enumerate(inputs.responses)])
+        last = None
         for at, source, index in timeline:
             stream.clocks.advance(at)
             last = at
@@ -347,10 +373,10 @@ def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None =
                 stream.post(inputs.posts[index])
             else:
                 stream.response(inputs.responses[index])
-    stream.release_waiting_replies()
-    horizon = math.inf if until == UNTIL_END else last if until is None else float(until)
-    if horizon is not None:
-        stream.clocks.advance(horizon)
+        stream.release_waiting_replies()
+        horizon = math.inf if until == UNTIL_END else last if until is None else float(until)
+        if horizon is not None:
+            stream.clocks.advance(horizon)
     complaints = dict(stream.clocks.outcomes)
     return Run(config_label or str(config.directory_path), stream.clocks, complaints, stream.decisions,
                stream.unknown_responses, None if horizon in (None, math.inf) else horizon)
@@ -364,7 +390,7 @@ def report(runs: list[Run], inputs: Inputs, *, posts_path: str, responses_path: 
         "responses": {"file": responses_path, "read": len(inputs.responses), "invalid": len(inputs.invalid_responses)},
         "until": UNTIL_END if until == UNTIL_END else (format_time(runs[0].until, tz) if runs[0].until is not None else None),
         "runs": [{"config": r.config, "decisions": r.decisions, "unknown_responses": r.unknown_responses,
-                  "sla_events": len(r.clocks.events), "complaints_without_policy": r.clocks.unmatched,
+                  "sla_events": r.clocks.sla_events, "complaints_without_policy": r.clocks.unmatched,
                   "rows": r.rows()} for r in runs],
         "invalid_posts": inputs.invalid_posts,
         "invalid_responses": inputs.invalid_responses,
