@@ -126,7 +126,10 @@ arithmetic in local time overflows, so they must not reach the SLA or triage cod
 
 def _timestamp(value: str) -> float:
     try:
-        epoch = parse_time(value)
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError(f"timestamp {value!r} has no UTC offset")  # as parse_time says it
+        epoch = parsed.timestamp()
     except (ValueError, OverflowError) as exc:
         raise InvalidInput("bad_timestamp", str(exc)) from None
     if not EARLIEST_EVENT_TIME <= epoch < LATEST_EVENT_TIME:

@@ -178,12 +178,13 @@ class EventTimeClocks:
                 outcome.working_seconds = response.working_seconds
 
     def complaint_event(self, complaint: dict[str, Any]) -> None:
-        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock). An
-        event that leaves every threshold as it was (most attached duplicates) schedules nothing."""
+        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock; the
+        report reads no excerpt, so the clocks keep none). An event that leaves every threshold
+        as it was (most attached duplicates) schedules nothing."""
         complaint_id = complaint["complaint_id"]
         entry = self.clocks.get(complaint_id)
         before = _schedule_inputs(entry)
-        step = step_clock(entry, complaint, self.policies, self._responses_recorded)
+        step = step_clock(entry, complaint, self.policies, self._responses_recorded, excerpt=False)
         if step.outcome == "unmatched":
             self.unmatched += 1
         elif step.outcome == "buffered":
@@ -195,10 +196,13 @@ class EventTimeClocks:
     def advance(self, now: float) -> None:
         """Emit every level due before `now` (the stream's tick emits a level when `now >
         threshold`, agents.domain.sla.due_levels), in order of due instant."""
-        heap, versions, levels, clocks = self._heap, self._version, self.policies.levels, self.clocks
+        heap = self._heap
+        if not heap or heap[0][0] >= now:
+            return
         if now == math.inf:
             self._every_level_falls_due()
             return
+        versions, levels, clocks = self._version, self.policies.levels, self.clocks
         while heap and heap[0][0] < now:
             _, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
             if versions[complaint_id] != version:
@@ -271,11 +275,13 @@ class Run:
     @_without_collections()
     def rows(self) -> list[dict[str, Any]]:
         """Per (OPD, category), per OPD (category "(all)") and the total ("(all)", "(all)")."""
-        groups: dict[tuple[str, str], list[tuple[str, ClockOutcome]]] = {}
+        groups: dict[tuple[str, str], list[tuple[bool, ClockOutcome]]] = {}
+        open_at = self.clocks.open_at
         for complaint_id, outcome in self.complaints.items():
             opd, category = outcome.opd or "-", outcome.category or "-"
+            member = (open_at(complaint_id), outcome)
             for key in ((opd, category), (opd, ALL), (ALL, ALL)):
-                groups.setdefault(key, []).append((complaint_id, outcome))
+                groups.setdefault(key, []).append(member)
         rows = []
         for (opd, category), members in sorted(groups.items(), key=lambda item: (item[0][0] == ALL, item[0][0],
                                                                                  item[0][1] == ALL, item[0][1])):
@@ -287,7 +293,7 @@ class Run:
                 "answered_in_time": sum(o.in_time for _, o in members),
                 "breached": sum(o.breached for _, o in members),
                 "escalated": sum(o.escalated for _, o in members),
-                "open": sum(self.clocks.open_at(cid) for cid, _ in members),
+                "open": sum(is_open for is_open, _ in members),
             }
             for name, values in (("wall", wall), ("working", working)):
                 for q in QUANTILES:
@@ -363,8 +369,9 @@ def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None =
     with _without_collections():
         stream = _EventTimeStream(config, policy)
         # Event-time order; posts before responses at the same instant, then input order.
-        timeline = sorted([(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
-                          + [(response.at, 1, i) for i, response in enumerate(inputs.responses)])
+        timeline = [(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
+        timeline += [(response.at, 1, i) for i, response in enumerate(inputs.responses)]
+        timeline.sort()
         last = None
         for at, source, index in timeline:
             stream.clocks.advance(at)

@@ -184,8 +184,9 @@ def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
 # --- clocks -------------------------------------------------------------------------------------
 
 
-def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> Clock | None:
-    """The clock for a complaint's `opened` event, or None if no policy applies."""
+def open_clock(opened: Mapping[str, Any], policies: SlaPolicies, *, excerpt: bool = True) -> Clock | None:
+    """The clock for a complaint's `opened` event, or None if no policy applies. `excerpt`
+    False: the clock keeps no excerpt, for readers that never alert (the backtest)."""
     policy = policies.select(opened)
     if policy is None:
         return None
@@ -202,7 +203,7 @@ def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> Clock | None
         complaint_id=opened["complaint_id"], policy=policy.id, opened_at=opened_at, opd=opd,
         category=opened.get("category"), priority=opened.get("priority"), kecamatan=opened.get("kecamatan"),
         platform=first_post.get("platform"), url=first_post.get("url"), author=first_post.get("author_handle"),
-        excerpt=redact(opened.get("excerpt")), mentions=opened.get("mentions") or 1, stages=stages)
+        excerpt=redact(opened.get("excerpt")) if excerpt else None, mentions=opened.get("mentions") or 1, stages=stages)
 
 
 def threshold(stage: StageClock, level: Level, policies: SlaPolicies) -> float | None:
@@ -396,19 +397,19 @@ class ClockStep:
 
 
 def step_clock(entry: Clock | None, complaint: Mapping[str, Any], policies: SlaPolicies,
-               on_responses: ResponsesRecorded) -> ClockStep:
+               on_responses: ResponsesRecorded, *, excerpt: bool = True) -> ClockStep:
     """Apply one complaint event (the `complaints` topic's shape) to its clock table entry.
 
     Events arrive from more than one producer, so a response or a copy may overtake its
     complaint's ``opened``: it is buffered in the entry and applied, in arrival order, when the
     clock opens. A redelivered copy of an older ``duplicate_attached`` carries its first count,
-    so the clock's mention count only ever rises."""
+    so the clock's mention count only ever rises. `excerpt`: as for :func:`open_clock`."""
     event_type = complaint["type"]
     is_open = entry is not None and entry.stages is not None
     if event_type == "opened":
         if is_open:
             return ClockStep("redelivered")
-        state = open_clock(complaint, policies)
+        state = open_clock(complaint, policies, excerpt=excerpt)
         if state is None:
             return ClockStep("unmatched")
         for early in (entry.early or ()) if entry is not None else ():
