@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from fastjsonschema.draft07 import CodeGeneratorDraft07
 
 from schemas import JsonSchemaError, validator
 
@@ -124,12 +126,66 @@ arithmetic in local time overflows, so they must not reach the SLA or triage cod
 
 def _timestamp(value: str) -> float:
     try:
-        epoch = parse_time(value)
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError(f"timestamp {value!r} has no UTC offset")  # as parse_time says it
+        epoch = parsed.timestamp()
     except (ValueError, OverflowError) as exc:
         raise InvalidInput("bad_timestamp", str(exc)) from None
     if not EARLIEST_EVENT_TIME <= epoch < LATEST_EVENT_TIME:
         raise InvalidInput("bad_timestamp", f"timestamp {value!r} is outside 2000-01-01 … 2200-01-01")
     return epoch
+
+
+_PLATFORM_NAMES = frozenset(PLATFORMS)
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+_DATE_TIME = re.compile(CodeGeneratorDraft07.FORMAT_REGEXS["date-time"])
+"""The schemas' `date-time` format, as the compiled validators check it."""
+PLAIN_POST_PROPERTIES = ("platform", "post_id", "text", "created_at", "author", "url", "reply_to", "repost_of",
+                         "addressed_to", "geo", "lang")
+"""The properties of raw_post.schema.json that :func:`is_plain_raw_post` checks (all of them)."""
+_REQUIRED_POST_KEYS = frozenset(("platform", "post_id", "text", "created_at", "author"))
+
+
+def _is_post_id(value: Any) -> bool:
+    """A non-empty string without control characters (the schema's pattern for post ids)."""
+    return value.__class__ is str and value != "" and _CONTROL_CHARACTER.search(value) is None
+
+
+def is_plain_raw_post(value: dict[str, Any]) -> bool:
+    """Whether raw_post.schema.json accepts `value`, checked directly for values of the plain
+    types a JSON decoder gives (a few times cheaper than the compiled schema). False means
+    "not decided here": the compiled schema then decides, and names what is wrong."""
+    if not value.keys() >= _REQUIRED_POST_KEYS:
+        return False
+    get = value.get
+    platform, post_id, text, author = value["platform"], value["post_id"], value["text"], value["author"]
+    created_at = value["created_at"]
+    if not (platform.__class__ is str and platform in _PLATFORM_NAMES and _is_post_id(post_id)
+            and len(post_id) <= 256 and text.__class__ is str and len(text) <= 20000
+            and created_at.__class__ is str and _DATE_TIME.match(created_at) is not None
+            and author.__class__ is dict):
+        return False
+    author_id = author.get("id")
+    if author_id.__class__ is not str or author_id == "":
+        return False
+    for optional in (author.get("handle"), author.get("name"), get("url"), get("lang")):
+        if optional is not None and optional.__class__ is not str:
+            return False
+    for parent in (get("reply_to"), get("repost_of")):
+        if parent is not None and not _is_post_id(parent):
+            return False
+    geo = get("geo")
+    if geo is not None and geo.__class__ is not str and geo.__class__ is not dict:
+        return False
+    if "addressed_to" in value:
+        addressed_to = value["addressed_to"]
+        if addressed_to.__class__ is not list:
+            return False
+        for handle in addressed_to:
+            if handle.__class__ is not str:
+                return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,26 +218,19 @@ class RawPost:
 
     @classmethod
     def parse(cls, raw: bytes | str | dict[str, Any]) -> RawPost:
-        value = _validated("raw_post", raw)
+        value = raw if isinstance(raw, dict) else decode_json_object(raw)
+        if not is_plain_raw_post(value):
+            value = _validated("raw_post", value)
         if len(value["text"]) > LIMITS.max_text_chars:
             raise InvalidInput("too_large", f"text of {len(value['text'])} characters, limit {LIMITS.max_text_chars} "
                                             "(TANGGAP_MAX_TEXT_CHARS)")
         created_at = _timestamp(value["created_at"])
         author = value["author"]
-        return cls(
-            platform=value["platform"],
-            post_id=value["post_id"],
-            text=value["text"],
-            created_at=created_at,
-            author_id=author["id"],
-            author_handle=author.get("handle"),
-            author_name=author.get("name"),
-            url=value.get("url"),
-            reply_to=value.get("reply_to"),
-            repost_of=value.get("repost_of"),
-            addressed_to=tuple(value.get("addressed_to") or ()),
-            lang=value.get("lang"),
-        )
+        get = value.get
+        # positional: a frozen dataclass takes them noticeably faster than keywords
+        return cls(value["platform"], value["post_id"], value["text"], created_at, author["id"], author.get("handle"),
+                   author.get("name"), get("url"), get("reply_to"), get("repost_of"),
+                   tuple(get("addressed_to") or ()), get("lang"))
 
     def to_json(self) -> dict[str, Any]:
         return {

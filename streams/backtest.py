@@ -57,9 +57,28 @@ ALL = "(all)"
 UNTIL_END = "end"
 
 
+@contextmanager
+def _without_collections() -> Iterator[None]:
+    """A backtest keeps what it allocates (inputs, thread and cluster entries, clocks) until the
+    end, and what it drops is freed by reference counting (it makes no reference cycles): the
+    cyclic garbage collector would find nothing to free, only walk every kept object once per
+    generation it passes through. So it is off while a backtest parses and runs, and what was
+    allocated meanwhile joins the oldest generation unwalked (`gc.freeze` then `gc.unfreeze`);
+    re-enabling alone would walk it all at the next allocation."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
+
+
 # --- the SLA clocks in event time ---------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class ClockOutcome:
     """What happened to one complaint's clock."""
 
@@ -71,7 +90,15 @@ class ClockOutcome:
     escalated: bool = False
     wall_seconds: float | None = None
     working_seconds: float | None = None
-    levels: list[str] = field(default_factory=list)
+
+
+def _schedule_inputs(state: Clock | None) -> list[tuple] | None:
+    """What the thresholds of an open clock's levels depend on (agents.domain.sla.threshold), per
+    stage: equal before and after an event, the scheduled levels still stand."""
+    if state is None or state.stages is None:
+        return None
+    return [(stage.anchor, stage.stopped_at, stage.deadline, stage.budget, stage.spent, len(stage.emitted))
+            for stage in state.stages.values()]
 
 
 class EventTimeClocks:
@@ -82,8 +109,8 @@ class EventTimeClocks:
         self.policies = policies
         self.clocks: dict[str, Clock] = {}
         self.outcomes: dict[str, ClockOutcome] = {}
-        self.events: list[tuple[float, str, str, str]] = []
-        """(instant, complaint id, stage, level) of every SLA event, in emission order."""
+        self.sla_events = 0
+        """How many SLA events (levels and response outcomes) the clocks emitted."""
         self._heap: list[tuple[float, int, int, int, str, int, str]] = []
         """(instant, store, stage position, level position, complaint id, clock version, stage) of
         the next level to come of every running stage."""
@@ -113,25 +140,24 @@ class EventTimeClocks:
                   stage: StageClock, first: int) -> None:
         """Schedule the stage's first level from `first` on that it has not emitted, if it runs."""
         levels = self.policies.levels
+        emitted = stage.emitted
         for number in range(first, len(levels)):
             level = levels[number]
-            if level.name in stage.emitted:
+            if level.name in emitted:
                 continue
             at = threshold(stage, level, self.policies)
             if at is not None:  # None: not running, nothing of this stage falls due
                 heapq.heappush(self._heap, (at, store, position, number, complaint_id, version, stage_name))
             return
 
-    def _emit(self, state: Clock, stage: str, level: str, at: float) -> None:
-        self.events.append((at, state.complaint_id, stage, level))
-        outcome = self._outcome(state)
-        outcome.levels.append(f"{stage}:{level}")
+    def _emit(self, state: Clock, stage: str, level: str) -> None:
+        self.sla_events += 1
         if stage != STAGE_FIRST_RESPONSE:
             return
         if level in self._escalations:
-            outcome.escalated = True
+            self.outcomes[state.complaint_id].escalated = True
         if level == LEVEL_BREACHED:
-            outcome.breached = True
+            self.outcomes[state.complaint_id].breached = True
 
     def _outcome(self, state: Clock) -> ClockOutcome:
         outcome = self.outcomes.get(state.complaint_id)
@@ -141,41 +167,66 @@ class EventTimeClocks:
 
     def _responses_recorded(self, state: Clock, responses: list[Response], at: float) -> None:
         for response in responses:
+            outcome = self._outcome(state)
             if response.backfill_breach:
-                self._emit(state, response.stage, LEVEL_BREACHED, at)
-            self._emit(state, response.stage, response.outcome, at)
+                self._emit(state, response.stage, LEVEL_BREACHED)
+            self._emit(state, response.stage, response.outcome)
             if response.stage == STAGE_FIRST_RESPONSE:
-                outcome = self._outcome(state)
                 outcome.answered = True
                 outcome.in_time = not response.late
                 outcome.wall_seconds = response.wall_seconds
                 outcome.working_seconds = response.working_seconds
 
     def complaint_event(self, complaint: dict[str, Any]) -> None:
-        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock)."""
+        """What the `sla` stage does with a complaint event (agents.domain.sla.step_clock; the
+        report reads no excerpt, so the clocks keep none). An event that leaves every threshold
+        as it was (most attached duplicates) schedules nothing."""
         complaint_id = complaint["complaint_id"]
-        step = step_clock(self.clocks.get(complaint_id), complaint, self.policies, self._responses_recorded)
+        entry = self.clocks.get(complaint_id)
+        before = _schedule_inputs(entry)
+        step = step_clock(entry, complaint, self.policies, self._responses_recorded, excerpt=False)
         if step.outcome == "unmatched":
             self.unmatched += 1
         elif step.outcome == "buffered":
             self.clocks[complaint_id] = step.entry
-        elif step.entry is not None:
+        elif step.entry is not None and (step.outcome != "updated" or _schedule_inputs(step.entry) != before):
             self._outcome(step.entry)
             self._store(step.entry)
 
     def advance(self, now: float) -> None:
         """Emit every level due before `now` (the stream's tick emits a level when `now >
         threshold`, agents.domain.sla.due_levels), in order of due instant."""
-        heap, versions, levels = self._heap, self._version, self.policies.levels
+        heap = self._heap
+        if not heap or heap[0][0] >= now:
+            return
+        if now == math.inf:
+            self._every_level_falls_due()
+            return
+        versions, levels, clocks = self._version, self.policies.levels, self.clocks
         while heap and heap[0][0] < now:
-            due_at, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
-            if versions.get(complaint_id) != version:
+            _, store, position, number, complaint_id, version, stage = heapq.heappop(heap)
+            if versions[complaint_id] != version:
                 continue  # stale: the clock changed since this was scheduled
-            state = self.clocks[complaint_id]
+            state = clocks[complaint_id]
             level = levels[number].name
             mark_emitted(state, stage, level)
-            self._emit(state, stage, level, due_at)
+            self._emit(state, stage, level)
             self._schedule(complaint_id, version, store, position, stage, state.stages[stage], number + 1)
+
+    def _every_level_falls_due(self) -> None:
+        """The clock at infinity: every running stage emits each of its levels still to come
+        (from its scheduled one on), and no clock changes any more, so there is no order to keep."""
+        versions, levels, clocks = self._version, self.policies.levels, self.clocks
+        for _, _, _, number, complaint_id, version, stage in self._heap:
+            if versions[complaint_id] != version:
+                continue
+            state = clocks[complaint_id]
+            emitted = state.stages[stage].emitted
+            for level in levels[number:]:
+                if level.name not in emitted:
+                    mark_emitted(state, stage, level.name)
+                    self._emit(state, stage, level.name)
+        self._heap.clear()
 
     def open_at(self, complaint_id: str) -> bool:
         state = self.clocks.get(complaint_id)
@@ -193,6 +244,7 @@ class Inputs:
     invalid_responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+@_without_collections()
 def parse_inputs(post_lines: Iterable[tuple[int, bytes]], response_lines: Iterable[tuple[int, bytes]]) -> Inputs:
     inputs = Inputs([], [])
     for target, invalid, parse, lines in ((inputs.posts, inputs.invalid_posts, RawPost.parse, post_lines),
@@ -220,13 +272,16 @@ class Run:
     unknown_responses: int
     until: float | None
 
+    @_without_collections()
     def rows(self) -> list[dict[str, Any]]:
         """Per (OPD, category), per OPD (category "(all)") and the total ("(all)", "(all)")."""
-        groups: dict[tuple[str, str], list[tuple[str, ClockOutcome]]] = {}
+        groups: dict[tuple[str, str], list[tuple[bool, ClockOutcome]]] = {}
+        open_at = self.clocks.open_at
         for complaint_id, outcome in self.complaints.items():
             opd, category = outcome.opd or "-", outcome.category or "-"
+            member = (open_at(complaint_id), outcome)
             for key in ((opd, category), (opd, ALL), (ALL, ALL)):
-                groups.setdefault(key, []).append((complaint_id, outcome))
+                groups.setdefault(key, []).append(member)
         rows = []
         for (opd, category), members in sorted(groups.items(), key=lambda item: (item[0][0] == ALL, item[0][0],
                                                                                  item[0][1] == ALL, item[0][1])):
@@ -238,7 +293,7 @@ class Run:
                 "answered_in_time": sum(o.in_time for _, o in members),
                 "breached": sum(o.breached for _, o in members),
                 "escalated": sum(o.escalated for _, o in members),
-                "open": sum(self.clocks.open_at(cid) for cid, _ in members),
+                "open": sum(is_open for is_open, _ in members),
             }
             for name, values in (("wall", wall), ("working", working)):
                 for q in QUANTILES:
@@ -308,28 +363,16 @@ class _EventTimeStream:
             self._clustered(envelope)
 
 
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """A backtest keeps every complaint's state until the end, so most objects it allocates live
-    on and the garbage collector's young collections (every 700 allocations by default) find
-    little to free for their cost; collecting less often saves that. Restored afterwards."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(20_000, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
 def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None = None,
         until: float | str | None = None, config_label: str = "") -> Run:
     """Triage, clustering and the SLA clocks over `inputs`, in event time."""
-    stream = _EventTimeStream(config, policy)
-    # Event-time order; posts before responses at the same instant, then input order.
-    timeline = sorted([(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
-                      + [(response.at, 1, i) for i, response in enumerate(inputs.responses)])
-    last = None
-    with _few_collections():
+    with _without_collections():
+        stream = _EventTimeStream(config, policy)
+        # Event-time order; posts before responses at the same instant, then input order.
+        timeline = [(post.created_at, 0, i) for i, post in enumerate(inputs.posts)]
+        timeline += [(response.at, 1, i) for i, response in enumerate(inputs.responses)]
+        timeline.sort()
+        last = None
         for at, source, index in timeline:
             stream.clocks.advance(at)
             last = at
@@ -337,10 +380,10 @@ def run(config: TanggapConfig, inputs: Inputs, *, policy: ClusterPolicy | None =
                 stream.post(inputs.posts[index])
             else:
                 stream.response(inputs.responses[index])
-    stream.release_waiting_replies()
-    horizon = math.inf if until == UNTIL_END else last if until is None else float(until)
-    if horizon is not None:
-        stream.clocks.advance(horizon)
+        stream.release_waiting_replies()
+        horizon = math.inf if until == UNTIL_END else last if until is None else float(until)
+        if horizon is not None:
+            stream.clocks.advance(horizon)
     complaints = dict(stream.clocks.outcomes)
     return Run(config_label or str(config.directory_path), stream.clocks, complaints, stream.decisions,
                stream.unknown_responses, None if horizon in (None, math.inf) else horizon)
@@ -354,7 +397,7 @@ def report(runs: list[Run], inputs: Inputs, *, posts_path: str, responses_path: 
         "responses": {"file": responses_path, "read": len(inputs.responses), "invalid": len(inputs.invalid_responses)},
         "until": UNTIL_END if until == UNTIL_END else (format_time(runs[0].until, tz) if runs[0].until is not None else None),
         "runs": [{"config": r.config, "decisions": r.decisions, "unknown_responses": r.unknown_responses,
-                  "sla_events": len(r.clocks.events), "complaints_without_policy": r.clocks.unmatched,
+                  "sla_events": r.clocks.sla_events, "complaints_without_policy": r.clocks.unmatched,
                   "rows": r.rows()} for r in runs],
         "invalid_posts": inputs.invalid_posts,
         "invalid_responses": inputs.invalid_responses,

@@ -401,8 +401,9 @@ class WorkingCalendar:
 
     def between(self, a: float | datetime, b: float | datetime) -> float:
         """Working seconds in ``[a, b)``; 0 when ``b <= a``."""
-        a = _as_epoch(a)
-        b = _as_epoch(b)
+        if a.__class__ is not float or b.__class__ is not float:
+            a = _as_epoch(a)
+            b = _as_epoch(b)
         if not b > a:
             return 0.0
         tables = self._tables
@@ -550,6 +551,8 @@ class RoundTheClock:
 
     def add(self, start: float | datetime, seconds: float | timedelta) -> float | datetime:
         """``start + seconds`` in elapsed (not wall-clock) time."""
+        if start.__class__ is float and seconds.__class__ is float and 0.0 <= seconds < math.inf:
+            return start + seconds
         seconds = _check_seconds(seconds)
         if isinstance(start, datetime):
             return datetime.fromtimestamp(_epoch_of(start) + seconds, start.tzinfo)

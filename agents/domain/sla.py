@@ -64,7 +64,10 @@ class Policy:
     resolution: Budget | None = None
 
     def matches(self, complaint: Mapping[str, Any]) -> bool:
-        return all(complaint.get(key) in allowed for key, allowed in self.when.items())
+        for key, allowed in self.when.items():
+            if complaint.get(key) not in allowed:
+                return False
+        return True
 
     def budgets(self) -> dict[str, Budget]:
         stages = {STAGE_FIRST_RESPONSE: self.first_response}
@@ -136,24 +139,42 @@ class SlaPolicies:
 # --- personal data ------------------------------------------------------------------------------
 
 _DIGIT = re.compile(r"\d")
+_NINE_DIGITS = re.compile(r"\d{9}")
+_EMAIL_AROUND_AT = re.compile(r"[\w.+-]@[\w-]+\.[\w.-]")
+
+
+def _may_hold_email(text: str) -> bool:
+    """Whether some "@" has what an e-mail address has around it (cheaper than searching for one)."""
+    at = text.find("@", 1)
+    while at != -1:
+        if _EMAIL_AROUND_AT.match(text, at - 1):
+            return True
+        at = text.find("@", at + 1)
+    return False
+
+
 _REDACTIONS = (
-    # (pattern, replacement, a test the text passes whenever the pattern can match it)
+    # (pattern, replacement, a test the text passes whenever the pattern can match it), the
+    # patterns that need a digit last
     (re.compile(r"https?://\S+|www\.\S+"), "[url]", lambda text: "http" in text or "www." in text),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]", lambda text: "@" in text),
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "[email]", _may_hold_email),
     (re.compile(r"@\w[\w.]*"), "@[akun]", lambda text: "@" in text),
-    (re.compile(r"\b\d{16}\b"), "[nik]", _DIGIT.search),  # NIK, the national identity number
-    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]", _DIGIT.search),
-    (re.compile(r"\b\d{9,}\b"), "[nomor]", _DIGIT.search),  # account, KK and other long numbers
+    (re.compile(r"\b\d{16}\b"), "[nik]", _NINE_DIGITS.search),  # NIK, the national identity number
+    (re.compile(r"(?:\+62|\b62|\b0)8[\d\s.-]{7,14}\d"), "[telepon]", lambda text: "08" in text or "628" in text),
+    (re.compile(r"\b\d{9,}\b"), "[nomor]", _NINE_DIGITS.search),  # account, KK and other long numbers
 )
+_WITHOUT_DIGITS = _REDACTIONS[:3]
+"""The patterns that can match a text without digits (no replacement adds a digit)."""
 
 
 def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
     """An excerpt for alerting systems: links, e-mail addresses, handles, NIK, phone and other
     long numbers replaced by placeholders, cut at `limit` characters. Most excerpts have none of
-    them: a pattern runs only on a text that has what it needs (a link's prefix, an "@", a digit)."""
+    them: a pattern runs only on a text that has what it needs (a link's prefix, what surrounds
+    an e-mail's "@", an "@", a digit and then a run of nine digits or a phone number's prefix)."""
     if not text:
         return None
-    for pattern, replacement, may_match in _REDACTIONS:
+    for pattern, replacement, may_match in _REDACTIONS if _DIGIT.search(text) else _WITHOUT_DIGITS:
         if may_match(text):
             text = pattern.sub(replacement, text)
     text = " ".join(text.split())
@@ -163,8 +184,9 @@ def redact(text: str | None, limit: int = EXCERPT_CHARS) -> str | None:
 # --- clocks -------------------------------------------------------------------------------------
 
 
-def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> Clock | None:
-    """The clock for a complaint's `opened` event, or None if no policy applies."""
+def open_clock(opened: Mapping[str, Any], policies: SlaPolicies, *, excerpt: bool = True) -> Clock | None:
+    """The clock for a complaint's `opened` event, or None if no policy applies. `excerpt`
+    False: the clock keeps no excerpt, for readers that never alert (the backtest)."""
     policy = policies.select(opened)
     if policy is None:
         return None
@@ -181,7 +203,7 @@ def open_clock(opened: Mapping[str, Any], policies: SlaPolicies) -> Clock | None
         complaint_id=opened["complaint_id"], policy=policy.id, opened_at=opened_at, opd=opd,
         category=opened.get("category"), priority=opened.get("priority"), kecamatan=opened.get("kecamatan"),
         platform=first_post.get("platform"), url=first_post.get("url"), author=first_post.get("author_handle"),
-        excerpt=redact(opened.get("excerpt")), mentions=opened.get("mentions") or 1, stages=stages)
+        excerpt=redact(opened.get("excerpt")) if excerpt else None, mentions=opened.get("mentions") or 1, stages=stages)
 
 
 def threshold(stage: StageClock, level: Level, policies: SlaPolicies) -> float | None:
@@ -375,19 +397,19 @@ class ClockStep:
 
 
 def step_clock(entry: Clock | None, complaint: Mapping[str, Any], policies: SlaPolicies,
-               on_responses: ResponsesRecorded) -> ClockStep:
+               on_responses: ResponsesRecorded, *, excerpt: bool = True) -> ClockStep:
     """Apply one complaint event (the `complaints` topic's shape) to its clock table entry.
 
     Events arrive from more than one producer, so a response or a copy may overtake its
     complaint's ``opened``: it is buffered in the entry and applied, in arrival order, when the
     clock opens. A redelivered copy of an older ``duplicate_attached`` carries its first count,
-    so the clock's mention count only ever rises."""
+    so the clock's mention count only ever rises. `excerpt`: as for :func:`open_clock`."""
     event_type = complaint["type"]
     is_open = entry is not None and entry.stages is not None
     if event_type == "opened":
         if is_open:
             return ClockStep("redelivered")
-        state = open_clock(complaint, policies)
+        state = open_clock(complaint, policies, excerpt=excerpt)
         if state is None:
             return ClockStep("unmatched")
         for early in (entry.early or ()) if entry is not None else ():

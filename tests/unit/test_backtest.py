@@ -96,3 +96,29 @@ def test_until_must_be_end_or_an_instant():
     assert backtest.parse_until("2026-11-05T00:00:00+07:00") == pytest.approx(1793811600.0)
     with pytest.raises(ValueError):
         backtest.parse_until("tomorrow")
+
+
+def test_until_end_emits_what_a_horizon_past_every_deadline_emits(config):
+    lines = list(read_jsonl(bundled_sample()))
+    inputs = backtest.parse_inputs(iter(lines), ())
+    end = backtest.run(config, inputs, until=backtest.UNTIL_END)
+    far = backtest.run(config, inputs, until=backtest.parse_until("2030-01-01T00:00:00+07:00"))
+    assert end.clocks.sla_events == far.clocks.sla_events > 0
+    assert end.rows() == far.rows()
+    assert {cid: state.stages for cid, state in end.clocks.clocks.items()} == \
+        {cid: state.stages for cid, state in far.clocks.clocks.items()}
+
+
+def test_the_collector_is_as_it_was_after_a_backtest(config):
+    import gc
+
+    inputs = backtest.parse_inputs(read_jsonl(bundled_sample()), ())
+    assert gc.isenabled()
+    backtest.run(config, inputs).rows()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        backtest.run(config, inputs)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

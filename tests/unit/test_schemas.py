@@ -39,8 +39,10 @@ from schemas.events import (
     PLATFORMS,
     DeadLetter,
     DeskResponse,
+    PLAIN_POST_PROPERTIES,
     InvalidInput,
     RawPost,
+    is_plain_raw_post,
     parse_time,
 )
 from streams.cli import read_jsonl, triage_lines
@@ -488,3 +490,50 @@ def test_producers_key_a_post_by_the_thread_key_triage_decides_it_under():
     for extra in ({}, {"reply_to": "7"}, {"repost_of": "5"}, {"repost_of": "5", "reply_to": "7"}):
         value = {**base, **extra}
         assert message_key(value) == RawPost.parse(value).thread_key.encode()
+
+
+# --- the direct check of raw posts ----------------------------------------------------------------
+
+PLAIN_POST = {"platform": "twitter", "post_id": "9", "text": "jalan rusak", "created_at": "2026-11-02T08:00:00+07:00",
+              "author": {"id": "a", "handle": "warga", "name": None}, "url": None, "reply_to": "7", "repost_of": None,
+              "addressed_to": ["dpuprklaten"], "geo": {"lat": -7.7}, "lang": "id", "unknown": [1]}
+POST_VALUES = (None, True, 0, 1.5, "", "x", "a\x01", "a\x7f", "a\u2028", "x" * 257, "x" * 20001, [], ["a"], ["a", 1],
+               {}, {"id": "u"}, {"id": ""}, {"id": 1}, {"id": "u", "handle": 3}, {"id": "u", "name": None},
+               "twitter", "myspace", "2026-11-02T10:00:00+07:00", "2026-02-30T10:00:00+07:00",
+               "2026-11-02 10:00:00+07:00", "2026-11-02T10:00:00", "2026-11-02T10:00:00.5z", "2026-11-02t10:00:00+0700",
+               "2026-11-02T24:00:00Z", "2028-02-29T10:00:00Z")
+
+
+def test_the_direct_check_of_raw_posts_covers_every_property_of_the_schema():
+    from schemas.events import _DATE_TIME
+
+    schema = load_schema("raw_post")
+    assert set(schema["properties"]) == set(PLAIN_POST_PROPERTIES)
+    assert validator("raw_post").__globals__["REGEX_PATTERNS"]["date-time_re_pattern"].pattern == _DATE_TIME.pattern
+
+
+@pytest.mark.parametrize("key", PLAIN_POST_PROPERTIES)
+def test_the_direct_check_of_raw_posts_agrees_with_the_schema(key: str):
+    """A post the direct check accepts skips the compiled schema, so it must accept only what
+    the schema accepts; it decides every value a JSON decoder gives the same way."""
+    assert is_plain_raw_post(PLAIN_POST)
+    for value in (*POST_VALUES, "missing"):
+        post = copy.deepcopy(PLAIN_POST)
+        if value == "missing":
+            del post[key]
+        else:
+            post[key] = copy.deepcopy(value)
+        try:
+            validator("raw_post")(post)
+            valid = True
+        except JsonSchemaError:
+            valid = False
+        assert is_plain_raw_post(post) == valid, (key, value)
+    assert not is_plain_raw_post({**PLAIN_POST, "addressed_to": ("a",)}), "not a JSON decoder's type: the schema decides"
+
+
+def test_invalid_posts_are_rejected_with_the_schema_message_either_way():
+    post = {**PLAIN_POST, "created_at": "2026-02-30T10:00:00+07:00"}
+    with pytest.raises(InvalidInput) as raised:
+        RawPost.parse(post)
+    assert raised.value.reason == "schema_violation" and "created_at must be date-time" in raised.value.detail
