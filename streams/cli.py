@@ -212,11 +212,10 @@ def evaluate_file(config: TanggapConfig, path: str | Path, label_confidence: str
 
     lines = list(read_jsonl(path))
     labelled = [orjson.loads(line) for _, line in lines]
-    if label_confidence:
-        keep = [i for i, post in enumerate(labelled) if post.get("label_confidence", "high") == label_confidence]
-        lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
-    if source:
-        keep = [i for i, post in enumerate(labelled) if post.get("source") == source]
+    if label_confidence or source:
+        keep = [i for i, post in enumerate(labelled)
+                if (not label_confidence or post.get("label_confidence", "high") == label_confidence)
+                and (not source or post.get("source") == source)]
         lines, labelled = [lines[i] for i in keep], [labelled[i] for i in keep]
     records = triage_lines(config, iter(lines))
     if progress is not None:
