@@ -80,6 +80,13 @@ class Rules:
     priority_kinds: frozenset[str] = frozenset({"pengaduan"})
     """Kinds whose priority terms count; the others keep their default (a question about the
     flood evacuation post is not itself an emergency)."""
+    report_terms: frozenset[str] = frozenset()
+    """Words by which writers say they report or complain ("izin melaporkan", "saya ingin
+    mengadukan"): with a concrete problem the rules find, the post is a complaint, whatever
+    other actionable kind the model reads (:func:`_reports_a_problem`)."""
+    report_where_terms: frozenset[str] = frozenset()
+    """Words that make a report word part of a question about where to report ("lapor ke
+    mana?"), when one of them follows it closely."""
     scanner: PhraseScanner = field(init=False, repr=False, compare=False)
     """All the term indexes above, matched in one pass (see match_rules)."""
 
@@ -264,6 +271,16 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
             confidence = scores.kinds.get(kind, 0.0)
     if kind not in actionable:
         return Classification(kind, None, None, tuple(reasons), round(confidence, 3))
+    if kind in REPORTABLE_KINDS and rules.report_terms:
+        rule_category = rule_category or _best_category(matches, rules)
+        said = _reports_a_problem(words, rule_category, rules)
+        if said:
+            # The label guide's line between the actionable kinds: a post that reports a
+            # failure is a complaint, also when it asks when the failure will be fixed or
+            # suggests how. Its priority and SLA are a complaint's; its confidence stays the
+            # model's in the kind it read.
+            reasons.append(f"kind:pengaduan[writer reports a problem: {','.join(said)}; instead of {kind}]")
+            kind = "pengaduan"
 
     category, category_reason, _ = rule_category or _best_category(matches, rules)
     chosen = dict(scores.categories)
@@ -344,6 +361,25 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
                 return "", f"{why}; about {','.join(outside)}, outside the regency"
             return why, ""
     return "", ""
+
+
+REPORTABLE_KINDS = frozenset({"permintaan_informasi", "aspirasi"})
+"""Actionable kinds that a post saying it reports a concrete problem is not."""
+REPORT_WHERE_WINDOW = 4
+"""How closely a where-word follows a report word to make it a question ("lapor ke mana ya")."""
+
+
+def _reports_a_problem(words: Sequence[str], rule_category: tuple[str | None, str, bool],
+                       rules: Rules) -> list[str]:
+    """The report words of a post whose writer says they report a problem that the rules find
+    concrete (a near-rule hit or a category phrase: `rule_category`'s third field); [] when
+    there is none, or when every report word asks where to report."""
+    if not rule_category[2]:
+        return []
+    report, where = rules.report_terms, rules.report_where_terms
+    said = {word for i, word in enumerate(words)
+            if word in report and where.isdisjoint(words[i + 1:i + 1 + REPORT_WHERE_WINDOW])}
+    return sorted(said)
 
 
 def _names_a_problem(decision: Classification) -> bool:

@@ -307,6 +307,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     kinds = _require(doc.get("kind", {}), dict, f"{where}: [kind.*]")
     kind_entries: list[tuple[tuple[str, ...], str]] = []
     campaign_entries: list[tuple[tuple[str, ...], str]] = []
+    report_words: dict[str, frozenset[str]] = {}
     for kind, entry in kinds.items():
         _require(entry, dict, f"{where}: kind.{kind}")
         if kind not in (*SCORED_KINDS, "politik", "spam"):
@@ -318,6 +319,12 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
                 raise ConfigError(f"{where}: kind.{kind}.campaign_terms: only kind.politik has campaign terms")
             for term in _string_list(entry["campaign_terms"], f"{where}: kind.politik.campaign_terms"):
                 campaign_entries.append((normalizer.terms(term), "politik"))
+        for name in ("report_terms", "report_where_terms"):
+            if name not in entry:
+                continue
+            if kind != "pengaduan":
+                raise ConfigError(f"{where}: kind.{kind}.{name}: only kind.pengaduan has {name}")
+            report_words[name] = frozenset(_single_words(entry[name], normalizer, f"{where}: kind.pengaduan.{name}"))
     priorities = _require(doc.get("priority", {}), dict, f"{where}: [priority.*]")
     priority_entries: list[tuple[tuple[str, ...], str]] = []
     defaults: dict[str, str] = {}
@@ -337,8 +344,20 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     return Rules(
         kind_terms=PhraseIndex(kind_entries), campaign_terms=PhraseIndex(campaign_entries),
         category_terms=category_index, category_order=order, priority_terms=PhraseIndex(priority_entries),
-        priority_defaults=defaults, actionable_kinds=actionable,
+        priority_defaults=defaults, actionable_kinds=actionable, **report_words,
     )
+
+
+def _single_words(value: Any, normalizer: Normalizer, at: str) -> list[str]:
+    """Terms that must each be one word after normalization (matched word by word)."""
+    words = []
+    for term in _string_list(value, at):
+        normalized = normalizer.terms(term)
+        if len(normalized) != 1:
+            raise ConfigError(f"{at}: {term!r} is {len(normalized)} words after normalization "
+                              f"({' '.join(normalized) or 'none'}); each term must be one word")
+        words.append(normalized[0])
+    return words
 
 
 def _with_near_rules(root: Path, taxonomy_doc: dict[str, Any], lexicon_doc: dict[str, Any],

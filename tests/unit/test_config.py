@@ -263,6 +263,20 @@ def test_priority_terms_only_for_darurat_and_tinggi(cfg):
     assert "priority.rendah" in message
 
 
+def test_report_terms_only_for_pengaduan_and_one_word_each(cfg):
+    append(cfg / "lexicon.toml", '[kind.aspirasi.extra]')
+    replace(cfg / "lexicon.toml", "[kind.aspirasi]\n", '[kind.aspirasi]\nreport_terms = ["usul"]\n')
+    message = load_error(cfg)
+    assert "kind.aspirasi.report_terms: only kind.pengaduan has report_terms" in message
+
+
+def test_a_report_term_of_several_words_is_refused(cfg):
+    replace(cfg / "lexicon.toml", 'report_terms = ["lapor",', 'report_terms = ["izin lapor", "lapor",')
+    message = load_error(cfg)
+    assert str(cfg / "lexicon.toml") in message
+    assert "kind.pengaduan.report_terms: 'izin lapor' is 2 words after normalization" in message
+
+
 def test_kind_entry_that_is_not_a_table(cfg):
     replace(cfg / "lexicon.toml", "[kind.spam]\n", '[kind]\nspam = "slot gacor"\n[retired_spam]\n')
     message = load_error(cfg)

@@ -229,6 +229,29 @@ def test_a_service_complaint_naming_politics_or_spam_words_stays_a_complaint(rul
     assert (gambling.kind, gambling.category) == ("pengaduan", "ketertiban")
 
 
+def test_a_post_that_says_it_reports_a_concrete_problem_is_a_complaint(rules_config):
+    # The model reads a question (it asks when), the writer reports a road that is broken.
+    text = "izin melaporkan jalan depan balai desa rusak parah, kapan diperbaiki?"
+    asked = decide(rules_config, text, {"permintaan_informasi": 0.7, "pengaduan": 0.3})
+    # A complaint's priority terms count ("rusak parah"); a question would have been rendah.
+    assert (asked.kind, asked.priority, asked.needs_review) == ("pengaduan", "tinggi", False)
+    assert "kind:pengaduan[writer reports a problem: melapor; instead of permintaan_informasi]" in asked.reasons
+    assert asked.confidence == 0.7  # the model's, in the kind it read
+    suggested = decide(rules_config, "saya ingin mengadukan lampu jalan mati, semoga segera diganti",
+                       {"aspirasi": 0.6, "pengaduan": 0.4}, {"penerangan_jalan": 0.9, "lainnya": 0.1})
+    assert suggested.kind == "pengaduan"
+
+
+def test_asking_where_to_report_or_reporting_no_concrete_problem_stays_a_question(rules_config):
+    where = decide(rules_config, "jalan rusak itu wewenang kabupaten atau provinsi? mau lapor ke mana ya",
+                   {"permintaan_informasi": 0.8, "pengaduan": 0.2})
+    assert where.kind == "permintaan_informasi"
+    # A report word, but only a bare topic word for the rules: no concrete problem.
+    vague = decide(rules_config, "mau lapor soal sekolah, jam buka kantor dinas kapan?",
+                   {"permintaan_informasi": 0.8, "pengaduan": 0.2}, {"pendidikan": 0.9, "lainnya": 0.1})
+    assert vague.kind == "permintaan_informasi"
+
+
 def test_the_rules_category_weighs_in_when_the_model_hesitates(rules_config):
     result = decide(rules_config, "lampu jalan mati", {"pengaduan": 0.9},
                     {"jalan": 0.45, "penerangan_jalan": 0.4, "lainnya": 0.15})
