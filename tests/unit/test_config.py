@@ -263,8 +263,7 @@ def test_priority_terms_only_for_darurat_and_tinggi(cfg):
     assert "priority.rendah" in message
 
 
-def test_report_terms_only_for_pengaduan_and_one_word_each(cfg):
-    append(cfg / "lexicon.toml", '[kind.aspirasi.extra]')
+def test_report_terms_only_for_pengaduan(cfg):
     replace(cfg / "lexicon.toml", "[kind.aspirasi]\n", '[kind.aspirasi]\nreport_terms = ["usul"]\n')
     message = load_error(cfg)
     assert "kind.aspirasi.report_terms: only kind.pengaduan has report_terms" in message
