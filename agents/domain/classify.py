@@ -84,6 +84,9 @@ class Rules:
     """Words by which writers say they report or complain ("izin melaporkan", "saya ingin
     mengadukan"): with a concrete problem the rules find, the post is a complaint, whatever
     other actionable kind the model reads (:func:`_reports_a_problem`)."""
+    request_terms: frozenset[str] = frozenset()
+    """Words by which writers ask the government to act ("mohon", "tolong"): news does not, so a
+    post naming a place outside the regency that asks for action is still read by the desk."""
     report_where_terms: frozenset[str] = frozenset()
     """Words that make a report word part of a question about where to report ("lapor ke
     mana?"), when one of them follows it closely."""
@@ -350,17 +353,37 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
         best = max((sum(p.kinds[k] for k in actionable) for p in passages()), default=0.0)
         if best > policy.passage_actionable_above:
             return f"a passage reads actionable {best:.2f} > {policy.passage_actionable_above:g}, model read {kind}", ""
-    if confidence < policy.rules_review_below:
+    # A complaint phrase of several words ("tidak kunjung diperbaiki") about a concrete problem
+    # is a complaint's own wording, which chatter rarely uses however sure the model is; a single
+    # word ("macet") is not enough against a sure model.
+    phrases = _failure_phrases(matches, rules) if confidence >= policy.rules_review_below else []
+    if confidence < policy.rules_review_below or phrases:
         by_rules = classify_by_rules(text, rules, matches)
         if by_rules.kind in actionable and _names_a_problem(by_rules):
             why = f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
+            if phrases:
+                why = f"rules read {by_rules.kind} {by_rules.category} ({','.join(phrases)}), model read {kind} {confidence:.2f}"
             outside = elsewhere() if elsewhere is not None else ()
-            if outside:
+            if outside and not _asks_for_action(text.words, rules):
                 # A problem phrase in what the model reads as news or chatter about another
-                # region ("Perbaikan jalan di Jember ..."): not this regency's to answer.
+                # region ("Perbaikan jalan di Jember ..."): not this regency's to answer. A post
+                # that asks for action ("mohon", "tolong") is a citizen's, not news: it stays.
                 return "", f"{why}; about {','.join(outside)}, outside the regency"
             return why, ""
     return "", ""
+
+
+def _failure_phrases(matches: RuleMatches, rules: Rules) -> list[str]:
+    """The complaint phrases of two words or more in a post whose problem the rules find concrete
+    (a near-rule hit or a category phrase); [] otherwise."""
+    phrases = sorted({" ".join(m.term) for m in matches.kind if m.payload == "pengaduan" and len(m.term) > 1})
+    if not phrases or not _best_category(matches, rules)[2]:
+        return []
+    return phrases
+
+
+def _asks_for_action(words: Sequence[str], rules: Rules) -> bool:
+    return not rules.request_terms.isdisjoint(words)
 
 
 REPORTABLE_KINDS = frozenset({"permintaan_informasi", "aspirasi"})

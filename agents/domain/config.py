@@ -319,7 +319,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
                 raise ConfigError(f"{where}: kind.{kind}.campaign_terms: only kind.politik has campaign terms")
             for term in _string_list(entry["campaign_terms"], f"{where}: kind.politik.campaign_terms"):
                 campaign_entries.append((normalizer.terms(term), "politik"))
-        for name in ("report_terms", "report_where_terms"):
+        for name in ("report_terms", "report_where_terms", "request_terms"):
             if name not in entry:
                 continue
             if kind != "pengaduan":

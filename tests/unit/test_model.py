@@ -326,6 +326,21 @@ def test_news_about_a_road_in_another_region_is_not_pulled_back_for_review(rules
     assert any(r.startswith("needs_review[rules read pengaduan jalan") for r in here["reasons"])
     both = triaged("Jalan rusak di Cawas parah, lebih parah dari jalan di Jember")
     assert (both["outcome"], both["needs_review"]) == ("opened", True)
+    # Asking for action is a citizen's voice, not news: the desk reads it.
+    asks = triaged("Jalan rusak di perbatasan arah Jember, mohon segera ditinjau")
+    assert (asks["outcome"], asks["needs_review"]) == ("opened", True)
+
+
+def test_a_several_word_complaint_phrase_about_a_concrete_problem_outweighs_a_sure_model(rules_config):
+    sure_chatter = {"lainnya": 0.95, "pengaduan": 0.03, "apresiasi": 0.02}
+    # "tidak kunjung diperbaiki" is a complaint's own wording, "jalan rusak" a concrete problem.
+    text = "jalan rusak di sepanjang dukuh kami tidak kunjung diperbaiki, sudah bertahun-tahun"
+    result = decide(rules_config, text, sure_chatter)
+    assert (result.kind, result.needs_review) == ("pengaduan", True)
+    assert any(r.startswith("needs_review[rules read pengaduan jalan (tidak kunjung perbaiki), model read lainnya 0.95")
+               for r in result.reasons)
+    # One word ("macet") is not enough against a sure model.
+    assert decide(rules_config, "kangen macet di jalan sambil dengerin radio", sure_chatter).kind == "lainnya"
 
 
 def test_the_word_cache_starts_over_when_full_without_changing_any_score(rules_config, small_model, monkeypatch):
