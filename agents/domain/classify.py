@@ -359,7 +359,7 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
     phrases = _failure_phrases(matches, rules) if confidence >= policy.rules_review_below else []
     if confidence < policy.rules_review_below or phrases:
         by_rules = classify_by_rules(text, rules, matches)
-        if by_rules.kind in actionable and _names_a_problem(by_rules):
+        if by_rules.kind in actionable and _names_a_problem(by_rules) and _more_than_a_topic_word(matches, rules):
             why = f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
             if phrases:
                 why = f"rules read {by_rules.kind} {by_rules.category} ({','.join(phrases)}), model read {kind} {confidence:.2f}"
@@ -380,6 +380,16 @@ def _failure_phrases(matches: RuleMatches, rules: Rules) -> list[str]:
     if not phrases or not _best_category(matches, rules)[2]:
         return []
     return phrases
+
+
+def _more_than_a_topic_word(matches: RuleMatches, rules: Rules) -> bool:
+    """Whether the rules' complaint is more than one word that is its topic and its problem at
+    once ("macet", "bau": a zip is "macet" too): a concrete problem (a near-rule hit or a
+    category phrase), or a complaint word outside the category terms ("macet parah")."""
+    if _best_category(matches, rules)[2]:
+        return True
+    topic = {word for match in matches.category for word in match.term}
+    return any(m.payload == "pengaduan" and not topic.issuperset(m.term) for m in matches.kind)
 
 
 def _asks_for_action(words: Sequence[str], rules: Rules) -> bool:

@@ -331,6 +331,17 @@ def test_news_about_a_road_in_another_region_is_not_pulled_back_for_review(rules
     assert (asks["outcome"], asks["needs_review"]) == ("opened", True)
 
 
+def test_one_word_that_is_both_topic_and_problem_does_not_bring_chatter_to_the_desk(rules_config):
+    chatter = {"lainnya": 0.8, "pengaduan": 0.12, "apresiasi": 0.08}
+    # "macet" is the category's word and the complaint's: a zip is "macet" too.
+    assert decide(rules_config, "resleting tasnya macet, tanda minta beli baru", chatter).kind == "lainnya"
+    # A complaint word beyond the topic, or a concrete problem, still brings it to the desk.
+    traffic = decide(rules_config, "tiap pagi macet parah di simpang tiga", chatter)
+    assert (traffic.kind, traffic.needs_review) == ("pengaduan", True)
+    road = decide(rules_config, "jalannya rusak sejak lebaran", chatter)
+    assert (road.kind, road.needs_review) == ("pengaduan", True)
+
+
 def test_a_several_word_complaint_phrase_about_a_concrete_problem_outweighs_a_sure_model(rules_config):
     sure_chatter = {"lainnya": 0.95, "pengaduan": 0.03, "apresiasi": 0.02}
     # "tidak kunjung diperbaiki" is a complaint's own wording, "jalan rusak" a concrete problem.
