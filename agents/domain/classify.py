@@ -256,7 +256,13 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
     if politics:
         rule_category = _best_category(matches, rules)
     decided = _hard_policy(matches, politics, served, rule_category, scores, policy)
-    if decided is not None:
+    # A writer who asks for action ("mohon segera dicairkan") on a service the rules find, naming a
+    # politician on the way ("sudah disebut pak presiden"), may be making a complaint: people
+    # read it instead of the political lexicon deciding it alone. Campaigning still decides.
+    asks_despite_politics = (decided is not None and decided.kind == "politik" and not matches.campaign
+                             and rule_category is not None and rule_category[0] is not None
+                             and _asks_for_action(words, rules))
+    if decided is not None and not asks_despite_politics:
         return decided
 
     reasons: list[str] = []
@@ -264,7 +270,10 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         reasons.append(f"politik_mentioned_but_purpose_is_service[{','.join(politics)}]")
     kind, confidence = scores.best_kind()
     reasons.append(_model_reason("kind", kind, confidence, scores))
-    why, not_reviewed = _why_review(kind, confidence, served, text, rules, policy, passages, matches, elsewhere)
+    if asks_despite_politics and kind not in actionable:
+        why, not_reviewed = f"asks for action on {rule_category[0]}, names politics", ""
+    else:
+        why, not_reviewed = _why_review(kind, confidence, served, text, rules, policy, passages, matches, elsewhere)
     if not_reviewed:
         reasons.append(f"not_reviewed[{not_reviewed}]")
     if why:

@@ -252,6 +252,17 @@ def test_asking_where_to_report_or_reporting_no_concrete_problem_stays_a_questio
     assert vague.kind == "permintaan_informasi"
 
 
+def test_asking_for_action_on_a_service_while_naming_a_politician_goes_to_people(rules_config):
+    political = {"politik": 0.7, "pengaduan": 0.2, "lainnya": 0.1}
+    text = "THR belum juga dicairkan, mohon segera dicairkan, padahal presiden sudah menyebut kabupaten kita"
+    asked = decide(rules_config, text, political, {"ketenagakerjaan": 0.8, "lainnya": 0.2})
+    assert (asked.kind, asked.category, asked.needs_review) == ("pengaduan", "ketenagakerjaan", True)
+    assert "needs_review[asks for action on ketenagakerjaan, names politics]" in asked.reasons
+    # No service the rules find, or campaigning: the political lexicon decides.
+    assert decide(rules_config, "tolong presiden jangan dengarkan oposisi", political).kind == "politik"
+    assert decide(rules_config, "mohon THR segera cair, ayo coblos nomor urut 2", political).kind == "politik"
+
+
 def test_the_rules_category_weighs_in_when_the_model_hesitates(rules_config):
     result = decide(rules_config, "lampu jalan mati", {"pengaduan": 0.9},
                     {"jalan": 0.45, "penerangan_jalan": 0.4, "lainnya": 0.15})
