@@ -214,7 +214,8 @@ class ReviewPolicy:
     this surely as actionable."""
     rules_review_below: float = 0.9
     """Praise or chatter in which the rules read a concrete public-service problem also opens as
-    needs_review, unless the model reads it at least this surely (chatter says "macet" too)."""
+    needs_review, unless the model reads it at least this surely (chatter says "macet" too) and
+    no complaint phrase of several words ("tidak kunjung diperbaiki") says otherwise."""
     rule_category_weight: float = 0.2
     """What the rules' category adds to the model's category probability."""
     spam_kept_below: float = 0.8

@@ -307,7 +307,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     kinds = _require(doc.get("kind", {}), dict, f"{where}: [kind.*]")
     kind_entries: list[tuple[tuple[str, ...], str]] = []
     campaign_entries: list[tuple[tuple[str, ...], str]] = []
-    report_words: dict[str, frozenset[str]] = {}
+    pengaduan_word_lists: dict[str, frozenset[str]] = {}
     for kind, entry in kinds.items():
         _require(entry, dict, f"{where}: kind.{kind}")
         if kind not in (*SCORED_KINDS, "politik", "spam"):
@@ -324,7 +324,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
                 continue
             if kind != "pengaduan":
                 raise ConfigError(f"{where}: kind.{kind}.{name}: only kind.pengaduan has {name}")
-            report_words[name] = frozenset(_single_words(entry[name], normalizer, f"{where}: kind.pengaduan.{name}"))
+            pengaduan_word_lists[name] = frozenset(_single_words(entry[name], normalizer, f"{where}: kind.pengaduan.{name}"))
     priorities = _require(doc.get("priority", {}), dict, f"{where}: [priority.*]")
     priority_entries: list[tuple[tuple[str, ...], str]] = []
     defaults: dict[str, str] = {}
@@ -344,7 +344,7 @@ def _load_rules(root: Path, doc: dict[str, Any], normalizer: Normalizer, categor
     return Rules(
         kind_terms=PhraseIndex(kind_entries), campaign_terms=PhraseIndex(campaign_entries),
         category_terms=category_index, category_order=order, priority_terms=PhraseIndex(priority_entries),
-        priority_defaults=defaults, actionable_kinds=actionable, **report_words,
+        priority_defaults=defaults, actionable_kinds=actionable, **pengaduan_word_lists,
     )
 
 
