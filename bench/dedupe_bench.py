@@ -43,6 +43,7 @@ from pathlib import Path
 
 from agents.domain.cluster import Clusterer, ClusterPolicy
 from agents.domain.config import load_config
+from agents.domain.state import ClusterEntry
 from agents.domain.triage import Triage
 from faust.serializers import codecs
 from schemas.events import RawPost, format_time, stable_id
@@ -136,7 +137,7 @@ class StoredTable:
 
     def get(self, key, default=None):
         raw = self.db.get(stored_key(key))
-        return default if raw is None else orjson.loads(raw)
+        return default if raw is None else ClusterEntry.from_json(orjson.loads(raw))
 
     def __getitem__(self, key):
         value = self.get(key)
@@ -152,7 +153,7 @@ class StoredTable:
                 db.delete(encoded)
                 self.written += len(encoded)
             else:
-                raw = orjson.dumps(value, option=JSON_OPTIONS)
+                raw = orjson.dumps(value.to_json(), option=JSON_OPTIONS)
                 db.put(encoded, raw)
                 self.written += len(encoded) + len(raw)
 
@@ -168,7 +169,7 @@ class StoredTable:
         return (time.process_time() - process_started) - (time.thread_time() - thread_started)
 
     def items(self):
-        return ((codecs.loads("json", key), orjson.loads(raw)) for key, raw in self.db.items())
+        return ((codecs.loads("json", key), ClusterEntry.from_json(orjson.loads(raw))) for key, raw in self.db.items())
 
     def stored(self) -> tuple[int, int]:
         """Entries, and bytes of keys and values (what RocksDB keeps, before compression)."""
@@ -194,20 +195,20 @@ class SerializedTable(dict):
 
     def get(self, key, default=None):
         raw = dict.get(self, key)
-        return default if raw is None else orjson.loads(raw)
+        return default if raw is None else ClusterEntry.from_json(orjson.loads(raw))
 
     def __getitem__(self, key):
-        return orjson.loads(dict.__getitem__(self, key))
+        return ClusterEntry.from_json(orjson.loads(dict.__getitem__(self, key)))
 
     def update(self, entries):
         for key, value in entries.items():
             if value is None:  # expired with the window: the agent pops it
                 dict.pop(self, key, None)
             else:
-                dict.__setitem__(self, key, orjson.dumps(value))
+                dict.__setitem__(self, key, orjson.dumps(value.to_json()))
 
     def items(self):
-        return ((key, orjson.loads(raw)) for key, raw in dict.items(self))
+        return ((key, ClusterEntry.from_json(orjson.loads(raw))) for key, raw in dict.items(self))
 
     def stored(self) -> tuple[int, int]:
         return len(self), sum(len(key) + len(raw) for key, raw in dict.items(self))
