@@ -286,7 +286,7 @@ def classify(text: NormalizedText, rules: Rules, scores: Scores | None = None,
         return Classification(kind, None, None, tuple(reasons), round(confidence, 3))
     if kind in REPORTABLE_KINDS and rules.report_terms:
         rule_category = rule_category or _best_category(matches, rules)
-        said = _reports_a_problem(words, rule_category, rules)
+        said = _reports_a_problem(words, rule_category[2], rules)
         if said:
             # The label guide's line between the actionable kinds: a post that reports a
             # failure is a complaint, also when it asks when the failure will be fixed or
@@ -366,38 +366,39 @@ def _why_review(kind: str, confidence: float, served: float, text: NormalizedTex
     # A complaint phrase of several words ("tidak kunjung diperbaiki") about a concrete problem
     # is a complaint's own wording, which chatter rarely uses however sure the model is; a single
     # word ("macet") is not enough against a sure model.
-    phrases = _failure_phrases(matches, rules) if confidence >= policy.rules_review_below else []
-    if confidence < policy.rules_review_below or phrases:
+    sure = confidence >= policy.rules_review_below
+    phrases = _complaint_phrases(matches) if sure else []
+    if not sure or phrases:
         by_rules = classify_by_rules(text, rules, matches)
-        if by_rules.kind in actionable and _names_a_problem(by_rules) and _more_than_a_topic_word(matches, rules):
-            why = f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
-            if phrases:
-                why = f"rules read {by_rules.kind} {by_rules.category} ({','.join(phrases)}), model read {kind} {confidence:.2f}"
-            outside = elsewhere() if elsewhere is not None else ()
-            if outside and not _asks_for_action(text.words, rules):
-                # A problem phrase in what the model reads as news or chatter about another
-                # region ("Perbaikan jalan di Jember ..."): not this regency's to answer. A post
-                # that asks for action ("mohon", "tolong") is a citizen's, not news: it stays.
-                return "", f"{why}; about {','.join(outside)}, outside the regency"
-            return why, ""
+        if by_rules.kind not in actionable or not _names_a_problem(by_rules):
+            return "", ""
+        # Past a sure model only with a concrete problem; past an unsure one also with a
+        # complaint word beyond a topic word.
+        if not (_best_category(matches, rules)[2] or (not sure and _complaint_word_beyond_topic(matches))):
+            return "", ""
+        why = f"rules read {by_rules.kind} {by_rules.category}, model read {kind}"
+        if phrases:
+            why = f"rules read {by_rules.kind} {by_rules.category} ({','.join(phrases)}), model read {kind} {confidence:.2f}"
+        outside = elsewhere() if elsewhere is not None else ()
+        if outside and not _asks_for_action(text.words, rules):
+            # A problem phrase in what the model reads as news or chatter about another
+            # region ("Perbaikan jalan di Jember ..."): not this regency's to answer. A post
+            # that asks for action ("mohon", "tolong") is a citizen's, not news: it stays.
+            return "", f"{why}; about {','.join(outside)}, outside the regency"
+        return why, ""
     return "", ""
 
 
-def _failure_phrases(matches: RuleMatches, rules: Rules) -> list[str]:
-    """The complaint phrases of two words or more in a post whose problem the rules find concrete
-    (a near-rule hit or a category phrase); [] otherwise."""
-    phrases = sorted({" ".join(m.term) for m in matches.kind if m.payload == "pengaduan" and len(m.term) > 1})
-    if not phrases or not _best_category(matches, rules)[2]:
-        return []
-    return phrases
+def _complaint_phrases(matches: RuleMatches) -> list[str]:
+    """The complaint phrases of two words or more the rules find."""
+    return sorted({" ".join(m.term) for m in matches.kind if m.payload == "pengaduan" and len(m.term) > 1})
 
 
-def _more_than_a_topic_word(matches: RuleMatches, rules: Rules) -> bool:
-    """Whether the rules' complaint is more than one word that is its topic and its problem at
-    once ("macet", "bau": a zip is "macet" too): a concrete problem (a near-rule hit or a
-    category phrase), or a complaint word outside the category terms ("macet parah")."""
-    if _best_category(matches, rules)[2]:
-        return True
+def _complaint_word_beyond_topic(matches: RuleMatches) -> bool:
+    """Whether a complaint word lies outside the category terms ("macet parah"), so that the
+    rules' complaint is more than one word that is its topic and its problem at once ("macet",
+    "bau": a zip is "macet" too). A concrete problem (a near-rule hit or a category phrase)
+    needs no such word."""
     topic = {word for match in matches.category for word in match.term}
     return any(m.payload == "pengaduan" and not topic.issuperset(m.term) for m in matches.kind)
 
@@ -412,12 +413,11 @@ REPORT_WHERE_WINDOW = 4
 """How closely a where-word follows a report word to make it a question ("lapor ke mana ya")."""
 
 
-def _reports_a_problem(words: Sequence[str], rule_category: tuple[str | None, str, bool],
-                       rules: Rules) -> list[str]:
+def _reports_a_problem(words: Sequence[str], concrete: bool, rules: Rules) -> list[str]:
     """The report words of a post whose writer says they report a problem that the rules find
-    concrete (a near-rule hit or a category phrase: `rule_category`'s third field); [] when
-    there is none, or when every report word asks where to report."""
-    if not rule_category[2]:
+    `concrete` (a near-rule hit or a category phrase); [] when there is none, or when every
+    report word asks where to report."""
+    if not concrete:
         return []
     report, where = rules.report_terms, rules.report_where_terms
     said = {word for i, word in enumerate(words)
